@@ -1,0 +1,640 @@
+//! Reading and writing the line formats ABI references are kept in.
+//!
+//! | [`Format`] | a line | where |
+//! |---|---|---|
+//! | `Symvers` | `0x1234abcd<TAB>name<TAB>module<TAB>EXPORT_SYMBOL<TAB>NS` (5 fields, namespace may be empty), 4 fields before namespaces, 3 in very old kernels | `Module.symvers`, Debian 6.x references |
+//! | `DebianLegacy` | `0x4191061e DAC1064_global_init drivers/video/matrox/matroxfb_DAC1064 EXPORT_SYMBOL` | Debian 3.x references |
+//! | `Ubuntu` | `EXPORT_SYMBOL arch/x86/kvm/kvm 0x8b1e0478<TAB>name`, or with a namespace `NS EXPORT_SYMBOL_GPL 0x..<TAB>name<TAB>module` | `debian.<branch>/abi/` |
+//! | `Kabi` | `#2-` then one `Symvers` line | Red Hat `kabi_<arch>/<symbol>` stablelists |
+//!
+//! How awkward input is treated, on purpose:
+//! - A line that does not have the expected shape is an error naming the file,
+//!   the line and what was expected; nothing is skipped silently.
+//! - Bytes that are not UTF-8 are an error at that line and column: symbol and
+//!   module names are ASCII, so such bytes mean a damaged file.
+//! - CRLF line ends are accepted (the `\r` is dropped); blank lines are skipped.
+//! - An empty file is an empty reference, not an error, so that a reference
+//!   truncated to nothing shows up as every symbol removed.
+//! - A symbol listed twice with identical fields is kept once; listed twice
+//!   with different fields it is an error naming both lines.
+//! - `Symvers` lines are split on tabs only, never on other white space.
+
+use std::fmt;
+use std::io::{self, Write};
+
+use crate::symbols::{Crc, ExportKind, Symbol, SymbolSet};
+
+/// A reference file format (see the module docs for the line shapes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Tab-separated `Module.symvers` (3, 4 or 5 fields); Debian 6.x references.
+    Symvers,
+    /// Space-separated 4-field lines of Debian 3.x references.
+    DebianLegacy,
+    /// Ubuntu's `type location crc<TAB>name` lines.
+    Ubuntu,
+    /// A Red Hat kABI stablelist entry: a `#N-` marker and one symvers line.
+    Kabi,
+}
+
+impl Format {
+    /// Every format, for `--input-format` help and tests.
+    pub const ALL: [Format; 4] = [
+        Format::Symvers,
+        Format::DebianLegacy,
+        Format::Ubuntu,
+        Format::Kabi,
+    ];
+
+    /// The name used on the command line and in configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Symvers => "symvers",
+            Format::DebianLegacy => "debian-legacy",
+            Format::Ubuntu => "ubuntu",
+            Format::Kabi => "kabi",
+        }
+    }
+
+    /// Looks a format up by [`Format::name`].
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A reference file could not be read; names the file and the 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {kind}")]
+pub struct ParseError {
+    /// The file as the caller named it (a path, or `<rev>:<path>` in history).
+    pub file: String,
+    /// 1-based line number (0 when the problem is the file as a whole).
+    pub line: usize,
+    /// What was wrong.
+    pub kind: ParseErrorKind,
+}
+
+/// What was wrong with a line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseErrorKind {
+    /// Bytes that are not UTF-8.
+    #[error("invalid UTF-8 at column {column}")]
+    InvalidUtf8 {
+        /// 1-based byte column of the first bad byte.
+        column: usize,
+    },
+    /// The line has the wrong number of fields.
+    #[error("expected {expected}, found {found} field(s) in {text:?}")]
+    Fields {
+        /// The shape the format wants.
+        expected: &'static str,
+        /// How many fields the line had.
+        found: usize,
+        /// The start of the line.
+        text: String,
+    },
+    /// The CRC field is not `0x` and 1 to 8 hex digits.
+    #[error("expected a CRC like 0x1234abcd, found {found:?}")]
+    BadCrc {
+        /// The start of the offending field.
+        found: String,
+    },
+    /// A field that must have text is empty.
+    #[error("empty {field} field")]
+    EmptyField {
+        /// Which field.
+        field: &'static str,
+    },
+    /// The same symbol is defined twice, differently.
+    #[error("symbol {name:?} is already defined differently at line {first_line}")]
+    Duplicate {
+        /// The symbol.
+        name: String,
+        /// Line of the first definition.
+        first_line: usize,
+    },
+    /// The first line fits no known format.
+    #[error(
+        "unknown reference format: {text:?} is not a Module.symvers, Debian, Ubuntu or kABI line"
+    )]
+    UnknownFormat {
+        /// The start of the line.
+        text: String,
+    },
+    /// A kABI stablelist entry lacks its `#N-` release marker.
+    #[error("expected a kABI release marker like \"#2-\", found {found:?}")]
+    KabiMarker {
+        /// The start of the line.
+        found: String,
+    },
+    /// A kABI stablelist entry holds more or fewer than one symbol.
+    #[error("a kABI stablelist entry holds exactly one symbol line, found {found}")]
+    KabiSymbolCount {
+        /// Symbol lines found.
+        found: usize,
+    },
+}
+
+/// Keeps error messages short even for a 10 MB line.
+fn excerpt(text: &str) -> String {
+    const MAX: usize = 60;
+    if text.len() <= MAX {
+        return text.to_owned();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+/// Guesses the format from the first non-blank line; `None` for a file with
+/// no such line or a line of no known shape.
+pub fn detect(bytes: &[u8]) -> Option<Format> {
+    let first = lines(bytes).find(|(_, l)| !is_blank(l))?.1;
+    let first = std::str::from_utf8(first).ok()?;
+    if first.starts_with('#') {
+        return Some(Format::Kabi);
+    }
+    if first.starts_with("0x") || first.starts_with("0X") {
+        return Some(if first.contains('\t') {
+            Format::Symvers
+        } else {
+            Format::DebianLegacy
+        });
+    }
+    let tokens: Vec<&str> = first.split_ascii_whitespace().take(6).collect();
+    // Both Ubuntu shapes keep the CRC in the third token.
+    if (4..=5).contains(&tokens.len()) && Crc::parse(tokens[2]).is_some() {
+        return Some(Format::Ubuntu);
+    }
+    None
+}
+
+/// Reads a whole reference file. `format` `None` means detect it; `file` names
+/// the source in errors.
+pub fn parse(bytes: &[u8], format: Option<Format>, file: &str) -> Result<SymbolSet, ParseError> {
+    let format = match format.or_else(|| detect(bytes)) {
+        Some(f) => f,
+        None => return parse_undetected(bytes, file),
+    };
+    if format == Format::Kabi {
+        return Ok(
+            SymbolSet::from_symbols(vec![parse_kabi(bytes, file)?.symbol])
+                .expect("one symbol has no duplicate"),
+        );
+    }
+    let err = |line, kind| ParseError {
+        file: file.to_owned(),
+        line,
+        kind,
+    };
+    let text = checked_utf8(bytes).map_err(|(line, kind)| err(line, kind))?;
+    let mut symbols = Vec::with_capacity(bytes.len() / 64);
+    let mut line_numbers = Vec::with_capacity(bytes.len() / 64);
+    for (number, line) in lines(text.as_bytes()) {
+        if is_blank(line) {
+            continue;
+        }
+        // `lines` splits a checked &str at ASCII bytes, so each piece is UTF-8.
+        let line = std::str::from_utf8(line).expect("split at ASCII");
+        let symbol = match format {
+            Format::Symvers => parse_symvers_line(line),
+            Format::DebianLegacy => parse_legacy_line(line),
+            Format::Ubuntu => parse_ubuntu_line(line),
+            Format::Kabi => unreachable!("handled above"),
+        }
+        .map_err(|kind| err(number, kind))?;
+        symbols.push(symbol);
+        line_numbers.push(number);
+    }
+    SymbolSet::from_symbols(symbols).map_err(|dup| {
+        err(
+            line_numbers[dup.second],
+            ParseErrorKind::Duplicate {
+                name: dup.name,
+                first_line: line_numbers[dup.first],
+            },
+        )
+    })
+}
+
+/// An empty file is an empty reference; anything else of unknown shape is an error.
+fn parse_undetected(bytes: &[u8], file: &str) -> Result<SymbolSet, ParseError> {
+    let first = lines(bytes).find(|(_, l)| !is_blank(l));
+    let Some((line, text)) = first else {
+        return Ok(SymbolSet::default());
+    };
+    let kind = match std::str::from_utf8(text) {
+        Ok(text) => ParseErrorKind::UnknownFormat {
+            text: excerpt(text),
+        },
+        Err(e) => ParseErrorKind::InvalidUtf8 {
+            column: e.valid_up_to() + 1,
+        },
+    };
+    Err(ParseError {
+        file: file.to_owned(),
+        line,
+        kind,
+    })
+}
+
+/// One Red Hat kABI stablelist entry (`kabi_<arch>/<symbol>`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KabiEntry {
+    /// The number of the `#N-` release marker.
+    pub release: u32,
+    /// The listed symbol.
+    pub symbol: Symbol,
+}
+
+/// Reads one kABI stablelist file.
+pub fn parse_kabi(bytes: &[u8], file: &str) -> Result<KabiEntry, ParseError> {
+    let err = |line, kind| ParseError {
+        file: file.to_owned(),
+        line,
+        kind,
+    };
+    let text = checked_utf8(bytes).map_err(|(line, kind)| err(line, kind))?;
+    let mut content = lines(text.as_bytes())
+        .filter(|(_, l)| !is_blank(l))
+        .map(|(n, l)| (n, std::str::from_utf8(l).expect("split at ASCII")));
+    let (marker_line, marker) = content.next().ok_or_else(|| {
+        err(
+            1,
+            ParseErrorKind::KabiMarker {
+                found: String::new(),
+            },
+        )
+    })?;
+    let release = marker
+        .strip_prefix('#')
+        .and_then(|m| m.strip_suffix('-'))
+        .and_then(|n| n.parse::<u32>().ok())
+        .ok_or_else(|| {
+            err(
+                marker_line,
+                ParseErrorKind::KabiMarker {
+                    found: excerpt(marker),
+                },
+            )
+        })?;
+    let rest: Vec<(usize, &str)> = content.collect();
+    match rest.as_slice() {
+        [(line, text)] => Ok(KabiEntry {
+            release,
+            symbol: parse_symvers_line(text).map_err(|kind| err(*line, kind))?,
+        }),
+        other => Err(err(
+            other.get(1).map_or(marker_line, |(n, _)| *n),
+            ParseErrorKind::KabiSymbolCount { found: other.len() },
+        )),
+    }
+}
+
+/// Numbered lines (1-based) with a trailing `\r` removed.
+fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let mut pieces = body.split(|&b| b == b'\n');
+    if body.is_empty() {
+        // `split` yields one empty piece for an empty input; an empty file has no line.
+        pieces.next();
+    }
+    pieces
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Validates the whole buffer at once (fast path) and locates the first bad
+/// byte by line and column when it fails.
+fn checked_utf8(bytes: &[u8]) -> Result<&str, (usize, ParseErrorKind)> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let offset = e.valid_up_to();
+        let before = &bytes[..offset];
+        let line = memchr::memchr_iter(b'\n', before).count() + 1;
+        let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+        (
+            line,
+            ParseErrorKind::InvalidUtf8 {
+                column: offset - line_start + 1,
+            },
+        )
+    })
+}
+
+fn crc_field(text: &str) -> Result<Crc, ParseErrorKind> {
+    Crc::parse(text).ok_or_else(|| ParseErrorKind::BadCrc {
+        found: excerpt(text),
+    })
+}
+
+fn non_empty<'a>(text: &'a str, field: &'static str) -> Result<&'a str, ParseErrorKind> {
+    if text.is_empty() {
+        Err(ParseErrorKind::EmptyField { field })
+    } else {
+        Ok(text)
+    }
+}
+
+fn namespace(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+fn symbol(
+    crc: &str,
+    name: &str,
+    module: &str,
+    export: Option<&str>,
+    ns: Option<&str>,
+) -> Result<Symbol, ParseErrorKind> {
+    Ok(Symbol {
+        crc: crc_field(crc)?,
+        name: non_empty(name, "symbol name")?.to_owned(),
+        module: non_empty(module, "module")?.to_owned(),
+        export: export
+            .map(|e| non_empty(e, "export").map(ExportKind::parse))
+            .transpose()?,
+        namespace: ns.and_then(namespace),
+    })
+}
+
+/// `crc<TAB>name<TAB>module[<TAB>export[<TAB>namespace]]`.
+fn parse_symvers_line(line: &str) -> Result<Symbol, ParseErrorKind> {
+    let mut fields = [""; 5];
+    let mut found = 0;
+    for field in line.split('\t') {
+        if found == fields.len() {
+            found += 1;
+            break;
+        }
+        fields[found] = field;
+        found += 1;
+    }
+    match found {
+        3 => symbol(fields[0], fields[1], fields[2], None, None),
+        4 => symbol(fields[0], fields[1], fields[2], Some(fields[3]), None),
+        5 => symbol(
+            fields[0],
+            fields[1],
+            fields[2],
+            Some(fields[3]),
+            Some(fields[4]),
+        ),
+        _ => Err(ParseErrorKind::Fields {
+            expected: "3 to 5 tab-separated fields (crc, name, module, export, namespace)",
+            found: line.split('\t').count(),
+            text: excerpt(line),
+        }),
+    }
+}
+
+/// `crc name module [export]`, separated by any white space.
+fn parse_legacy_line(line: &str) -> Result<Symbol, ParseErrorKind> {
+    let mut tokens = [""; 4];
+    let mut found = 0;
+    for token in line.split_ascii_whitespace() {
+        if found < tokens.len() {
+            tokens[found] = token;
+        }
+        found += 1;
+    }
+    match found {
+        3 => symbol(tokens[0], tokens[1], tokens[2], None, None),
+        4 => symbol(tokens[0], tokens[1], tokens[2], Some(tokens[3]), None),
+        _ => Err(ParseErrorKind::Fields {
+            expected: "3 or 4 space-separated fields (crc, name, module, export)",
+            found,
+            text: excerpt(line),
+        }),
+    }
+}
+
+/// `type location crc name`, or `namespace type crc name location` (what
+/// Ubuntu's sed makes of a 5-field Module.symvers line with a namespace).
+fn parse_ubuntu_line(line: &str) -> Result<Symbol, ParseErrorKind> {
+    let mut tokens = [""; 5];
+    let mut found = 0;
+    for token in line.split_ascii_whitespace() {
+        if found < tokens.len() {
+            tokens[found] = token;
+        }
+        found += 1;
+    }
+    match found {
+        4 => symbol(tokens[2], tokens[3], tokens[1], Some(tokens[0]), None),
+        5 => symbol(
+            tokens[2],
+            tokens[3],
+            tokens[4],
+            Some(tokens[1]),
+            Some(tokens[0]),
+        ),
+        _ => Err(ParseErrorKind::Fields {
+            expected: "4 fields (type, location, crc, name) or 5 (namespace, type, crc, name, location)",
+            found,
+            text: excerpt(line),
+        }),
+    }
+}
+
+/// A symbol cannot be written in the requested format without losing a field.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Writing to the output failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The format has no place for something the symbol carries.
+    #[error("symbol {symbol:?} cannot be written as {format}: {why}")]
+    Unrepresentable {
+        /// The symbol.
+        symbol: String,
+        /// The format asked for.
+        format: Format,
+        /// What would be lost.
+        why: &'static str,
+    },
+}
+
+/// Writes a set in a line format, sorted by symbol name.
+///
+/// `Symvers` writes 5 fields (3 when the set has no export kinds, as very old
+/// kernels did). Formats without a column for a field the symbol carries
+/// refuse rather than drop it. `Kabi` holds one symbol per file: use
+/// [`write_kabi`].
+pub fn write(set: &SymbolSet, format: Format, out: &mut dyn Write) -> Result<(), WriteError> {
+    let mut out = io::BufWriter::new(out);
+    for s in set {
+        let refuse = |why| WriteError::Unrepresentable {
+            symbol: s.name.clone(),
+            format,
+            why,
+        };
+        let ns = s.namespace.as_deref().unwrap_or("");
+        match (format, &s.export) {
+            (Format::Symvers | Format::Kabi, None) if ns.is_empty() => {
+                writeln!(out, "{}\t{}\t{}", s.crc, s.name, s.module)?
+            }
+            (Format::Symvers | Format::Kabi, None) => {
+                return Err(refuse("a namespace needs an export column"));
+            }
+            (Format::Symvers | Format::Kabi, Some(e)) => {
+                writeln!(out, "{}\t{}\t{}\t{e}\t{ns}", s.crc, s.name, s.module)?
+            }
+            (_, _) if !ns.is_empty() && format == Format::DebianLegacy => {
+                return Err(refuse("the format has no namespace column"));
+            }
+            (Format::DebianLegacy, None) => writeln!(out, "{} {} {}", s.crc, s.name, s.module)?,
+            (Format::DebianLegacy, Some(e)) => {
+                writeln!(out, "{} {} {} {e}", s.crc, s.name, s.module)?
+            }
+            (Format::Ubuntu, None) => return Err(refuse("the format needs an export type")),
+            (Format::Ubuntu, Some(e)) if ns.is_empty() => {
+                writeln!(out, "{e}\t {} {}\t{}", s.module, s.crc, s.name)?
+            }
+            (Format::Ubuntu, Some(e)) => {
+                writeln!(out, "{ns} {e} {}\t{}\t{}", s.crc, s.name, s.module)?
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes one kABI stablelist entry.
+pub fn write_kabi(entry: &KabiEntry, out: &mut dyn Write) -> Result<(), WriteError> {
+    writeln!(out, "#{}-", entry.release)?;
+    let one = SymbolSet::from_symbols(vec![entry.symbol.clone()]).expect("one symbol");
+    write(&one, Format::Symvers, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(bytes: &str, format: Option<Format>) -> Result<Symbol, ParseError> {
+        let set = parse(bytes.as_bytes(), format, "t")?;
+        assert_eq!(set.len(), 1);
+        Ok(set.iter().next().unwrap().clone())
+    }
+
+    #[test]
+    fn symvers_three_four_and_five_fields() {
+        let s = one("0x00000001\tfoo\tvmlinux\n", None).unwrap();
+        assert_eq!((s.crc, s.export), (Crc(1), None));
+        let s = one("0x00000001\tfoo\tvmlinux\tEXPORT_SYMBOL_GPL\n", None).unwrap();
+        assert_eq!(s.export, Some(ExportKind::Gpl));
+        let s = one("0x00000001\tfoo\tfs/fat/fat\tEXPORT_SYMBOL\t\n", None).unwrap();
+        assert_eq!((s.module.as_str(), s.namespace), ("fs/fat/fat", None));
+        let s = one(
+            "0x00000001\tfoo\tdrivers/usb/x\tEXPORT_SYMBOL_GPL\tUSB STORAGE\r\n",
+            None,
+        )
+        .unwrap();
+        // Tab-only splitting keeps a namespace with a space intact.
+        assert_eq!(s.namespace.as_deref(), Some("USB STORAGE"));
+    }
+
+    #[test]
+    fn debian_legacy_and_ubuntu_lines() {
+        let s = one(
+            "0x4191061e DAC1064_global_init drivers/video/matrox/matroxfb_DAC1064 EXPORT_SYMBOL\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.module, "drivers/video/matrox/matroxfb_DAC1064");
+        assert_eq!(
+            detect(b"0x1 a b EXPORT_SYMBOL\n"),
+            Some(Format::DebianLegacy)
+        );
+        let s = one(
+            "EXPORT_SYMBOL arch/x86/kvm/kvm 0x8b1e0478\tkvm_cpu_has_pending_timer\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.name.as_str(), s.module.as_str(), s.crc),
+            (
+                "kvm_cpu_has_pending_timer",
+                "arch/x86/kvm/kvm",
+                Crc(0x8b1e0478)
+            )
+        );
+        let s = one(
+            "EXPORT_SYMBOL\t lib/objagg 0x0363233d\tobjagg_obj_raw\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.module, "lib/objagg");
+        let s = one(
+            "USB_STORAGE EXPORT_SYMBOL_GPL 0x0363233d\tusb_stor_x\tdrivers/usb/storage/usb-storage\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.namespace.as_deref(), Some("USB_STORAGE"));
+        assert_eq!(s.module, "drivers/usb/storage/usb-storage");
+    }
+
+    #[test]
+    fn kabi_entry() {
+        let e = parse_kabi(
+            b"#2-\n0xa6e0ef4b\t__alloc_pages\tvmlinux\tEXPORT_SYMBOL\t\n",
+            "k",
+        )
+        .unwrap();
+        assert_eq!(e.release, 2);
+        assert_eq!(e.symbol.name, "__alloc_pages");
+        let err = parse_kabi(b"0xa6e0ef4b\t__alloc_pages\tvmlinux\n", "k").unwrap_err();
+        assert!(
+            matches!(err.kind, ParseErrorKind::KabiMarker { .. }),
+            "{err}"
+        );
+        let err = parse_kabi(b"#2-\n0x1\ta\tvmlinux\n0x1\tb\tvmlinux\n", "k").unwrap_err();
+        assert_eq!(err.kind, ParseErrorKind::KabiSymbolCount { found: 2 });
+        assert_eq!(err.line, 3);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_expectation() {
+        let err = parse(b"0x1\ta\tvmlinux\n\n0x1\tb\n", None, "ref").unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(
+            err.to_string().starts_with("ref:3: expected 3 to 5"),
+            "{err}"
+        );
+        let err = parse(b"0x1\ta\tvmlinux\n0xZZ\tb\tvmlinux\n", None, "ref").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ref:2: expected a CRC like 0x1234abcd, found \"0xZZ\""
+        );
+        let err = parse(b"0x1\ta\tvmlinux\n0x1\tb\tvm\xfflinux\n", None, "ref").unwrap_err();
+        assert_eq!(err.kind, ParseErrorKind::InvalidUtf8 { column: 9 });
+        assert_eq!(err.line, 2);
+        let err = parse(b"0x1\ta\tvmlinux\n0x2\ta\tvmlinux\n", None, "ref").unwrap_err();
+        assert_eq!(
+            err.kind,
+            ParseErrorKind::Duplicate {
+                name: "a".into(),
+                first_line: 1
+            }
+        );
+    }
+
+    #[test]
+    fn empty_and_blank_files_are_empty_references() {
+        for input in [&b""[..], b"\n", b"\r\n \n"] {
+            assert!(parse(input, None, "e").unwrap().is_empty());
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Rules that mark expected ABI changes as ignored, with the semantics of
+//! Debian's `[abi] ignore-changes`:
+//!
+//! - an entry is `name:<glob>` (the default when there is no prefix) or
+//!   `module:<glob>`; any other prefix is an error;
+//! - in a glob `**` matches anything, `*` anything but `/` (so it stays within
+//!   one path component of a module path), every other character is literal;
+//! - the glob must match the whole name or module path.
+//!
+//! Ubuntu's `abi.ignore` lists plain symbol names; they become `name:` rules.
+
+use regex::{Regex, RegexSet};
+use serde::Serialize;
+
+/// What an ignore rule is matched against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// The symbol name.
+    Name,
+    /// The module path (`vmlinux`, `arch/x86/kvm/kvm`).
+    Module,
+}
+
+/// One `ignore-changes` entry.
+#[derive(Clone, Debug)]
+pub struct IgnoreRule {
+    /// The entry as written (`module:arch/x86/kvm/*`).
+    pub entry: String,
+    /// What it matches.
+    pub target: Target,
+    regex: Regex,
+}
+
+/// An ignore entry that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IgnoreError {
+    /// A prefix other than `name:` or `module:`.
+    #[error("ignore entry {entry:?}: unknown prefix {prefix:?} (expected name: or module:)")]
+    UnknownPrefix {
+        /// The entry.
+        entry: String,
+        /// Its prefix.
+        prefix: String,
+    },
+    /// An entry whose glob is empty.
+    #[error("ignore entry {entry:?} has an empty pattern")]
+    Empty {
+        /// The entry.
+        entry: String,
+    },
+    /// A line of an ignore file was refused.
+    #[error("{file}:{line}: {source}")]
+    InFile {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// Why.
+        source: Box<IgnoreError>,
+    },
+}
+
+/// Translates a Debian glob to an anchored regex.
+fn glob_regex(glob: &str) -> String {
+    let mut out = String::with_capacity(glob.len() + 8);
+    out.push('^');
+    let mut rest = glob;
+    while let Some(star) = rest.find('*') {
+        out.push_str(&regex::escape(&rest[..star]));
+        if rest[star..].starts_with("**") {
+            out.push_str(".*");
+            rest = &rest[star + 2..];
+        } else {
+            out.push_str("[^/]*");
+            rest = &rest[star + 1..];
+        }
+    }
+    out.push_str(&regex::escape(rest));
+    out.push('$');
+    out
+}
+
+impl IgnoreRule {
+    /// Parses one entry.
+    pub fn parse(entry: &str) -> Result<IgnoreRule, IgnoreError> {
+        let entry = entry.trim();
+        let (target, glob) = match entry.split_once(':') {
+            Some(("name", glob)) => (Target::Name, glob),
+            Some(("module", glob)) => (Target::Module, glob),
+            Some((prefix, _)) => {
+                return Err(IgnoreError::UnknownPrefix {
+                    entry: entry.to_owned(),
+                    prefix: prefix.to_owned(),
+                });
+            }
+            None => (Target::Name, entry),
+        };
+        if glob.is_empty() {
+            return Err(IgnoreError::Empty {
+                entry: entry.to_owned(),
+            });
+        }
+        let regex = Regex::new(&glob_regex(glob)).expect("escaped glob is a valid regex");
+        Ok(IgnoreRule {
+            entry: entry.to_owned(),
+            target,
+            regex,
+        })
+    }
+
+    /// A rule that matches exactly one symbol name (Ubuntu's `abi.ignore`).
+    pub fn exact_name(name: &str) -> IgnoreRule {
+        IgnoreRule {
+            entry: format!("name:{name}"),
+            target: Target::Name,
+            regex: Regex::new(&format!("^{}$", regex::escape(name))).expect("escaped"),
+        }
+    }
+
+    /// Whether the rule matches `text` as a whole.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.regex.is_match(text)
+    }
+}
+
+/// A list of rules, matched together.
+#[derive(Clone, Debug, Default)]
+pub struct IgnoreRules {
+    rules: Vec<IgnoreRule>,
+    names: Option<(RegexSet, Vec<usize>)>,
+    modules: Option<(RegexSet, Vec<usize>)>,
+}
+
+impl IgnoreRules {
+    /// Builds a matcher from rules.
+    pub fn new(rules: Vec<IgnoreRule>) -> IgnoreRules {
+        let build = |target| {
+            let picked: Vec<usize> = (0..rules.len())
+                .filter(|&i| rules[i].target == target)
+                .collect();
+            if picked.is_empty() {
+                return None;
+            }
+            let set = RegexSet::new(picked.iter().map(|&i| rules[i].regex.as_str()))
+                .expect("each pattern compiled alone");
+            Some((set, picked))
+        };
+        let names = build(Target::Name);
+        let modules = build(Target::Module);
+        IgnoreRules {
+            rules,
+            names,
+            modules,
+        }
+    }
+
+    /// Parses entries (`defines` values, `--ignore` flags).
+    pub fn parse<'a>(
+        entries: impl IntoIterator<Item = &'a str>,
+    ) -> Result<IgnoreRules, IgnoreError> {
+        let rules = entries
+            .into_iter()
+            .filter(|e| !e.trim().is_empty())
+            .map(IgnoreRule::parse)
+            .collect::<Result<_, _>>()?;
+        Ok(IgnoreRules::new(rules))
+    }
+
+    /// Parses an ignore file: one entry per line, `#` starts a comment line,
+    /// blank lines are skipped. Errors name the file and line.
+    pub fn parse_file(text: &str, file: &str) -> Result<IgnoreRules, IgnoreError> {
+        let mut rules = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            rules.push(IgnoreRule::parse(line).map_err(|e| IgnoreError::InFile {
+                file: file.to_owned(),
+                line: i + 1,
+                source: Box::new(e),
+            })?);
+        }
+        Ok(IgnoreRules::new(rules))
+    }
+
+    /// Adds the rules of `other` (Debian takes the union over all sections
+    /// that apply to a flavour).
+    pub fn extend(&mut self, other: IgnoreRules) {
+        let mut rules = std::mem::take(&mut self.rules);
+        rules.extend(other.rules);
+        *self = IgnoreRules::new(rules);
+    }
+
+    /// The rules, in the order given.
+    pub fn rules(&self) -> &[IgnoreRule] {
+        &self.rules
+    }
+
+    /// Whether there is no rule.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The first rule matching a symbol with this name in this module.
+    pub fn matching(&self, name: &str, module: &str) -> Option<&IgnoreRule> {
+        let first = |set: &Option<(RegexSet, Vec<usize>)>, text: &str| {
+            let (set, index) = set.as_ref()?;
+            set.matches(text).iter().next().map(|i| index[i])
+        };
+        let found = match (first(&self.names, name), first(&self.modules, module)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        found.map(|i| &self.rules[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debian_glob_semantics() {
+        let rules =
+            IgnoreRules::parse(["module:arch/x86/kvm/*", "fixed_phy_add", "name:__x86_*"]).unwrap();
+        assert_eq!(
+            rules.matching("kvm_foo", "arch/x86/kvm/kvm").unwrap().entry,
+            "module:arch/x86/kvm/*"
+        );
+        // `*` stays within one path component.
+        assert!(rules.matching("kvm_foo", "arch/x86/kvm/sub/kvm").is_none());
+        assert!(rules.matching("fixed_phy_add", "vmlinux").is_some());
+        // Anchored: a longer name does not match a plain entry.
+        assert!(rules.matching("fixed_phy_add2", "vmlinux").is_none());
+        assert!(rules.matching("__x86_return_thunk", "vmlinux").is_some());
+        let deep = IgnoreRules::parse(["module:drivers/**"]).unwrap();
+        assert!(deep.matching("a", "drivers/net/wireless/x").is_some());
+        assert!(deep.matching("a", "fs/drivers/x").is_none());
+        // Regex metacharacters are literal.
+        let dot = IgnoreRules::parse(["a.b"]).unwrap();
+        assert!(dot.matching("axb", "vmlinux").is_none());
+        assert!(dot.matching("a.b", "vmlinux").is_some());
+    }
+
+    #[test]
+    fn bad_entries_are_refused_with_their_line() {
+        assert!(matches!(
+            IgnoreRule::parse("symbol:foo"),
+            Err(IgnoreError::UnknownPrefix { .. })
+        ));
+        let err = IgnoreRules::parse_file("# c\nfoo\n\nmodule:\n", "ign").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ign:4: ignore entry \"module:\" has an empty pattern"
+        );
+    }
+}

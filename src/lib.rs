@@ -1,0 +1,14 @@
+//! abibot guards the kernel module ABI that Linux distribution packaging
+//! repositories promise: modules built against ABI name N must keep loading on
+//! every later kernel that still calls itself N.
+//!
+//! Data flows one way: reference files are parsed ([`formats`]) into the model
+//! ([`symbols`]), compared ([`compare`], with [`ignore`] rules) into plain
+//! results, and rendered ([`report`]) by the command line ([`cli`]).
+
+pub mod cli;
+pub mod compare;
+pub mod formats;
+pub mod ignore;
+pub mod report;
+pub mod symbols;

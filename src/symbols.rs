@@ -1,0 +1,383 @@
+//! The ABI model: exported symbols with their modversion CRCs, one flavour's
+//! [`SymbolSet`], and the [`ReferenceSet`] a packaging revision promises.
+//!
+//! This module knows nothing of files, git or forges; everything else in
+//! abibot produces or consumes these types.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// A 32-bit modversion checksum (genksyms CRC), written as `0x%08x`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Crc(pub u32);
+
+impl Crc {
+    /// The CRC modpost writes for a symbol that carries no version: modules
+    /// importing it are never checked, which is why references must not have it.
+    pub const UNVERSIONED: Crc = Crc(0);
+
+    /// Parses `0x` followed by one to eight hex digits (the kernel prints
+    /// eight; older tools dropped leading zeros).
+    pub fn parse(text: &str) -> Option<Crc> {
+        let digits = text
+            .strip_prefix("0x")
+            .or_else(|| text.strip_prefix("0X"))?;
+        if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(digits, 16).ok().map(Crc)
+    }
+
+    /// Whether this is the "not versioned" CRC `0x00000000`.
+    pub fn is_unversioned(self) -> bool {
+        self == Self::UNVERSIONED
+    }
+}
+
+impl fmt::Display for Crc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{:08x}", self.0)
+    }
+}
+
+impl Serialize for Crc {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Crc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Crc::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("bad CRC {text:?}")))
+    }
+}
+
+/// How a symbol is exported, which decides who may import it.
+///
+/// Kinds this version does not know are kept verbatim in [`ExportKind::Other`]
+/// so that a newer kernel's reference still parses and round-trips.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ExportKind {
+    /// `EXPORT_SYMBOL`: any module may import it.
+    Symbol,
+    /// `EXPORT_SYMBOL_GPL`: only GPL-compatible modules may import it.
+    Gpl,
+    /// `EXPORT_SYMBOL_GPL_FUTURE`: still open to all, announced to become GPL-only.
+    GplFuture,
+    /// `EXPORT_UNUSED_SYMBOL` (removed in 5.12): open to all.
+    Unused,
+    /// `EXPORT_UNUSED_SYMBOL_GPL` (removed in 5.12): GPL-only.
+    UnusedGpl,
+    /// Any other word found in the export column, kept as written.
+    Other(Box<str>),
+}
+
+impl ExportKind {
+    /// Reads the export column; never fails (see [`ExportKind::Other`]).
+    pub fn parse(text: &str) -> ExportKind {
+        match text {
+            "EXPORT_SYMBOL" => Self::Symbol,
+            "EXPORT_SYMBOL_GPL" => Self::Gpl,
+            "EXPORT_SYMBOL_GPL_FUTURE" => Self::GplFuture,
+            "EXPORT_UNUSED_SYMBOL" => Self::Unused,
+            "EXPORT_UNUSED_SYMBOL_GPL" => Self::UnusedGpl,
+            other => Self::Other(other.into()),
+        }
+    }
+
+    /// The column text, as the kernel writes it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Symbol => "EXPORT_SYMBOL",
+            Self::Gpl => "EXPORT_SYMBOL_GPL",
+            Self::GplFuture => "EXPORT_SYMBOL_GPL_FUTURE",
+            Self::Unused => "EXPORT_UNUSED_SYMBOL",
+            Self::UnusedGpl => "EXPORT_UNUSED_SYMBOL_GPL",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// Whether the module loader refuses this export to non-GPL modules.
+    /// `None` for a kind abibot does not know.
+    pub fn gpl_only(&self) -> Option<bool> {
+        match self {
+            Self::Gpl | Self::UnusedGpl => Some(true),
+            Self::Symbol | Self::GplFuture | Self::Unused => Some(false),
+            Self::Other(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for ExportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ExportKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ExportKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(ExportKind::parse(&String::deserialize(d)?))
+    }
+}
+
+/// One exported symbol as a reference file records it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Symbol {
+    /// The C identifier, unique within a flavour.
+    pub name: String,
+    /// The modversion CRC importers were built against.
+    pub crc: Crc,
+    /// Where it lives: `vmlinux` or a module path without `.ko`.
+    pub module: String,
+    /// The export macro; `None` where the format has no such column
+    /// (the 3-field Module.symvers of very old kernels).
+    pub export: Option<ExportKind>,
+    /// The symbol namespace importers must name (`MODULE_IMPORT_NS`), if any.
+    pub namespace: Option<String>,
+}
+
+/// The symbols of one flavour, unique by name and kept sorted by name so
+/// that comparing two sets is a single merge pass.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SymbolSet {
+    symbols: Vec<Symbol>,
+}
+
+/// Two different definitions of the same name were offered to a [`SymbolSet`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateSymbol {
+    /// The symbol's name.
+    pub name: String,
+    /// Index (in input order) of the first definition.
+    pub first: usize,
+    /// Index (in input order) of the conflicting definition.
+    pub second: usize,
+}
+
+impl SymbolSet {
+    /// Builds a set from symbols in any order.
+    ///
+    /// An exact repetition of a symbol is collapsed (some tools concatenate
+    /// overlapping Module.symvers files); two different definitions of one name
+    /// are refused, because either choice would silently lose the other.
+    pub fn from_symbols(symbols: Vec<Symbol>) -> Result<SymbolSet, DuplicateSymbol> {
+        let mut indexed: Vec<(usize, Symbol)> = symbols.into_iter().enumerate().collect();
+        // Reference files are usually sorted already; a stable sort keeps input
+        // order among equal names so the reported indexes are first/second.
+        indexed.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+        let mut out: Vec<(usize, Symbol)> = Vec::with_capacity(indexed.len());
+        for (index, symbol) in indexed {
+            if let Some((first, prev)) = out.last()
+                && prev.name == symbol.name
+            {
+                if *prev == symbol {
+                    continue;
+                }
+                return Err(DuplicateSymbol {
+                    name: symbol.name,
+                    first: *first,
+                    second: index,
+                });
+            }
+            out.push((index, symbol));
+        }
+        Ok(SymbolSet {
+            symbols: out.into_iter().map(|(_, s)| s).collect(),
+        })
+    }
+
+    /// The symbol called `name`, if exported.
+    pub fn get(&self, name: &str) -> Option<&Symbol> {
+        self.symbols
+            .binary_search_by(|s| s.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.symbols[i])
+    }
+
+    /// All symbols, sorted by name.
+    pub fn iter(&self) -> std::slice::Iter<'_, Symbol> {
+        self.symbols.iter()
+    }
+
+    /// Number of symbols.
+    pub fn len(&self) -> usize {
+        self.symbols.len()
+    }
+
+    /// Whether the set has no symbol.
+    pub fn is_empty(&self) -> bool {
+        self.symbols.is_empty()
+    }
+
+    /// Approximate heap footprint, used to bound caches in bytes.
+    pub fn approx_bytes(&self) -> usize {
+        self.symbols
+            .iter()
+            .map(|s| {
+                std::mem::size_of::<Symbol>()
+                    + s.name.len()
+                    + s.module.len()
+                    + s.namespace.as_ref().map_or(0, String::len)
+            })
+            .sum()
+    }
+}
+
+impl<'a> IntoIterator for &'a SymbolSet {
+    type Item = &'a Symbol;
+    type IntoIter = std::slice::Iter<'a, Symbol>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// Which built image a reference belongs to, in Debian's terms
+/// (`amd64_rt_amd64` is arch `amd64`, featureset `rt`, flavour `amd64`).
+/// Layouts without featuresets use `none`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FlavourKey {
+    /// Debian architecture name (`amd64`, `arm64`, ...).
+    pub arch: String,
+    /// Featureset (`none`, `rt`, historically `xen`, `openvz`).
+    pub featureset: String,
+    /// Flavour (`amd64`, `cloud-amd64`, `generic`, ...).
+    pub flavour: String,
+}
+
+impl FlavourKey {
+    /// Builds a key from its three parts.
+    pub fn new(arch: &str, featureset: &str, flavour: &str) -> FlavourKey {
+        FlavourKey {
+            arch: arch.to_owned(),
+            featureset: featureset.to_owned(),
+            flavour: flavour.to_owned(),
+        }
+    }
+
+    /// Parses Debian's reference file name `<arch>_<featureset>_<flavour>`.
+    /// Neither arch nor featureset contain `_`, so the flavour takes the rest.
+    pub fn from_debian_name(name: &str) -> Option<FlavourKey> {
+        let mut parts = name.splitn(3, '_');
+        let (arch, featureset, flavour) = (parts.next()?, parts.next()?, parts.next()?);
+        if [arch, featureset, flavour].iter().any(|p| p.is_empty()) {
+            return None;
+        }
+        Some(FlavourKey::new(arch, featureset, flavour))
+    }
+}
+
+impl fmt::Display for FlavourKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_{}_{}", self.arch, self.featureset, self.flavour)
+    }
+}
+
+/// The name a distribution gives to one ABI (`6.1.0-50`, `3.2.0-1`,
+/// `6.12.48+deb13`): modules built for it must load on every kernel that
+/// carries the same name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AbiName(pub String);
+
+impl AbiName {
+    /// Joins an upstream base and Debian's `abiname` the way Debian does
+    /// (`3.2.0` + `1` -> `3.2.0-1`).
+    pub fn debian(base: &str, abiname: &str) -> AbiName {
+        AbiName(format!("{base}-{abiname}"))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AbiName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Everything one revision promises: its ABI name and the reference of every
+/// flavour. Sets are shared (`Arc`) because most revisions reuse their
+/// parent's unchanged flavours.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReferenceSet {
+    /// The ABI name in force, if the revision names one.
+    pub abi: Option<AbiName>,
+    /// One reference per flavour.
+    pub flavours: BTreeMap<FlavourKey, Arc<SymbolSet>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sym(name: &str, crc: u32) -> Symbol {
+        Symbol {
+            name: name.into(),
+            crc: Crc(crc),
+            module: "vmlinux".into(),
+            export: Some(ExportKind::Symbol),
+            namespace: None,
+        }
+    }
+
+    #[test]
+    fn crc_parses_and_prints_eight_digits() {
+        assert_eq!(Crc::parse("0x0000abcd"), Some(Crc(0xabcd)));
+        assert_eq!(Crc::parse("0xabcd"), Some(Crc(0xabcd)));
+        assert_eq!(Crc(0xabcd).to_string(), "0x0000abcd");
+        for bad in ["", "0x", "abcd", "0x123456789", "0xg1", "0x+1", "0x-1"] {
+            assert_eq!(Crc::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_export_kind_is_kept_verbatim() {
+        let kind = ExportKind::parse("EXPORT_SYMBOL_NS_GPL");
+        assert_eq!(kind.as_str(), "EXPORT_SYMBOL_NS_GPL");
+        assert_eq!(kind.gpl_only(), None);
+        assert_eq!(
+            ExportKind::parse("EXPORT_SYMBOL_GPL").gpl_only(),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn set_sorts_collapses_exact_repeats_and_refuses_conflicts() {
+        let set = SymbolSet::from_symbols(vec![sym("b", 1), sym("a", 2), sym("b", 1)]).unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.get("a").unwrap().crc, Crc(2));
+        assert!(set.get("c").is_none());
+        let err = SymbolSet::from_symbols(vec![sym("b", 1), sym("a", 2), sym("b", 3)]).unwrap_err();
+        assert_eq!(
+            err,
+            DuplicateSymbol {
+                name: "b".into(),
+                first: 0,
+                second: 2
+            }
+        );
+    }
+
+    #[test]
+    fn flavour_key_from_debian_file_name() {
+        let key = FlavourKey::from_debian_name("amd64_none_cloud-amd64").unwrap();
+        assert_eq!(key, FlavourKey::new("amd64", "none", "cloud-amd64"));
+        assert_eq!(key.to_string(), "amd64_none_cloud-amd64");
+        assert!(FlavourKey::from_debian_name("amd64_none").is_none());
+        assert!(FlavourKey::from_debian_name("amd64__x").is_none());
+    }
+}
