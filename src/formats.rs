@@ -467,15 +467,20 @@ pub enum WriteError {
     },
 }
 
-/// Writes a set in a line format, sorted by symbol name.
+/// Writes symbols in a line format, in the order given (a [`SymbolSet`] gives
+/// them sorted by name; `extract` gives the kernel's order).
 ///
 /// `Symvers` writes 5 fields (3 when the set has no export kinds, as very old
 /// kernels did). Formats without a column for a field the symbol carries
 /// refuse rather than drop it. `Kabi` holds one symbol per file: use
 /// [`write_kabi`].
-pub fn write(set: &SymbolSet, format: Format, out: &mut dyn Write) -> Result<(), WriteError> {
+pub fn write<'a>(
+    symbols: impl IntoIterator<Item = &'a Symbol>,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<(), WriteError> {
     let mut out = io::BufWriter::new(out);
-    for s in set {
+    for s in symbols {
         let refuse = |why| WriteError::Unrepresentable {
             symbol: s.name.clone(),
             format,
@@ -515,8 +520,7 @@ pub fn write(set: &SymbolSet, format: Format, out: &mut dyn Write) -> Result<(),
 /// Writes one kABI stablelist entry.
 pub fn write_kabi(entry: &KabiEntry, out: &mut dyn Write) -> Result<(), WriteError> {
     writeln!(out, "#{}-", entry.release)?;
-    let one = SymbolSet::from_symbols(vec![entry.symbol.clone()]).expect("one symbol");
-    write(&one, Format::Symvers, out)
+    write([&entry.symbol], Format::Symvers, out)
 }
 
 #[cfg(test)]
