@@ -199,12 +199,10 @@ pub fn parse(bytes: &[u8], format: Option<Format>, file: &str) -> Result<SymbolS
     let text = checked_utf8(bytes).map_err(|(line, kind)| err(line, kind))?;
     let mut symbols = Vec::with_capacity(bytes.len() / 64);
     let mut line_numbers = Vec::with_capacity(bytes.len() / 64);
-    for (number, line) in lines(text.as_bytes()) {
-        if is_blank(line) {
+    for (number, line) in text_lines(text) {
+        if is_blank(line.as_bytes()) {
             continue;
         }
-        // `lines` splits a checked &str at ASCII bytes, so each piece is UTF-8.
-        let line = std::str::from_utf8(line).expect("split at ASCII");
         let symbol = match format {
             Format::Symvers => parse_symvers_line(line),
             Format::DebianLegacy => parse_legacy_line(line),
@@ -264,9 +262,7 @@ pub fn parse_kabi(bytes: &[u8], file: &str) -> Result<KabiEntry, ParseError> {
         kind,
     };
     let text = checked_utf8(bytes).map_err(|(line, kind)| err(line, kind))?;
-    let mut content = lines(text.as_bytes())
-        .filter(|(_, l)| !is_blank(l))
-        .map(|(n, l)| (n, std::str::from_utf8(l).expect("split at ASCII")));
+    let mut content = text_lines(text).filter(|(_, l)| !is_blank(l.as_bytes()));
     let (marker_line, marker) = content.next().ok_or_else(|| {
         err(
             1,
@@ -311,6 +307,18 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     pieces
         .enumerate()
         .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+}
+
+/// [`lines`] over text already checked to be UTF-8.
+fn text_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let mut pieces = body.split('\n');
+    if body.is_empty() {
+        pieces.next();
+    }
+    pieces
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
 }
 
 fn is_blank(line: &[u8]) -> bool {

@@ -105,7 +105,12 @@ fn field_change(out: &mut String, label: &str, old: Option<String>, new: Option<
 
 /// Debian's detail style: `module: a -> b, version: 0x.. -> 0x.., export: ..`.
 pub fn change_detail(change: &Change) -> String {
-    let (old, new) = (change.old.as_ref(), change.new.as_ref());
+    // An added or removed symbol has one side: show it without arrows.
+    let (old, new) = match (change.old.as_ref(), change.new.as_ref()) {
+        (Some(o), None) => (Some(o), Some(o)),
+        (None, Some(n)) => (Some(n), Some(n)),
+        sides => sides,
+    };
     let pick =
         |f: &dyn Fn(&crate::symbols::Symbol) -> Option<String>| (old.and_then(f), new.and_then(f));
     let mut out = String::new();

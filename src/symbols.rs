@@ -172,29 +172,32 @@ impl SymbolSet {
     /// overlapping Module.symvers files); two different definitions of one name
     /// are refused, because either choice would silently lose the other.
     pub fn from_symbols(symbols: Vec<Symbol>) -> Result<SymbolSet, DuplicateSymbol> {
-        let mut indexed: Vec<(usize, Symbol)> = symbols.into_iter().enumerate().collect();
-        // Reference files are usually sorted already; a stable sort keeps input
-        // order among equal names so the reported indexes are first/second.
-        indexed.sort_by(|a, b| a.1.name.cmp(&b.1.name));
-        let mut out: Vec<(usize, Symbol)> = Vec::with_capacity(indexed.len());
-        for (index, symbol) in indexed {
-            if let Some((first, prev)) = out.last()
-                && prev.name == symbol.name
-            {
-                if *prev == symbol {
-                    continue;
-                }
+        // Sort small (name, input index) keys rather than whole symbols; the
+        // index breaks ties so the first definition stays first.
+        let mut order: Vec<(&str, usize)> = symbols
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i))
+            .collect();
+        order.sort_unstable();
+        for pair in order.windows(2) {
+            let ((name, first), (next, second)) = (pair[0], pair[1]);
+            if name == next && symbols[first] != symbols[second] {
                 return Err(DuplicateSymbol {
-                    name: symbol.name,
-                    first: *first,
-                    second: index,
+                    name: name.to_owned(),
+                    first,
+                    second,
                 });
             }
-            out.push((index, symbol));
         }
-        Ok(SymbolSet {
-            symbols: out.into_iter().map(|(_, s)| s).collect(),
-        })
+        order.dedup_by(|later, earlier| later.0 == earlier.0);
+        let order: Vec<usize> = order.into_iter().map(|(_, i)| i).collect();
+        let mut slots: Vec<Option<Symbol>> = symbols.into_iter().map(Some).collect();
+        let symbols = order
+            .into_iter()
+            .map(|i| slots[i].take().expect("each index taken once"))
+            .collect();
+        Ok(SymbolSet { symbols })
     }
 
     /// The symbol called `name`, if exported.

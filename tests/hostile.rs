@@ -1,0 +1,125 @@
+//! Bad reference input gets a clear error naming file and line, never a panic.
+
+use abibot::formats::{self, Format, ParseErrorKind};
+
+const REAL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/debian-bookworm/abi/6.1.0-50/amd64_none_amd64"
+);
+
+#[test]
+fn truncated_lines_of_a_real_file_name_their_line() {
+    let bytes = std::fs::read(REAL).unwrap();
+    // Cut inside line 1000 at every field boundary and mid-field.
+    let start: usize = bytes
+        .split(|&b| b == b'\n')
+        .take(999)
+        .map(|l| l.len() + 1)
+        .sum();
+    let line_len = bytes[start..].iter().position(|&b| b == b'\n').unwrap();
+    for cut in 1..line_len {
+        let mut damaged = bytes[..start + cut].to_vec();
+        damaged.push(b'\n');
+        damaged.extend_from_slice(&bytes[start + line_len + 1..]);
+        match formats::parse(&damaged, None, "ref") {
+            // A cut that leaves a valid shorter line (e.g. losing only the
+            // namespace tab, or a shortened CRC or name) is legitimately accepted.
+            Ok(set) => assert!(set.len() >= 24_621, "cut {cut}"),
+            Err(e) => {
+                assert_eq!(e.line, 1000, "cut {cut}: {e}");
+                assert!(e.to_string().starts_with("ref:1000: "), "{e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_hex_is_named() {
+    let err =
+        formats::parse(b"0x1234567g\tfoo\tvmlinux\tEXPORT_SYMBOL\t\n", None, "f").unwrap_err();
+    assert_eq!(
+        err.kind,
+        ParseErrorKind::BadCrc {
+            found: "0x1234567g".into()
+        }
+    );
+    let err =
+        formats::parse(b"0x1\tfoo\tvmlinux\n0x123456789\tbar\tvmlinux\n", None, "f").unwrap_err();
+    assert_eq!(
+        (err.line, err.kind),
+        (
+            2,
+            ParseErrorKind::BadCrc {
+                found: "0x123456789".into()
+            }
+        )
+    );
+}
+
+#[test]
+fn ten_megabyte_line_gives_a_short_error() {
+    let mut line = b"0x00000001\t".to_vec();
+    line.resize(10 * 1024 * 1024, b'a');
+    line.push(b'\n');
+    let err = formats::parse(&line, None, "big").unwrap_err();
+    assert_eq!(err.line, 1);
+    assert!(err.to_string().len() < 300, "error message stays short");
+    let no_tab = vec![b'x'; 10 * 1024 * 1024];
+    let err = formats::parse(&no_tab, None, "big").unwrap_err();
+    assert!(matches!(err.kind, ParseErrorKind::UnknownFormat { .. }));
+    assert!(err.to_string().len() < 300);
+}
+
+#[test]
+fn binary_garbage_is_refused_in_every_format() {
+    let mut state = 0x2545_f491_u32;
+    let garbage: Vec<u8> = (0..100_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    assert!(formats::parse(&garbage, None, "bin").is_err());
+    for format in Format::ALL {
+        let err = formats::parse(&garbage, Some(format), "bin").unwrap_err();
+        assert_eq!(err.file, "bin");
+        assert!(err.line >= 1, "{format}: {err}");
+    }
+    // Valid UTF-8 that is still garbage.
+    let text = "\u{1F600}\t\u{0}\t\n".repeat(10);
+    for format in Format::ALL {
+        assert!(
+            formats::parse(text.as_bytes(), Some(format), "t").is_err(),
+            "{format}"
+        );
+    }
+}
+
+#[test]
+fn empty_file_is_an_empty_reference_in_every_format_but_kabi() {
+    for format in Format::ALL {
+        let parsed = formats::parse(b"", Some(format), "empty");
+        match format {
+            Format::Kabi => assert!(matches!(
+                parsed.unwrap_err().kind,
+                ParseErrorKind::KabiMarker { .. }
+            )),
+            _ => assert!(parsed.unwrap().is_empty(), "{format}"),
+        }
+    }
+}
+
+#[test]
+fn crlf_file_parses_like_lf() {
+    let bytes = std::fs::read(REAL).unwrap();
+    let crlf: Vec<u8> = bytes
+        .split(|&b| b == b'\n')
+        .flat_map(|l| l.iter().copied().chain(*b"\r\n"))
+        .collect();
+    assert_eq!(
+        formats::parse(&crlf, None, "crlf").unwrap(),
+        formats::parse(&bytes, None, "lf").unwrap()
+    );
+}
