@@ -8,7 +8,10 @@
 
 pub mod cli;
 pub mod compare;
+pub mod findings;
 pub mod formats;
+pub mod history;
 pub mod ignore;
+pub mod layouts;
 pub mod report;
 pub mod symbols;

@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+pub mod scan;
+
 use crate::compare::{Change, ChangeKind, Comparison, Summary};
 
 /// The output forms every reporting command offers.
@@ -185,8 +187,8 @@ pub const MARKDOWN_SHOWN_PER_KIND: usize = 10;
 pub const MARKDOWN_LIST_BUDGET: usize = 40_000;
 
 /// Markdown sections listing changes: the first few of each breaking kind,
-/// then the full list collapsed, cut at [`MARKDOWN_LIST_BUDGET`].
-pub fn markdown_changes(out: &mut String, c: &Comparison) {
+/// then the full list collapsed, cut at `budget` characters.
+pub fn markdown_changes(out: &mut String, c: &Comparison, budget: usize) {
     for kind in ChangeKind::ALL {
         let count = c.summary.count(kind);
         if count == 0 || kind == ChangeKind::Moved || kind == ChangeKind::Added {
@@ -220,7 +222,7 @@ pub fn markdown_changes(out: &mut String, c: &Comparison) {
             change_detail(change),
             change_tags(change)
         );
-        if list.len() + line.len() > MARKDOWN_LIST_BUDGET {
+        if list.len() + line.len() > budget {
             break;
         }
         list.push_str(&line);
@@ -278,7 +280,7 @@ pub fn diff_markdown(c: &Comparison, old: &str, new: &str) -> String {
         summary_line(&c.summary)
     );
     markdown_summary_table(&mut out, &c.summary);
-    markdown_changes(&mut out, c);
+    markdown_changes(&mut out, c, MARKDOWN_LIST_BUDGET);
     out
 }
 

@@ -1,0 +1,466 @@
+//! Walking a packaging repository's history straight from the git object
+//! database (never a checkout) and rebuilding the reference set of every
+//! revision.
+//!
+//! The cost of a walk follows the bytes that changed: for each commit the
+//! object ids of the layout's inputs (`debian/abi`, `debian/config`,
+//! `debian/changelog`) are compared with the parent's first; only when one
+//! differs is the layout read, and only references whose object id changed
+//! are parsed (once per object, through [`cache::Loader`]). Unchanged
+//! flavours share their parsed set with the parent.
+
+pub mod cache;
+pub mod scan;
+pub mod timeline;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::Arc;
+
+use git2::{ErrorCode, ObjectType, Oid, Repository, Sort};
+use lru::LruCache;
+use serde::Serialize;
+
+use crate::layouts::{DirEntry, FlavourSource, Layout, Snapshot, TreeError, TreeSource};
+use crate::symbols::{FlavourKey, SymbolSet};
+use cache::Loader;
+
+/// A full 40-hex commit id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct CommitSha(pub String);
+
+impl CommitSha {
+    /// The id of a git object.
+    pub fn of(oid: Oid) -> CommitSha {
+        CommitSha(oid.to_string())
+    }
+
+    /// The first 12 hex digits, for people.
+    pub fn short(&self) -> &str {
+        &self.0[..self.0.len().min(12)]
+    }
+}
+
+impl fmt::Display for CommitSha {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A walk could not be done at all (per-commit problems are reported in the
+/// results instead, and the walk goes on).
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The repository or a revision could not be resolved.
+    #[error("{what}: {message}")]
+    Git {
+        /// What was being resolved.
+        what: String,
+        /// What git said.
+        message: String,
+    },
+    /// No known layout in the repository.
+    #[error(
+        "no ABI reference layout found at {rev} (tried debian/, ubuntu debian.*/abi, redhat/kabi; use --layout and --root)"
+    )]
+    NoLayout {
+        /// The revision inspected.
+        rev: String,
+    },
+}
+
+fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> HistoryError {
+    let what = what.into();
+    move |e| HistoryError::Git {
+        what,
+        message: e.message().to_owned(),
+    }
+}
+
+/// One revision's tree, read through the object database.
+pub struct GitTree<'r> {
+    repo: &'r Repository,
+    tree: git2::Tree<'r>,
+}
+
+impl<'r> GitTree<'r> {
+    /// The tree of a commit.
+    pub fn of_commit(
+        repo: &'r Repository,
+        commit: &git2::Commit<'r>,
+    ) -> Result<GitTree<'r>, git2::Error> {
+        Ok(GitTree {
+            repo,
+            tree: commit.tree()?,
+        })
+    }
+
+    fn entry_id(&self, path: &str) -> Result<Option<(Oid, bool)>, TreeError> {
+        if path.is_empty() {
+            return Ok(Some((self.tree.id(), true)));
+        }
+        match self.tree.get_path(Path::new(path)) {
+            Ok(e) => Ok(Some((e.id(), e.kind() == Some(ObjectType::Tree)))),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(tree_err(path, &e)),
+        }
+    }
+}
+
+fn tree_err(path: &str, e: &git2::Error) -> TreeError {
+    TreeError {
+        path: path.to_owned(),
+        message: e.message().to_owned(),
+    }
+}
+
+impl TreeSource for GitTree<'_> {
+    fn id(&self, path: &str) -> Result<Option<Oid>, TreeError> {
+        Ok(self.entry_id(path)?.map(|(id, _)| id))
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<DirEntry>, TreeError> {
+        let Some((id, true)) = self.entry_id(dir)? else {
+            return Ok(Vec::new());
+        };
+        let tree = self.repo.find_tree(id).map_err(|e| tree_err(dir, &e))?;
+        Ok(tree
+            .iter()
+            .filter_map(|e| {
+                Some(DirEntry {
+                    name: e.name().ok()?.to_owned(),
+                    id: e.id(),
+                    is_dir: e.kind() == Some(ObjectType::Tree),
+                })
+            })
+            .collect())
+    }
+
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, TreeError> {
+        let Some((id, false)) = self.entry_id(path)? else {
+            return Ok(None);
+        };
+        let blob = self.repo.find_blob(id).map_err(|e| tree_err(path, &e))?;
+        Ok(Some(blob.content().to_vec()))
+    }
+}
+
+/// A problem at one revision; the walk reports it and goes on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RevisionError {
+    /// The commit.
+    pub commit: CommitSha,
+    /// The file concerned.
+    pub path: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The reference set of one revision, as the walk keeps it.
+#[derive(Clone, Debug, Default)]
+pub struct RevState {
+    /// The layout found (none in a revision without references).
+    pub layout: Option<Layout>,
+    inputs: Vec<Option<Oid>>,
+    /// Where each flavour's reference is.
+    pub snapshot: Snapshot,
+    /// Parsed references. A flavour whose reference failed to parse keeps
+    /// the last good set, so the commit that repairs it is compared with
+    /// what held before the damage.
+    pub sets: BTreeMap<FlavourKey, Arc<SymbolSet>>,
+    /// Flavours whose reference failed to parse at this revision.
+    pub broken: BTreeSet<FlavourKey>,
+}
+
+/// What selects the commits of a walk.
+#[derive(Clone, Debug)]
+pub struct WalkOptions {
+    /// Packaging directory inside the repository (`linux`); detected when `None`.
+    pub root: Option<String>,
+    /// A layout name forcing the layout (`debian`, `ubuntu`, `redhat`).
+    pub layout: Option<Layout>,
+    /// Visit the other parents of merges too.
+    pub all_parents: bool,
+    /// Parsing threads (0: all cores).
+    pub jobs: usize,
+    /// Bytes of parsed references to keep cached.
+    pub cache_bytes: usize,
+}
+
+impl Default for WalkOptions {
+    fn default() -> Self {
+        WalkOptions {
+            root: None,
+            layout: None,
+            all_parents: false,
+            jobs: 0,
+            cache_bytes: cache::DEFAULT_CACHE_BYTES,
+        }
+    }
+}
+
+/// A commit and what it did to the reference set.
+pub struct Step<'a> {
+    /// The commit.
+    pub commit: CommitSha,
+    /// Its title (first line of the message).
+    pub title: String,
+    /// The first parent's reference set (empty for a root commit).
+    pub parent: &'a RevState,
+    /// This commit's reference set.
+    pub state: &'a RevState,
+    /// Whether anything the layout reads changed (when not, nothing did).
+    pub touched: bool,
+    /// Problems found at this commit.
+    pub errors: Vec<RevisionError>,
+}
+
+/// Walks history and rebuilds reference sets.
+pub struct Walker<'r> {
+    repo: &'r Repository,
+    options: WalkOptions,
+    /// The parsed-reference cache and its counters.
+    pub loader: Loader,
+    states: LruCache<Oid, RevState>,
+    /// Layout reads done (snapshots built); unrelated commits add none.
+    pub snapshots_read: usize,
+}
+
+impl<'r> Walker<'r> {
+    /// A walker over `repo`.
+    pub fn new(repo: &'r Repository, options: WalkOptions) -> Walker<'r> {
+        let loader = Loader::new(options.cache_bytes, cache::jobs_or_cores(options.jobs));
+        Walker {
+            repo,
+            options,
+            loader,
+            states: LruCache::new(NonZeroUsize::new(64).expect("non-zero")),
+            snapshots_read: 0,
+        }
+    }
+
+    /// Resolves a revision expression (`main`, `HEAD~3`, a sha) to a commit id.
+    pub fn resolve(&self, rev: &str) -> Result<Oid, HistoryError> {
+        let object = self
+            .repo
+            .revparse_single(rev)
+            .map_err(git_err(format!("revision {rev:?}")))?;
+        let commit = object
+            .peel_to_commit()
+            .map_err(git_err(format!("revision {rev:?}")))?;
+        Ok(commit.id())
+    }
+
+    /// The commits after `from` (exclusive) up to `to`, oldest first.
+    pub fn commits(&self, from: Option<Oid>, to: Oid) -> Result<Vec<Oid>, HistoryError> {
+        let mut walk = self.repo.revwalk().map_err(git_err("revwalk"))?;
+        walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
+            .map_err(git_err("revwalk"))?;
+        if !self.options.all_parents {
+            walk.simplify_first_parent().map_err(git_err("revwalk"))?;
+        }
+        walk.push(to).map_err(git_err(format!("commit {to}")))?;
+        if let Some(from) = from {
+            walk.hide(from).map_err(git_err(format!("commit {from}")))?;
+        }
+        walk.collect::<Result<Vec<_>, _>>()
+            .map_err(git_err("revwalk"))
+    }
+
+    /// The reference set at `commit`, computed from `parent` where possible.
+    pub fn state_at(
+        &mut self,
+        commit: Oid,
+        parent: Option<&RevState>,
+    ) -> Result<(RevState, Vec<RevisionError>), HistoryError> {
+        if let Some(state) = self.states.get(&commit) {
+            return Ok((state.clone(), Vec::new()));
+        }
+        let sha = CommitSha::of(commit);
+        let object = self
+            .repo
+            .find_commit(commit)
+            .map_err(git_err(format!("commit {sha}")))?;
+        let tree =
+            GitTree::of_commit(self.repo, &object).map_err(git_err(format!("tree of {sha}")))?;
+        let empty = RevState::default();
+        let parent = parent.unwrap_or(&empty);
+        let mut errors = Vec::new();
+        let state = self.build_state(&sha, &tree, parent, &mut errors);
+        self.states.put(commit, state.clone());
+        Ok((state, errors))
+    }
+
+    fn layout_for(
+        &self,
+        tree: &GitTree<'_>,
+        parent: &RevState,
+    ) -> Result<Option<Layout>, TreeError> {
+        if let Some(layout) = &self.options.layout {
+            return Ok(Some(layout.clone()));
+        }
+        if let Some(layout) = &parent.layout {
+            // Keep the parent's layout while its inputs exist; a packaging
+            // directory renamed (`linux-2.6/` -> `linux/`) is found again.
+            for input in layout.inputs() {
+                if tree.id(&input)?.is_some() {
+                    return Ok(Some(layout.clone()));
+                }
+            }
+        }
+        Layout::detect(tree, self.options.root.as_deref())
+    }
+
+    fn build_state(
+        &mut self,
+        sha: &CommitSha,
+        tree: &GitTree<'_>,
+        parent: &RevState,
+        errors: &mut Vec<RevisionError>,
+    ) -> RevState {
+        let mut report = |path: &str, message: String| {
+            errors.push(RevisionError {
+                commit: sha.clone(),
+                path: path.to_owned(),
+                message,
+            })
+        };
+        let layout = match self.layout_for(tree, parent) {
+            Ok(Some(layout)) => layout,
+            Ok(None) => return RevState::default(),
+            Err(e) => {
+                report(&e.path, e.message);
+                return parent.clone();
+            }
+        };
+        let mut inputs = Vec::new();
+        for path in layout.inputs() {
+            match tree.id(&path) {
+                Ok(id) => inputs.push(id),
+                Err(e) => {
+                    report(&e.path, e.message);
+                    return parent.clone();
+                }
+            }
+        }
+        let same_layout = parent.layout.as_ref().map(Layout::inputs) == Some(layout.inputs());
+        if same_layout && inputs == parent.inputs {
+            return parent.clone();
+        }
+        self.snapshots_read += 1;
+        let snapshot = match layout.read(tree) {
+            Ok(s) => s,
+            Err(e) => {
+                let path = match &e {
+                    crate::layouts::LayoutError::Tree(t) => t.path.clone(),
+                    crate::layouts::LayoutError::Config { path, .. }
+                    | crate::layouts::LayoutError::Ignore { path, .. } => path.clone(),
+                };
+                report(&path, e.to_string());
+                return RevState {
+                    layout: Some(layout),
+                    inputs,
+                    ..parent.clone()
+                };
+            }
+        };
+        let mut sets = BTreeMap::new();
+        let mut to_load: Vec<(&FlavourKey, &FlavourSource)> = Vec::new();
+        for (key, source) in &snapshot.flavours {
+            let reuse = parent
+                .snapshot
+                .flavours
+                .get(key)
+                .filter(|p| p.id == source.id && !parent.broken.contains(key))
+                .and_then(|_| parent.sets.get(key));
+            match reuse {
+                Some(set) => {
+                    sets.insert(key.clone(), set.clone());
+                }
+                None => to_load.push((key, source)),
+            }
+        }
+        let sources: Vec<&FlavourSource> = to_load.iter().map(|(_, s)| *s).collect();
+        let loaded = self.loader.load_all(self.repo, &sources, sha.short());
+        let mut broken = BTreeSet::new();
+        for ((key, source), result) in to_load.into_iter().zip(loaded) {
+            match result {
+                Ok(set) => {
+                    sets.insert(key.clone(), set);
+                }
+                Err(e) => {
+                    report(&source.path, e.to_string());
+                    broken.insert(key.clone());
+                    if let Some(last_good) = parent.sets.get(key) {
+                        sets.insert(key.clone(), last_good.clone());
+                    }
+                }
+            }
+        }
+        RevState {
+            layout: Some(layout),
+            inputs,
+            snapshot,
+            sets,
+            broken,
+        }
+    }
+
+    /// Walks the commits after `from` up to `to`, oldest first, calling
+    /// `visit` with each commit and what it did.
+    pub fn walk(
+        &mut self,
+        from: Option<Oid>,
+        to: Oid,
+        mut progress: impl FnMut(usize, usize),
+        mut visit: impl FnMut(Step<'_>),
+    ) -> Result<usize, HistoryError> {
+        let commits = self.commits(from, to)?;
+        let total = commits.len();
+        let mut previous: Option<(Oid, RevState)> = None;
+        for (done, oid) in commits.into_iter().enumerate() {
+            progress(done, total);
+            let commit = self
+                .repo
+                .find_commit(oid)
+                .map_err(git_err(format!("commit {oid}")))?;
+            let title = commit.summary().ok().flatten().unwrap_or("").to_owned();
+            let parent_state = match commit.parent_id(0).ok() {
+                None => RevState::default(),
+                Some(p) => match previous.take() {
+                    Some((id, state)) if id == p => state,
+                    _ => {
+                        let grandparent = self
+                            .repo
+                            .find_commit(p)
+                            .ok()
+                            .and_then(|c| c.parent_id(0).ok());
+                        let base = match grandparent {
+                            Some(g) => self.states.get(&g).cloned(),
+                            None => None,
+                        };
+                        self.state_at(p, base.as_ref())?.0
+                    }
+                },
+            };
+            let (state, errors) = self.state_at(oid, Some(&parent_state))?;
+            let touched = state.inputs != parent_state.inputs
+                || state.layout.as_ref().map(Layout::inputs)
+                    != parent_state.layout.as_ref().map(Layout::inputs);
+            visit(Step {
+                commit: CommitSha::of(oid),
+                title,
+                parent: &parent_state,
+                state: &state,
+                touched,
+                errors,
+            });
+            previous = Some((oid, state));
+        }
+        progress(total, total);
+        Ok(total)
+    }
+}

@@ -1,0 +1,272 @@
+//! `scan`: turns each commit's [`Step`] into [`Finding`]s.
+//!
+//! Per flavour, against the first parent:
+//! - same ABI name, reference changed incompatibly (after ignore rules):
+//!   part of the commit's `hidden-break`;
+//! - same ABI name, reference gone: part of its `coverage-lost`;
+//! - new symbols at CRC `0x00000000`: part of its `unversioned`;
+//! - ABI name changed: part of its `bump`, `needed` when the new reference is
+//!   incompatible with what the old name first promised (its baseline).
+//!
+//! A compatible refresh (additions, moves, ignored changes) is counted only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{CommitSha, RevState, RevisionError, Step};
+use crate::compare::{Comparison, compare};
+use crate::findings::{Finding, FindingKind, FlavourChange, finding_id};
+use crate::symbols::{AbiName, FlavourKey, SymbolSet};
+
+/// Counters of a scan beside its findings.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ScanStats {
+    /// Commits whose reference changed only compatibly under the same name.
+    pub compatible_refreshes: usize,
+    /// Commits that touched the layout's inputs.
+    pub commits_touching_references: usize,
+    /// Reference files parsed.
+    pub references_parsed: usize,
+    /// Parsed references reused from the cache.
+    pub cache_hits: usize,
+}
+
+/// The result of `abibot scan` (JSON schema in the README).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ScanReport {
+    /// Commits visited.
+    pub commits_scanned: usize,
+    /// Findings, oldest commit first.
+    pub findings: Vec<Finding>,
+    /// Problems at single revisions (the scan went on).
+    pub errors: Vec<RevisionError>,
+    /// Work counters.
+    pub stats: ScanStats,
+}
+
+impl ScanReport {
+    /// Whether any finding breaks the promise (`hidden-break`, `coverage-lost`).
+    pub fn has_problems(&self) -> bool {
+        self.findings.iter().any(|f| f.kind.is_problem())
+    }
+}
+
+/// Derives findings commit by commit; keeps only per-flavour baselines, so
+/// memory does not grow with the number of commits.
+pub struct Scanner {
+    repo: String,
+    baselines: BTreeMap<FlavourKey, (AbiName, Arc<SymbolSet>)>,
+    /// The report being built.
+    pub report: ScanReport,
+}
+
+impl Scanner {
+    /// A scanner for the repository called `repo` (part of finding ids).
+    pub fn new(repo: &str) -> Scanner {
+        Scanner {
+            repo: repo.to_owned(),
+            baselines: BTreeMap::new(),
+            report: ScanReport::default(),
+        }
+    }
+
+    /// Takes one commit's step.
+    pub fn visit(&mut self, step: Step<'_>) {
+        self.report.commits_scanned += 1;
+        self.report.errors.extend(step.errors);
+        if !step.touched {
+            return;
+        }
+        self.report.stats.commits_touching_references += 1;
+        let findings = self.findings(&step.commit, &step.title, step.parent, step.state);
+        self.report.findings.extend(findings);
+        self.update_baselines(step.state);
+    }
+
+    fn update_baselines(&mut self, state: &RevState) {
+        for (key, source) in &state.snapshot.flavours {
+            let Some(set) = state.sets.get(key) else {
+                continue;
+            };
+            let stale = self
+                .baselines
+                .get(key)
+                .is_none_or(|(abi, _)| *abi != source.abi);
+            if stale && !state.broken.contains(key) {
+                self.baselines
+                    .insert(key.clone(), (source.abi.clone(), set.clone()));
+            }
+        }
+    }
+
+    fn findings(
+        &mut self,
+        sha: &CommitSha,
+        title: &str,
+        parent: &RevState,
+        state: &RevState,
+    ) -> Vec<Finding> {
+        let mut broken = Vec::new();
+        let mut refreshed = false;
+        let mut lost = Vec::new();
+        let mut unversioned = Vec::new();
+        let mut bumped = Vec::new();
+        let mut bump_needed = false;
+        let empty = Arc::new(SymbolSet::default());
+        let keys: BTreeSet<&FlavourKey> = parent
+            .snapshot
+            .flavours
+            .keys()
+            .chain(state.snapshot.flavours.keys())
+            .collect();
+        for key in keys {
+            if state.broken.contains(key) {
+                continue;
+            }
+            let old = parent.snapshot.flavours.get(key).zip(parent.sets.get(key));
+            let new = state.snapshot.flavours.get(key).zip(state.sets.get(key));
+            match (old, new) {
+                (Some((os, oset)), Some((ns, nset))) if os.abi == ns.abi => {
+                    if os.id == ns.id && !parent.broken.contains(key) {
+                        continue;
+                    }
+                    let c = Arc::new(compare(oset, nset, &ns.ignore));
+                    if c.summary.unversioned > 0 {
+                        unversioned.push(FlavourChange::new(key, &ns.path, Some(c.clone())));
+                    }
+                    if c.is_breaking() {
+                        broken.push(FlavourChange::new(key, &ns.path, Some(c)));
+                    } else if !c.is_empty() {
+                        refreshed = true;
+                    }
+                }
+                (Some((os, _)), None) => {
+                    let abi_stayed = state.snapshot.abi.as_ref() == Some(&os.abi)
+                        || state.snapshot.abi.is_none()
+                            && parent.snapshot.abi.as_ref() == Some(&os.abi);
+                    if abi_stayed {
+                        lost.push(FlavourChange::new(key, &os.path, None));
+                    } else {
+                        bumped.push(FlavourChange::new(key, &os.path, None));
+                    }
+                }
+                (Some((os, oset)), Some((ns, nset))) => {
+                    let baseline = self
+                        .baselines
+                        .get(key)
+                        .filter(|(abi, _)| *abi == os.abi)
+                        .map_or(oset, |(_, set)| set);
+                    let c = Arc::new(compare(baseline, nset, &ns.ignore));
+                    bump_needed |= c.is_breaking();
+                    bumped.push(FlavourChange::new(key, &ns.path, Some(c)));
+                }
+                (None, Some((ns, nset))) => {
+                    let c = compare(&empty, nset, &ns.ignore);
+                    if c.summary.unversioned > 0 {
+                        unversioned.push(FlavourChange::new(key, &ns.path, Some(Arc::new(c))));
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        if refreshed && broken.is_empty() {
+            self.report.stats.compatible_refreshes += 1;
+        }
+        let old_abi = parent
+            .snapshot
+            .abi
+            .clone()
+            .or_else(|| state.snapshot.abi.clone())
+            .unwrap_or_else(|| AbiName("unknown".into()));
+        let abi_of = |flavours: &[FlavourChange]| {
+            flavours
+                .first()
+                .and_then(|f| {
+                    parent
+                        .snapshot
+                        .flavours
+                        .iter()
+                        .find(|(k, _)| k.to_string() == f.flavour)
+                })
+                .map(|(_, s)| s.abi.clone())
+                .unwrap_or_else(|| old_abi.clone())
+        };
+        let mut out = Vec::new();
+        let mut emit = |kind, flavours: Vec<FlavourChange>, extra: &dyn Fn(&mut Finding)| {
+            if flavours.is_empty() {
+                return;
+            }
+            let mut finding = Finding {
+                id: finding_id(&self.repo, sha, kind, &flavours),
+                kind,
+                commit: sha.clone(),
+                title: title.to_owned(),
+                abi: abi_of(&flavours),
+                new_abi: None,
+                bump_needed: None,
+                flavours,
+                unchanged_flavours: Vec::new(),
+                lost_featuresets: Vec::new(),
+            };
+            extra(&mut finding);
+            out.push(finding);
+        };
+        let unchanged = |changed: &[FlavourChange]| -> Vec<String> {
+            state
+                .snapshot
+                .flavours
+                .keys()
+                .map(ToString::to_string)
+                .filter(|k| !changed.iter().any(|c| &c.flavour == k))
+                .collect()
+        };
+        let broken_unchanged = unchanged(&broken);
+        emit(FindingKind::HiddenBreak, broken, &|f| {
+            f.unchanged_flavours = broken_unchanged.clone()
+        });
+        let lost_unchanged = unchanged(&lost);
+        let lost_featuresets = whole_featuresets(&lost, parent);
+        emit(FindingKind::CoverageLost, lost, &|f| {
+            f.unchanged_flavours = lost_unchanged.clone();
+            f.lost_featuresets = lost_featuresets.clone();
+        });
+        emit(FindingKind::Unversioned, unversioned, &|_| {});
+        let new_abi = state.snapshot.abi.clone();
+        emit(FindingKind::Bump, bumped, &|f| {
+            f.new_abi = new_abi.clone();
+            f.bump_needed = Some(bump_needed);
+        });
+        out
+    }
+}
+
+/// Featuresets (per arch) whose every flavour is among `lost`.
+fn whole_featuresets(lost: &[FlavourChange], parent: &RevState) -> Vec<String> {
+    let mut groups: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+    for key in parent.snapshot.flavours.keys() {
+        groups
+            .entry((key.arch.clone(), key.featureset.clone()))
+            .or_default()
+            .0 += 1;
+    }
+    for f in lost {
+        if let Some(g) = groups.get_mut(&(f.arch.clone(), f.featureset.clone())) {
+            g.1 += 1;
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, (all, gone))| all == gone)
+        .map(|((arch, fs), _)| format!("{arch} {fs}"))
+        .collect()
+}
+
+/// Comparisons reachable from a finding, for renderers.
+pub fn comparisons(finding: &Finding) -> impl Iterator<Item = (&FlavourChange, &Comparison)> {
+    finding
+        .flavours
+        .iter()
+        .filter_map(|f| f.comparison.as_deref().map(|c| (f, c)))
+}

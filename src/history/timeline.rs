@@ -1,0 +1,117 @@
+//! `timeline`: for every ABI name in a history, the distinct reference states
+//! each flavour went through under it, and the commit that introduced each.
+//! Several states under one name is the original complaint: different
+//! kernels calling themselves "ABI 5".
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{CommitSha, Step};
+use crate::compare::compare;
+use crate::ignore::IgnoreRules;
+use crate::symbols::AbiName;
+
+/// One state of a flavour's reference under an ABI name.
+#[derive(Clone, Debug, Serialize)]
+pub struct State {
+    /// Git object id of the reference: the content hash.
+    pub content: String,
+    /// The commit that introduced it.
+    pub commit: CommitSha,
+    /// Its title.
+    pub title: String,
+    /// Whether it is incompatible with the previous state (always false for the first).
+    pub incompatible: bool,
+}
+
+/// One ABI name's history.
+#[derive(Clone, Debug, Serialize)]
+pub struct AbiHistory {
+    /// The ABI name.
+    pub abi: AbiName,
+    /// States per flavour, oldest first.
+    pub flavours: BTreeMap<String, Vec<State>>,
+}
+
+impl AbiHistory {
+    /// How many different ABIs carried this name: the most states any
+    /// flavour went through.
+    pub fn distinct(&self) -> usize {
+        self.flavours.values().map(Vec::len).max().unwrap_or(0)
+    }
+
+    /// `ABI 6.1.0-53 named 3 different ABIs (amd64_none_amd64: 3 states, ...)`.
+    pub fn verdict(&self) -> String {
+        let n = self.distinct();
+        if n <= 1 {
+            return format!("ABI {} named one ABI", self.abi);
+        }
+        let detail: Vec<String> = self
+            .flavours
+            .iter()
+            .filter(|(_, s)| s.len() > 1)
+            .map(|(f, s)| format!("{f}: {} states", s.len()))
+            .collect();
+        format!(
+            "ABI {} named {n} different ABIs ({})",
+            self.abi,
+            detail.join(", ")
+        )
+    }
+}
+
+/// Builds the timeline from a walk's steps.
+#[derive(Default)]
+pub struct Timeline {
+    /// ABI names in order of first appearance.
+    pub abis: Vec<AbiHistory>,
+}
+
+impl Timeline {
+    /// Takes one commit's step.
+    pub fn visit(&mut self, step: Step<'_>) {
+        if !step.touched {
+            return;
+        }
+        for (key, source) in &step.state.snapshot.flavours {
+            if step.state.broken.contains(key) {
+                continue;
+            }
+            let index = match self.abis.iter().position(|a| a.abi == source.abi) {
+                Some(i) => i,
+                None => {
+                    self.abis.push(AbiHistory {
+                        abi: source.abi.clone(),
+                        flavours: BTreeMap::new(),
+                    });
+                    self.abis.len() - 1
+                }
+            };
+            let states = self.abis[index]
+                .flavours
+                .entry(key.to_string())
+                .or_default();
+            let content = source.id.to_string();
+            if states.last().is_some_and(|s| s.content == content) {
+                continue;
+            }
+            let incompatible = match (
+                states.last(),
+                step.parent.sets.get(key),
+                step.state.sets.get(key),
+            ) {
+                (Some(_), Some(old), Some(new)) => {
+                    compare(old, new, &IgnoreRules::default()).is_breaking()
+                }
+                _ => false,
+            };
+            states.push(State {
+                content,
+                commit: step.commit.clone(),
+                title: step.title.clone(),
+                incompatible,
+            });
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Git repositories built in temporary directories for tests, with blobs
+//! staged straight into the index (no work tree files needed).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use git2::{IndexEntry, IndexTime, Oid, Repository, Signature};
+
+/// Real Debian reference files shipped in tests/data.
+pub fn abi_file(abi: &str, flavour: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/debian-bookworm/abi")
+        .join(abi)
+        .join(flavour);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The three bookworm amd64 flavours in tests/data.
+pub const FLAVOURS: [&str; 3] = [
+    "amd64_none_amd64",
+    "amd64_none_cloud-amd64",
+    "amd64_rt_amd64",
+];
+
+/// A repository under construction.
+pub struct TestRepo {
+    pub dir: tempfile::TempDir,
+    pub repo: Repository,
+}
+
+impl TestRepo {
+    pub fn new() -> TestRepo {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        TestRepo { dir, repo }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Stages `bytes` at `path`.
+    pub fn write(&self, path: &str, bytes: impl AsRef<[u8]>) -> &Self {
+        let mut index = self.repo.index().unwrap();
+        let entry = IndexEntry {
+            ctime: IndexTime::new(0, 0),
+            mtime: IndexTime::new(0, 0),
+            dev: 0,
+            ino: 0,
+            mode: 0o100644,
+            uid: 0,
+            gid: 0,
+            file_size: 0,
+            id: Oid::ZERO_SHA1,
+            flags: 0,
+            flags_extended: 0,
+            path: path.as_bytes().to_vec(),
+        };
+        index.add_frombuffer(&entry, bytes.as_ref()).unwrap();
+        index.write().unwrap();
+        self
+    }
+
+    /// Stages the removal of a file or a whole directory.
+    pub fn remove(&self, path: &str) -> &Self {
+        let mut index = self.repo.index().unwrap();
+        if index.get_path(Path::new(path), 0).is_some() {
+            index.remove_path(Path::new(path)).unwrap();
+        } else {
+            index.remove_dir(Path::new(path), 0).unwrap();
+        }
+        index.write().unwrap();
+        self
+    }
+
+    /// Moves every file under `from/` to `to/`.
+    pub fn rename_dir(&self, from: &str, to: &str) -> &Self {
+        let index = self.repo.index().unwrap();
+        let moves: Vec<(String, Oid)> = index
+            .iter()
+            .filter_map(|e| {
+                let p = String::from_utf8(e.path.clone()).unwrap();
+                p.strip_prefix(&format!("{from}/"))
+                    .map(|rest| (format!("{to}/{rest}"), e.id))
+            })
+            .collect();
+        for (path, id) in moves {
+            let blob = self.repo.find_blob(id).unwrap();
+            self.write(&path, blob.content());
+        }
+        self.remove(from)
+    }
+
+    /// Commits the index on HEAD (with extra parents for a merge).
+    pub fn commit_with_parents(&self, message: &str, extra: &[Oid]) -> Oid {
+        let mut index = self.repo.index().unwrap();
+        let tree = self.repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = Signature::new(
+            "Test",
+            "test@example.org",
+            &git2::Time::new(1_700_000_000, 0),
+        )
+        .unwrap();
+        let mut parents: Vec<git2::Commit<'_>> = match self.repo.head() {
+            Ok(head) => vec![head.peel_to_commit().unwrap()],
+            Err(_) => vec![],
+        };
+        parents.extend(extra.iter().map(|id| self.repo.find_commit(*id).unwrap()));
+        let refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        self.repo
+            .commit(Some("HEAD"), &sig, &sig, message, &tree, &refs)
+            .unwrap()
+    }
+
+    pub fn commit(&self, message: &str) -> Oid {
+        self.commit_with_parents(message, &[])
+    }
+}
+
+/// `debian/changelog` whose first line carries `version`.
+pub fn changelog(version: &str, body: &str) -> String {
+    format!(
+        "linux ({version}) bookworm-security; urgency=high\n\n  * {body}\n\n -- Test <test@example.org>  Mon, 01 Jan 2024 00:00:00 +0000\n"
+    )
+}
+
+/// `debian/config/defines` with `abiname` and optional ignore entries.
+pub fn defines(abiname: &str, ignore: &[&str]) -> String {
+    let mut text = format!("[abi]\nabiname: {abiname}\n");
+    if !ignore.is_empty() {
+        text.push_str("ignore-changes:\n");
+        for entry in ignore {
+            text.push_str(&format!(" {entry}\n"));
+        }
+    }
+    text.push_str("\n[base]\narches:\n amd64\n");
+    text
+}
+
+/// A small Module.symvers body: `name crc` pairs in vmlinux.
+pub fn symvers(symbols: &[(&str, u32)]) -> String {
+    symbols
+        .iter()
+        .map(|(name, crc)| format!("0x{crc:08x}\t{name}\tvmlinux\tEXPORT_SYMBOL\t\n"))
+        .collect()
+}
