@@ -1,0 +1,84 @@
+//! `abibot diff`: two reference files, compared and rendered.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::{Outcome, print};
+use crate::compare::compare;
+use crate::formats::{self, Format};
+use crate::ignore::IgnoreRules;
+use crate::report::{self, OutputFormat};
+
+/// Arguments of `abibot diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The reference modules were built against.
+    pub old: PathBuf,
+    /// The reference to check against it.
+    pub new: PathBuf,
+    /// Output form.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// Input format of both files (detected from the first line by default).
+    #[arg(long, value_parser = parse_format)]
+    pub input_format: Option<Format>,
+    /// An ignore-changes entry: `name:<glob>` (default) or `module:<glob>`.
+    #[arg(long = "ignore", value_name = "PATTERN")]
+    pub ignore: Vec<String>,
+    /// A file of ignore-changes entries, one per line (`#` comments).
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Vec<PathBuf>,
+}
+
+fn parse_format(name: &str) -> Result<Format, String> {
+    Format::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        format!(
+            "unknown format {name:?}; expected one of {}",
+            names.join(", ")
+        )
+    })
+}
+
+fn read_reference(
+    path: &Path,
+    format: Option<Format>,
+) -> anyhow::Result<crate::symbols::SymbolSet> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(formats::parse(&bytes, format, &path.display().to_string())?)
+}
+
+/// Collects `--ignore` entries and `--ignore-file` files into one rule list.
+pub fn ignore_rules(entries: &[String], files: &[PathBuf]) -> anyhow::Result<IgnoreRules> {
+    let mut rules = IgnoreRules::parse(entries.iter().map(String::as_str))?;
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read ignore file {}", file.display()))?;
+        rules.extend(IgnoreRules::parse_file(&text, &file.display().to_string())?);
+    }
+    Ok(rules)
+}
+
+pub(super) fn run(args: DiffArgs) -> anyhow::Result<Outcome> {
+    let rules = ignore_rules(&args.ignore, &args.ignore_file)?;
+    let old = read_reference(&args.old, args.input_format)?;
+    let new = read_reference(&args.new, args.input_format)?;
+    let result = compare(&old, &new, &rules);
+    let (o, n) = (
+        args.old.display().to_string(),
+        args.new.display().to_string(),
+    );
+    let rendered = match args.format {
+        OutputFormat::Text => report::diff_text(&result, &o, &n),
+        OutputFormat::Json => report::diff_json(&result, &o, &n),
+        OutputFormat::Markdown => report::diff_markdown(&result, &o, &n),
+    };
+    print(&rendered)?;
+    Ok(if result.is_breaking() {
+        Outcome::Incompatible
+    } else {
+        Outcome::Clean
+    })
+}

@@ -1,0 +1,77 @@
+//! The command line: clap definitions, and the mapping of each command onto
+//! the library. Exit codes are decided here and nowhere else.
+
+mod diff;
+mod history;
+
+use clap::{Parser, Subcommand};
+
+pub use diff::{DiffArgs, ignore_rules};
+pub use history::{HistoryArgs, ScanArgs, TimelineArgs, run_scan};
+
+pub(crate) const EXIT_CODES: &str = "\
+Exit codes:
+  0  no incompatible change (or nothing found)
+  1  an incompatible change was found
+  2  error (unreadable input, bad arguments)";
+
+/// Guards the kernel module ABI promised by distribution packaging repositories.
+#[derive(Debug, Parser)]
+#[command(name = "abibot", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compare two ABI reference files (Module.symvers, Debian, Ubuntu or kABI form).
+    #[command(after_help = EXIT_CODES)]
+    Diff(DiffArgs),
+    /// Walk a packaging repository's history and report commits that change
+    /// the ABI under an unchanged ABI name.
+    #[command(after_help = EXIT_CODES)]
+    Scan(ScanArgs),
+    /// For every ABI name in a history, the distinct reference states it named.
+    Timeline(TimelineArgs),
+}
+
+/// What a command concluded, mapped onto the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Clean,
+    /// Exit 1.
+    Incompatible,
+}
+
+impl Outcome {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Clean => 0,
+            Outcome::Incompatible => 1,
+        }
+    }
+}
+
+/// Runs a parsed command line. Errors map to exit code 2 in `main`.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Diff(args) => diff::run(args),
+        Command::Scan(args) => history::scan(args),
+        Command::Timeline(args) => history::timeline(args),
+    }
+}
+
+/// Writes to stdout, treating a closed pipe (`| head`) as success.
+pub(crate) fn print(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
