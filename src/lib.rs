@@ -8,10 +8,15 @@
 
 pub mod cli;
 pub mod compare;
+pub mod config;
+pub mod daemon;
+pub mod demo;
 pub mod findings;
+pub mod forge;
 pub mod formats;
 pub mod history;
 pub mod ignore;
 pub mod layouts;
 pub mod report;
+pub mod state;
 pub mod symbols;

@@ -60,6 +60,14 @@ pub struct ScanArgs {
     /// Output form.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
+    /// Also post a comment per problem finding through the forge of a
+    /// configuration's repository (chosen by --repo-name, whose finding ids
+    /// then match the daemon's); comments already there are not repeated.
+    #[arg(long, requires = "config")]
+    pub post: bool,
+    /// The configuration file for --post.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Arguments of `abibot timeline`.
@@ -191,7 +199,17 @@ pub fn run_scan(history: &HistoryArgs) -> anyhow::Result<ScanReport> {
     Ok(report)
 }
 
-pub(super) fn scan(args: ScanArgs) -> anyhow::Result<Outcome> {
+pub(super) fn scan(mut args: ScanArgs) -> anyhow::Result<Outcome> {
+    let target = match (&args.config, args.post) {
+        (Some(config), true) => Some(super::PostTarget::load(
+            config,
+            args.history.repo_name.as_deref(),
+        )?),
+        _ => None,
+    };
+    if let Some(target) = &target {
+        args.history.repo_name = Some(target.name());
+    }
     let report = run_scan(&args.history)?;
     let rendered = match args.format {
         OutputFormat::Text => report::scan::scan_text(&report),
@@ -199,6 +217,9 @@ pub(super) fn scan(args: ScanArgs) -> anyhow::Result<Outcome> {
         OutputFormat::Markdown => report::scan::scan_markdown(&report),
     };
     print(&rendered)?;
+    if let Some(target) = target {
+        target.post(&report)?;
+    }
     Ok(if report.has_problems() {
         Outcome::Incompatible
     } else {

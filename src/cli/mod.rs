@@ -1,11 +1,13 @@
 //! The command line: clap definitions, and the mapping of each command onto
 //! the library. Exit codes are decided here and nowhere else.
 
+mod daemon;
 mod diff;
 mod history;
 
 use clap::{Parser, Subcommand};
 
+pub use daemon::{ConfigArgs, ConfigCommand, DaemonArgs, DemoArgs, PostTarget};
 pub use diff::{DiffArgs, ignore_rules};
 pub use history::{HistoryArgs, ScanArgs, TimelineArgs, run_scan};
 
@@ -36,6 +38,13 @@ pub enum Command {
     Scan(ScanArgs),
     /// For every ABI name in a history, the distinct reference states it named.
     Timeline(TimelineArgs),
+    /// Watch repositories and comment on commits that hide an ABI change.
+    Daemon(DaemonArgs),
+    /// Configuration file tools.
+    Config(ConfigArgs),
+    /// Build a small packaging repository from real Debian references and
+    /// show the comments the daemon would post on it (no setup, no network).
+    Demo(DemoArgs),
 }
 
 /// What a command concluded, mapped onto the process exit code.
@@ -63,6 +72,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Diff(args) => diff::run(args),
         Command::Scan(args) => history::scan(args),
         Command::Timeline(args) => history::timeline(args),
+        Command::Daemon(args) => daemon::daemon(args),
+        Command::Config(args) => daemon::config(args),
+        Command::Demo(args) => daemon::demo(args),
     }
 }
 
