@@ -551,14 +551,14 @@ impl Config {
                     out.push(format!("repo {}: {e}", repo.name));
                 }
             }
-            if let RepoSource::Path(path) = &repo.source {
-                if !path.exists() {
-                    out.push(format!(
-                        "repo {}: path {} does not exist",
-                        repo.name,
-                        path.display()
-                    ));
-                }
+            if let RepoSource::Path(path) = &repo.source
+                && !path.exists()
+            {
+                out.push(format!(
+                    "repo {}: path {} does not exist",
+                    repo.name,
+                    path.display()
+                ));
             }
         }
         out
@@ -661,18 +661,18 @@ fn validate_repo(
             "list at least one branch, none empty".into(),
         );
     }
-    if let Some(layout) = &raw.layout {
-        if !crate::layouts::LAYOUT_NAMES.contains(&layout.get_ref().as_str()) {
-            return src.invalid(
-                layout.span(),
-                "repo.layout",
-                format!(
-                    "{:?} is not one of {}",
-                    layout.get_ref(),
-                    crate::layouts::LAYOUT_NAMES.join(", ")
-                ),
-            );
-        }
+    if let Some(layout) = &raw.layout
+        && !crate::layouts::LAYOUT_NAMES.contains(&layout.get_ref().as_str())
+    {
+        return src.invalid(
+            layout.span(),
+            "repo.layout",
+            format!(
+                "{:?} is not one of {}",
+                layout.get_ref(),
+                crate::layouts::LAYOUT_NAMES.join(", ")
+            ),
+        );
     }
     for rule in &raw.ignore {
         if let Err(e) = IgnoreRules::parse([rule.get_ref().as_str()]) {
@@ -747,14 +747,14 @@ fn validate_repo(
         let g = g.into_inner();
         refuse_inline(src, "repo.gitlab", [&g.token, &g.private_key, &g.password])?;
         let base_url = check_http_url(src, &g.base_url, "repo.gitlab.base_url")?;
-        if let GitlabProject::Path(p) = g.project.get_ref() {
-            if p.is_empty() || p.starts_with('/') || p.ends_with('/') {
-                return src.invalid(
-                    g.project.span(),
-                    "repo.gitlab.project",
-                    format!("{p:?} is not a project id or group/project path"),
-                );
-            }
+        if let GitlabProject::Path(p) = g.project.get_ref()
+            && (p.is_empty() || p.starts_with('/') || p.ends_with('/'))
+        {
+            return src.invalid(
+                g.project.span(),
+                "repo.gitlab.project",
+                format!("{p:?} is not a project id or group/project path"),
+            );
         }
         let Some(token) = token_ref(src, gspan.clone(), "repo.gitlab", g.token_env, g.token_file)?
         else {

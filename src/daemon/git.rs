@@ -95,10 +95,10 @@ fn fetch(git: &Repository, url: &str, branches: &[String]) -> Result<(), GitErro
         if allowed.contains(CredentialType::SSH_KEY) {
             return Cred::ssh_key_from_agent(username.unwrap_or("git"));
         }
-        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
-            if let Ok(config) = git2::Config::open_default() {
-                return Cred::credential_helper(&config, url, username);
-            }
+        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT)
+            && let Ok(config) = git2::Config::open_default()
+        {
+            return Cred::credential_helper(&config, url, username);
         }
         Cred::default()
     });

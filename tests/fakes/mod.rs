@@ -284,16 +284,15 @@ impl GithubResponder {
 
     /// `/repos/{owner}/{repo}/commits/{sha}/comments`, or the
     /// `/repositories/{id}/...` form GitHub uses in `Link` headers.
-    fn sha_of<'a>(&self, path: &'a str) -> Result<&'a str, ResponseTemplate> {
+    fn sha_of<'a>(&self, path: &'a str) -> Result<&'a str, Box<ResponseTemplate>> {
+        let not_found = || Box::new(github_error(404, "Not Found"));
         let rest = path
             .strip_prefix(&format!("/repos/{}/commits/", self.repo))
             .or_else(|| path.strip_prefix("/repositories/987654/commits/"))
-            .ok_or_else(|| github_error(404, "Not Found"))?;
-        let sha = rest
-            .strip_suffix("/comments")
-            .ok_or_else(|| github_error(404, "Not Found"))?;
+            .ok_or_else(not_found)?;
+        let sha = rest.strip_suffix("/comments").ok_or_else(not_found)?;
         if !is_sha(sha) {
-            return Err(github_error(422, "No commit found for SHA"));
+            return Err(Box::new(github_error(422, "No commit found for SHA")));
         }
         Ok(sha)
     }
@@ -350,7 +349,7 @@ impl GithubResponder {
         }
         let sha = match self.sha_of(path) {
             Ok(sha) => sha,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         match req.method.as_str() {
             "POST" => {
