@@ -641,6 +641,33 @@ async fn url_sources_are_cloned_then_fetched() {
 }
 
 #[tokio::test]
+async fn unreachable_remotes_fail_the_repository_with_the_url() {
+    let env = Env::new();
+    small_baseline(&env.repo);
+    let port = free_port();
+    for url in [
+        format!("ssh://git@127.0.0.1:{port}/kernel-team/linux.git"),
+        format!("https://127.0.0.1:{port}/kernel-team/linux.git"),
+    ] {
+        let text = format!(
+            "state = \"{}\"\ncache_dir = \"{}\"\n[[repo]]\nname = \"linux\"\nurl = \"{url}\"\nbranches = [\"master\"]\n[repo.stdout]\n",
+            env.path("state.sqlite").display(),
+            env.path("cache").display(),
+        );
+        let daemon = env.daemon(Config::parse(&text, "t.toml").unwrap());
+        let (_, result) = daemon.poll_once().await.pop().unwrap();
+        let err = result.unwrap_err().to_string();
+        assert!(err.starts_with(&format!("fetch {url}: ")), "{err}");
+        // The transport exists in this build: the failure is the connection.
+        assert!(!err.contains("unsupported URL protocol"), "{err}");
+        assert_eq!(
+            daemon.health().repo(&name()).unwrap().status,
+            RepoStatus::Failing
+        );
+    }
+}
+
+#[tokio::test]
 async fn gitlab_end_to_end_with_a_restart_after_posting() {
     let env = Env::new();
     let gl = FakeGitlab::start("kernel-team%2Flinux", "glpat-secret").await;
