@@ -236,6 +236,15 @@ async fn tokens_never_appear_in_logs_or_errors() {
     assert_eq!(gl.comments_on(&env.broken.to_string()).len(), 1);
 }
 
+/// `abibot daemon --once` with the fakes' token; it must succeed.
+async fn once(config: &Path) {
+    let out = run(abibot(&["daemon", "--once", "--config"])
+        .arg(config)
+        .env("ABIBOT_GITHUB_TOKEN", "tok"))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
 fn spawn_daemon(config: &Path, token: &str) -> tokio::process::Child {
     tokio::process::Command::new(BIN)
         .args(["daemon", "--config"])
@@ -271,11 +280,7 @@ async fn kill_9_while_the_post_is_in_flight_then_restart() {
         1
     );
 
-    let out = run(abibot(&["daemon", "--once", "--config"])
-        .arg(&config)
-        .env("ABIBOT_GITHUB_TOKEN", "tok"))
-    .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    once(&config).await;
     assert_eq!(gh.comments_on(&env.broken.to_string()).len(), 1);
     assert_eq!(gh.posts().len(), 1, "posted again after the restart");
     let stored = env
@@ -308,11 +313,7 @@ async fn kill_9_after_recording_before_posting_then_restart() {
         1
     );
 
-    let out = run(abibot(&["daemon", "--once", "--config"])
-        .arg(&config)
-        .env("ABIBOT_GITHUB_TOKEN", "tok"))
-    .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    once(&config).await;
     assert_eq!(gh.posts().len(), 1);
     assert_eq!(gh.comments_on(&env.broken.to_string()).len(), 1);
 }
@@ -384,11 +385,7 @@ async fn scan_post_posts_each_problem_once_and_agrees_with_the_daemon() {
     assert_eq!(gh.comments_on(&env.broken.to_string()).len(), 1);
     // The daemon (backfill) computes the same finding id: it finds the
     // comment instead of posting another.
-    let out = run(abibot(&["daemon", "--once", "--config"])
-        .arg(&config)
-        .env("ABIBOT_GITHUB_TOKEN", "tok"))
-    .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    once(&config).await;
     assert_eq!(gh.posts().len(), 1);
     let stored = env
         .state()

@@ -104,6 +104,19 @@ branches = ["{branch}"]
     }
 }
 
+/// Polls with a daemon that "crashes" at `point`: the poll stops there,
+/// leaving the database as the writes before it left it. The daemon is
+/// returned for inspection; drop it before starting the next one.
+async fn crash_at(env: &Env, config: &Config, point: Failpoint) -> Arc<Daemon> {
+    let crashing = env.daemon(config.clone());
+    crashing.set_failpoint(Some(point));
+    let (_, result) = crashing.poll_once().await.pop().unwrap();
+    match result {
+        Err(RepoError::Failpoint(p)) if p == point => crashing,
+        other => panic!("expected a stop at {point:?}, got {other:?}"),
+    }
+}
+
 fn name() -> RepoName {
     RepoName::new("linux").unwrap()
 }
@@ -291,13 +304,7 @@ async fn restart_between_recording_and_posting_posts_exactly_once() {
     poll(&env.daemon(config.clone())).await;
     let broken = small_break(&env.repo, "Refresh", 9);
 
-    let crashing = env.daemon(config.clone());
-    crashing.set_failpoint(Some(Failpoint::AfterRecord));
-    let (_, result) = crashing.poll_once().await.pop().unwrap();
-    assert!(matches!(
-        result,
-        Err(RepoError::Failpoint(Failpoint::AfterRecord))
-    ));
+    let crashing = crash_at(&env, &config, Failpoint::AfterRecord).await;
     assert_eq!(crashing.state().pending(&name()).unwrap().len(), 1);
     drop(crashing);
     assert!(gh.posts().is_empty());
@@ -324,13 +331,7 @@ async fn restart_between_posting_and_recording_never_posts_twice() {
     env.repo.remove("debian/abi/6.1.0-47/amd64_rt_amd64");
     let dropped = env.repo.commit("Drop rt");
 
-    let crashing = env.daemon(config.clone());
-    crashing.set_failpoint(Some(Failpoint::AfterPost));
-    let (_, result) = crashing.poll_once().await.pop().unwrap();
-    assert!(matches!(
-        result,
-        Err(RepoError::Failpoint(Failpoint::AfterPost))
-    ));
+    let crashing = crash_at(&env, &config, Failpoint::AfterPost).await;
     // The first comment is on the forge, but the database does not know.
     assert_eq!(gh.posts().len(), 1);
     assert_eq!(crashing.state().pending(&name()).unwrap().len(), 2);
@@ -686,9 +687,7 @@ async fn gitlab_end_to_end_with_a_restart_after_posting() {
     for i in 0..5 {
         gl.add_comment(&broken.to_string(), &format!("LGTM {i}"));
     }
-    let crashing = env.daemon(config.clone());
-    crashing.set_failpoint(Some(Failpoint::AfterPost));
-    assert!(crashing.poll_once().await.pop().unwrap().1.is_err());
+    let crashing = crash_at(&env, &config, Failpoint::AfterPost).await;
     drop(crashing);
     let restarted = env.daemon(config);
     let report = poll(&restarted).await;
@@ -712,9 +711,7 @@ async fn file_sink_keeps_the_at_most_once_promise() {
     let config = env.config("", &format!("[repo.file]\npath = \"{}\"", out.display()));
     poll(&env.daemon(config.clone())).await;
     let broken = small_break(&env.repo, "Refresh", 9);
-    let crashing = env.daemon(config.clone());
-    crashing.set_failpoint(Some(Failpoint::AfterPost));
-    assert!(crashing.poll_once().await.pop().unwrap().1.is_err());
+    let crashing = crash_at(&env, &config, Failpoint::AfterPost).await;
     let report = poll(&env.daemon(config)).await;
     assert_eq!((report.found, report.posted), (1, 0));
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&out)

@@ -11,12 +11,13 @@ use git2::{
 };
 
 use crate::config::{RepoConfig, RepoSource};
-use crate::findings::Finding;
+use crate::findings::{Finding, FindingKind};
 use crate::history::scan::Scanner;
 use crate::history::{CommitSha, HistoryError, RevState, RevisionError, Step, WalkOptions, Walker};
 use crate::ignore::IgnoreRules;
 use crate::layouts::Layout;
 use crate::report::scan::finding_markdown;
+use crate::state::FindingId;
 
 /// A git operation failed for a repository.
 #[derive(Debug, thiserror::Error)]
@@ -153,12 +154,29 @@ pub enum Start {
     Unrelated(CommitSha),
 }
 
-/// A finding and its comment body.
+/// A finding as the daemon keeps it: rendered at once, so the comparisons
+/// behind it (tens of thousands of changes for a Debian refresh) are freed
+/// commit by commit instead of piling up over a backfill.
 pub struct Scanned {
-    /// The finding.
-    pub finding: Finding,
+    /// The finding's id.
+    pub id: FindingId,
+    /// Its commit.
+    pub commit: CommitSha,
+    /// Its kind.
+    pub kind: FindingKind,
     /// Its Markdown, marker included.
     pub body: String,
+}
+
+impl Scanned {
+    fn render(finding: &Finding) -> Scanned {
+        Scanned {
+            id: FindingId::of(finding),
+            commit: finding.commit.clone(),
+            kind: finding.kind,
+            body: finding_markdown(finding),
+        }
+    }
 }
 
 /// The result of scanning one branch.
@@ -274,33 +292,34 @@ pub fn scan_branch(
         })?;
     let mut walker = Walker::new(git, options);
     let mut scanner = Scanner::new(repo.name.as_str());
+    let mut findings = Vec::new();
     walker.walk(
         from,
         head,
         |_, _| {},
         |step| {
             if extra.is_empty() || !step.touched {
-                return scanner.visit(step);
+                scanner.visit(step);
+            } else {
+                let parent = with_extra_rules(step.parent, &extra);
+                let state = with_extra_rules(step.state, &extra);
+                scanner.visit(Step {
+                    parent: &parent,
+                    state: &state,
+                    ..step
+                });
             }
-            let parent = with_extra_rules(step.parent, &extra);
-            let state = with_extra_rules(step.state, &extra);
-            scanner.visit(Step {
-                parent: &parent,
-                state: &state,
-                ..step
-            });
+            findings.extend(
+                scanner
+                    .report
+                    .findings
+                    .drain(..)
+                    .map(|f| Scanned::render(&f)),
+            );
         },
     )?;
-    let report = scanner.report;
-    scan.commits = report.commits_scanned;
-    scan.errors = report.errors;
-    scan.findings = report
-        .findings
-        .into_iter()
-        .map(|finding| Scanned {
-            body: finding_markdown(&finding),
-            finding,
-        })
-        .collect();
+    scan.commits = scanner.report.commits_scanned;
+    scan.errors = scanner.report.errors;
+    scan.findings = findings;
     Ok(scan)
 }

@@ -30,7 +30,7 @@ use crate::forge::{
 };
 use crate::history::CommitSha;
 use crate::report::scan::marker;
-use crate::state::{FindingId, NewFinding, State, StateError};
+use crate::state::{NewFinding, State, StateError};
 use git::{BranchScan, GitError, Start};
 use health::Health;
 
@@ -393,11 +393,11 @@ impl Daemon {
             .findings
             .iter()
             .map(|s| NewFinding {
-                id: FindingId::of(&s.finding),
-                commit: s.finding.commit.clone(),
-                kind: s.finding.kind.name(),
+                id: s.id.clone(),
+                commit: s.commit.clone(),
+                kind: s.kind.name(),
                 body: s.body.clone(),
-                post: s.finding.kind.is_problem(),
+                post: s.kind.is_problem(),
             })
             .collect();
         let new = self

@@ -17,7 +17,9 @@ use reqwest::header::{ACCEPT, HeaderMap, HeaderName};
 use serde::Deserialize;
 
 use super::pace::PaceLimits;
-use super::{Comment, Forge, ForgeError, ForgeFuture, RateLimit, excerpt, timed};
+use super::{
+    Comment, Forge, ForgeError, ForgeFuture, RateLimit, decode, error_chain, excerpt, timed,
+};
 use crate::config::{GithubAuth, GithubConfig};
 use crate::history::CommitSha;
 
@@ -45,22 +47,6 @@ impl From<GithubComment> for Comment {
             body: c.body.unwrap_or_default(),
         }
     }
-}
-
-/// octocrab's messages end in a backtrace; keep the first part and the
-/// causes, which say what failed.
-fn describe(e: &octocrab::Error) -> String {
-    let mut text = e.to_string();
-    if let Some(cut) = text.find("\n\nFound at") {
-        text.truncate(cut);
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The `rel="next"` target of a `Link` header, as a path (so octocrab's
@@ -103,14 +89,14 @@ impl Github {
             .set_connect_timeout(Some(timeout))
             .set_read_timeout(Some(timeout))
             .base_uri(config.api_url.as_str())
-            .map_err(|e| setup(&format!("api_url {}: {}", config.api_url, describe(&e))))?;
+            .map_err(|e| setup(&format!("api_url {}: {}", config.api_url, error_chain(&e))))?;
         let crab = match &config.auth {
             GithubAuth::Token(token) => {
                 let token = token.resolve().map_err(|e| setup(&e))?;
                 builder
                     .personal_token(token.expose().to_owned())
                     .build()
-                    .map_err(|e| setup(&describe(&e)))?
+                    .map_err(|e| setup(&error_chain(&e)))?
             }
             GithubAuth::App {
                 app_id,
@@ -126,9 +112,9 @@ impl Github {
                         ))
                     })?
                     .build()
-                    .map_err(|e| setup(&describe(&e)))?
+                    .map_err(|e| setup(&error_chain(&e)))?
                     .installation(InstallationId(*installation_id))
-                    .map_err(|e| setup(&describe(&e)))?
+                    .map_err(|e| setup(&error_chain(&e)))?
             }
         };
         Ok(Github {
@@ -146,7 +132,7 @@ impl Github {
     fn transport(&self, e: &octocrab::Error) -> ForgeError {
         ForgeError::Connection {
             target: self.target.clone(),
-            message: describe(e),
+            message: error_chain(e),
         }
     }
 
@@ -188,13 +174,6 @@ impl Github {
             rate_limit: RateLimit::from_headers(headers),
         })
     }
-
-    fn decode<T: serde::de::DeserializeOwned>(&self, text: &str) -> Result<T, ForgeError> {
-        serde_json::from_str(text).map_err(|e| ForgeError::Decode {
-            target: self.target.clone(),
-            message: format!("{e}: {}", excerpt(text, 200)),
-        })
-    }
 }
 
 /// Sends a request through octocrab's raw API and reads the whole answer
@@ -225,7 +204,7 @@ impl Forge for Github {
             let mut next = Some(format!("{}?per_page=100", self.path(sha)));
             while let Some(uri) = next.take() {
                 let (text, link) = exchange!(self, self.crab._get(uri.as_str())).await?;
-                let page: Vec<GithubComment> = self.decode(&text)?;
+                let page: Vec<GithubComment> = decode(&self.target, &text)?;
                 comments.extend(page.into_iter().map(Comment::from));
                 next = next_page(link.as_deref());
             }
@@ -238,7 +217,7 @@ impl Forge for Github {
             let payload = serde_json::json!({ "body": body });
             let path = self.path(sha);
             let (text, _) = exchange!(self, self.crab._post(path.as_str(), Some(&payload))).await?;
-            Ok(self.decode::<GithubComment>(&text)?.into())
+            Ok(decode::<GithubComment>(&self.target, &text)?.into())
         })
     }
 

@@ -13,7 +13,9 @@ use reqwest::{Client, Url};
 use serde::Deserialize;
 
 use super::pace::PaceLimits;
-use super::{Comment, Forge, ForgeError, ForgeFuture, RateLimit, excerpt, timed};
+use super::{
+    Comment, Forge, ForgeError, ForgeFuture, RateLimit, decode, error_chain, excerpt, timed,
+};
 use crate::config::{GitlabConfig, GitlabProject};
 use crate::history::CommitSha;
 
@@ -31,19 +33,6 @@ pub struct Gitlab {
 #[derive(Deserialize)]
 struct Note {
     note: String,
-}
-
-/// reqwest's messages with their causes (the URL holds no secret: the
-/// token travels in a header).
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 impl Gitlab {
@@ -65,7 +54,7 @@ impl Gitlab {
             .user_agent(concat!("abibot/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout)
             .build()
-            .map_err(|e| setup(describe(&e)))?;
+            .map_err(|e| setup(error_chain(&e)))?;
         let mut project_url = Url::parse(&config.base_url)
             .map_err(|e| setup(format!("base_url {}: {e}", config.base_url)))?;
         {
@@ -108,7 +97,7 @@ impl Gitlab {
         timed(&self.target, self.timeout, async {
             let transport = |e: reqwest::Error| ForgeError::Connection {
                 target: self.target.clone(),
-                message: describe(&e),
+                message: error_chain(&e),
             };
             let response = request.send().await.map_err(transport)?;
             let status = response.status();
@@ -143,13 +132,6 @@ impl Gitlab {
         .await
     }
 
-    fn decode<T: serde::de::DeserializeOwned>(&self, text: &str) -> Result<T, ForgeError> {
-        serde_json::from_str(text).map_err(|e| ForgeError::Decode {
-            target: self.target.clone(),
-            message: format!("{e}: {}", excerpt(text, 200)),
-        })
-    }
-
     fn comment(&self, sha: &CommitSha, note: Note) -> Comment {
         Comment {
             id: None,
@@ -177,7 +159,7 @@ impl Forge for Gitlab {
                     .append_pair("per_page", "100")
                     .append_pair("page", &page);
                 let (text, headers) = self.exchange(self.client.get(url)).await?;
-                let notes: Vec<Note> = self.decode(&text)?;
+                let notes: Vec<Note> = decode(&self.target, &text)?;
                 comments.extend(notes.into_iter().map(|n| self.comment(sha, n)));
                 match headers
                     .get("x-next-page")
@@ -198,7 +180,7 @@ impl Forge for Gitlab {
                 .post(self.comments_url(sha))
                 .json(&serde_json::json!({ "note": body }));
             let (text, _) = self.exchange(request).await?;
-            Ok(self.comment(sha, self.decode(&text)?))
+            Ok(self.comment(sha, decode(&self.target, &text)?))
         })
     }
 

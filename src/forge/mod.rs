@@ -39,6 +39,17 @@ pub struct Comment {
     pub body: String,
 }
 
+impl Comment {
+    /// A comment known by its body only (dry-run sinks).
+    pub fn body_only(body: &str) -> Comment {
+        Comment {
+            id: None,
+            url: None,
+            body: body.to_owned(),
+        }
+    }
+}
+
 /// Lists and posts commit comments on one repository.
 pub trait Forge: Send + Sync {
     /// What this forge posts to, for logs (holds no secret).
@@ -231,6 +242,33 @@ pub(crate) async fn timed<T>(
             target: target.to_owned(),
             after,
         })
+    })
+}
+
+/// An error's message followed by its causes (`a: b: c`), cut before any
+/// backtrace a library appends.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(cut) = text.find("\n\nFound at") {
+        text.truncate(cut);
+    }
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Parses a JSON answer; a mismatch names the target and quotes the answer.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    target: &str,
+    text: &str,
+) -> Result<T, ForgeError> {
+    serde_json::from_str(text).map_err(|e| ForgeError::Decode {
+        target: target.to_owned(),
+        message: format!("{e}: {}", excerpt(text, 200)),
     })
 }
 

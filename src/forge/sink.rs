@@ -63,11 +63,7 @@ impl Forge for WriterSink {
                 target: self.target.clone(),
                 source,
             })?;
-            Ok(Comment {
-                id: None,
-                url: None,
-                body: body.to_owned(),
-            })
+            Ok(Comment::body_only(body))
         })
     }
 
@@ -124,11 +120,7 @@ impl Forge for FileSink {
                 .lines()
                 .filter_map(|l| serde_json::from_str::<Line>(l).ok())
                 .filter(|l| &l.commit == sha)
-                .map(|l| Comment {
-                    id: None,
-                    url: None,
-                    body: l.body,
-                })
+                .map(|l| Comment::body_only(&l.body))
                 .collect())
         })
     }
@@ -153,11 +145,7 @@ impl Forge for FileSink {
             file.write_all(line.as_bytes())
                 .and_then(|()| file.sync_data())
                 .map_err(|e| self.io(e))?;
-            Ok(Comment {
-                id: None,
-                url: None,
-                body: body.to_owned(),
-            })
+            Ok(Comment::body_only(body))
         })
     }
 
