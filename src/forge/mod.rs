@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::config::{ForgeConfig, SecretError};
 use crate::history::CommitSha;
 pub use pace::{PaceLimits, Pacer};
-pub use retry::{Cancel, Retrier, RetryPolicy};
+pub use retry::{Cancel, ErrorClass, Retrier, RetryPolicy};
 
 /// The future of one forge call.
 pub type ForgeFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ForgeError>> + Send + 'a>>;
@@ -164,45 +164,7 @@ pub enum ForgeError {
     Interrupted,
 }
 
-/// What to do about a failed call.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Worth retrying soon (5xx, timeouts, connection errors, 429 without headers).
-    Transient,
-    /// Refused for rate; retry after this long.
-    RateLimited(Duration),
-    /// The credentials or the target are wrong (401, 403 that is not a rate
-    /// limit, 404): stop this repository until the next poll.
-    Unauthorized,
-    /// The forge refused this one comment (422): record it as failed.
-    Rejected,
-    /// Anything else: no point retrying now.
-    Permanent,
-}
-
 impl ForgeError {
-    /// How the retry helper and the daemon treat this error.
-    pub fn class(&self, now: SystemTime) -> ErrorClass {
-        match self {
-            ForgeError::Status {
-                status, rate_limit, ..
-            } => match (*status, rate_limit.wait(now)) {
-                (403 | 429, Some(wait)) => ErrorClass::RateLimited(wait),
-                (429, None) => ErrorClass::Transient,
-                (401 | 403 | 404, _) => ErrorClass::Unauthorized,
-                (422, _) => ErrorClass::Rejected,
-                (408, _) => ErrorClass::Transient,
-                (s, _) if s >= 500 => ErrorClass::Transient,
-                _ => ErrorClass::Permanent,
-            },
-            ForgeError::Timeout { .. } | ForgeError::Connection { .. } => ErrorClass::Transient,
-            ForgeError::Decode { .. }
-            | ForgeError::Setup { .. }
-            | ForgeError::Io { .. }
-            | ForgeError::Interrupted => ErrorClass::Permanent,
-        }
-    }
-
     /// A label for metrics: the status code, or the kind of failure.
     pub fn label(&self) -> String {
         match self {
