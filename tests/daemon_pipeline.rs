@@ -711,7 +711,7 @@ async fn file_sink_keeps_the_at_most_once_promise() {
     let config = env.config("", &format!("[repo.file]\npath = \"{}\"", out.display()));
     poll(&env.daemon(config.clone())).await;
     let broken = small_break(&env.repo, "Refresh", 9);
-    let crashing = crash_at(&env, &config, Failpoint::AfterPost).await;
+    drop(crash_at(&env, &config, Failpoint::AfterPost).await);
     let report = poll(&env.daemon(config)).await;
     assert_eq!((report.found, report.posted), (1, 0));
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&out)

@@ -66,7 +66,7 @@ pub struct ScanArgs {
     #[arg(long, requires = "config")]
     pub post: bool,
     /// The configuration file for --post.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "post")]
     pub config: Option<PathBuf>,
 }
 

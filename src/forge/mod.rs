@@ -14,13 +14,12 @@ pub mod pace;
 pub mod retry;
 pub mod sink;
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::config::{ForgeConfig, SecretError};
+use crate::config::ForgeConfig;
 use crate::history::CommitSha;
 pub use pace::{PaceLimits, Pacer};
 pub use retry::{Cancel, ErrorClass, Retrier, RetryPolicy};
@@ -176,19 +175,6 @@ impl ForgeError {
             ForgeError::Io { .. } => "io".into(),
             ForgeError::Interrupted => "interrupted".into(),
         }
-    }
-
-    fn setup(target: &str, message: impl fmt::Display) -> ForgeError {
-        ForgeError::Setup {
-            target: target.to_owned(),
-            message: message.to_string(),
-        }
-    }
-}
-
-impl From<(&str, SecretError)> for ForgeError {
-    fn from((target, e): (&str, SecretError)) -> ForgeError {
-        ForgeError::setup(target, e)
     }
 }
 
