@@ -223,17 +223,21 @@ impl SymbolSet {
         self.symbols.is_empty()
     }
 
-    /// Approximate heap footprint, used to bound caches in bytes.
+    /// Approximate heap footprint, used to bound caches in bytes: the
+    /// symbol array plus each string's capacity and allocator overhead.
     pub fn approx_bytes(&self) -> usize {
-        self.symbols
+        const PER_ALLOCATION: usize = 16;
+        let strings: usize = self
+            .symbols
             .iter()
             .map(|s| {
-                std::mem::size_of::<Symbol>()
-                    + s.name.len()
-                    + s.module.len()
-                    + s.namespace.as_ref().map_or(0, String::len)
+                s.name.capacity()
+                    + s.module.capacity()
+                    + s.namespace.as_ref().map_or(0, String::capacity)
+                    + 3 * PER_ALLOCATION
             })
-            .sum()
+            .sum();
+        self.symbols.capacity() * std::mem::size_of::<Symbol>() + strings
     }
 }
 

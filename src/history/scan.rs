@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{CommitSha, RevState, RevisionError, Step};
-use crate::compare::{Comparison, compare};
+use crate::compare::{Comparison, compare_keeping};
 use crate::findings::{Finding, FindingKind, FlavourChange, finding_id};
 use crate::symbols::{AbiName, FlavourKey, SymbolSet};
 
@@ -51,6 +51,14 @@ impl ScanReport {
     pub fn has_problems(&self) -> bool {
         self.findings.iter().any(|f| f.kind.is_problem())
     }
+}
+
+/// Changes of each kind a finding keeps for rendering (a Markdown comment
+/// shows far fewer); counts stay exact.
+pub const KEPT_CHANGES_PER_KIND: usize = 300;
+
+fn kept(old: &SymbolSet, new: &SymbolSet, ignore: &crate::ignore::IgnoreRules) -> Arc<Comparison> {
+    Arc::new(compare_keeping(old, new, ignore, KEPT_CHANGES_PER_KIND))
 }
 
 /// Derives findings commit by commit; keeps only per-flavour baselines, so
@@ -132,7 +140,7 @@ impl Scanner {
                     if os.id == ns.id && !parent.broken.contains(key) {
                         continue;
                     }
-                    let c = Arc::new(compare(oset, nset, &ns.ignore));
+                    let c = kept(oset, nset, &ns.ignore);
                     if c.summary.unversioned > 0 {
                         unversioned.push(FlavourChange::new(key, &ns.path, Some(c.clone())));
                     }
@@ -158,14 +166,14 @@ impl Scanner {
                         .get(key)
                         .filter(|(abi, _)| *abi == os.abi)
                         .map_or(oset, |(_, set)| set);
-                    let c = Arc::new(compare(baseline, nset, &ns.ignore));
+                    let c = kept(baseline, nset, &ns.ignore);
                     bump_needed |= c.is_breaking();
                     bumped.push(FlavourChange::new(key, &ns.path, Some(c)));
                 }
                 (None, Some((ns, nset))) => {
-                    let c = compare(&empty, nset, &ns.ignore);
+                    let c = kept(&empty, nset, &ns.ignore);
                     if c.summary.unversioned > 0 {
-                        unversioned.push(FlavourChange::new(key, &ns.path, Some(Arc::new(c))));
+                        unversioned.push(FlavourChange::new(key, &ns.path, Some(c)));
                     }
                 }
                 (None, None) => {}

@@ -234,14 +234,14 @@ pub fn markdown_changes(out: &mut String, c: &Comparison, budget: usize) {
     let _ = write!(
         out,
         "\n<details><summary>All {} changes</summary>\n\n{}",
-        thousands(c.changes.len()),
+        thousands(c.total()),
         code_block(&list)
     );
-    if listed < c.changes.len() {
+    if listed < c.total() {
         let _ = writeln!(
             out,
             "\n{} more not shown: run `abibot diff` for the full list.",
-            thousands(c.changes.len() - listed)
+            thousands(c.total() - listed)
         );
     }
     out.push_str("\n</details>\n");
