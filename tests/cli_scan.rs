@@ -265,3 +265,13 @@ fn strip_code(markdown: &str) -> String {
     }
     out
 }
+
+#[test]
+fn a_repository_without_references_is_an_error_not_a_clean_bill() {
+    let r = TestRepo::new();
+    r.write("README", "just code");
+    r.commit("no packaging here");
+    let (code, _, err) = abibot(&["scan", "--repo", r.path().to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no ABI reference layout found"), "{err}");
+}

@@ -414,7 +414,8 @@ impl<'r> Walker<'r> {
     }
 
     /// Walks the commits after `from` up to `to`, oldest first, calling
-    /// `visit` with each commit and what it did.
+    /// `visit` with each commit and what it did. A walk in which no commit
+    /// has a known layout is an error rather than a silent "nothing found".
     pub fn walk(
         &mut self,
         from: Option<Oid>,
@@ -425,6 +426,7 @@ impl<'r> Walker<'r> {
         let commits = self.commits(from, to)?;
         let total = commits.len();
         let mut previous: Option<(Oid, RevState)> = None;
+        let mut layout_seen = false;
         for (done, oid) in commits.into_iter().enumerate() {
             progress(done, total);
             let commit = self
@@ -451,6 +453,7 @@ impl<'r> Walker<'r> {
                 },
             };
             let (state, errors) = self.state_at(oid, Some(&parent_state))?;
+            layout_seen |= state.layout.is_some();
             let touched = state.inputs != parent_state.inputs
                 || state.layout.as_ref().map(Layout::inputs)
                     != parent_state.layout.as_ref().map(Layout::inputs);
@@ -465,6 +468,11 @@ impl<'r> Walker<'r> {
             previous = Some((oid, state));
         }
         progress(total, total);
+        if total > 0 && !layout_seen {
+            return Err(HistoryError::NoLayout {
+                rev: to.to_string(),
+            });
+        }
         Ok(total)
     }
 }
