@@ -21,7 +21,10 @@ use std::time::Instant;
 use abibot::formats;
 use abibot::history::scan::Scanner;
 use abibot::history::{WalkOptions, Walker};
-use git2::{IndexEntry, IndexTime, ObjectType, Oid, Repository, Signature};
+use git2::{ObjectType, Oid, Repository, Signature};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const FLAVOURS_PER_FEATURESET: usize = 10;
 const FEATURESETS: [&str; 3] = ["none", "rt", "cloud"];
@@ -63,21 +66,9 @@ struct Gen<'r> {
 
 impl Gen<'_> {
     fn write(&mut self, path: &str, bytes: &[u8]) {
-        let entry = IndexEntry {
-            ctime: IndexTime::new(0, 0),
-            mtime: IndexTime::new(0, 0),
-            dev: 0,
-            ino: 0,
-            mode: 0o100644,
-            uid: 0,
-            gid: 0,
-            file_size: 0,
-            id: Oid::ZERO_SHA1,
-            flags: 0,
-            flags_extended: 0,
-            path: path.as_bytes().to_vec(),
-        };
-        self.index.add_frombuffer(&entry, bytes).unwrap();
+        self.index
+            .add_frombuffer(&common::blob_entry(path), bytes)
+            .unwrap();
     }
 
     fn commit(&mut self, message: &str) {

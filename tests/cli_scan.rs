@@ -2,28 +2,12 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{TestRepo, changelog, defines, symvers};
-
-fn abibot(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_abibot"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use common::{TestRepo, abibot, debian_repo, symvers};
 
 /// base (ABI 6.1.0-47) -> hidden break -> same state again twice under the
 /// name -> rt dropped.
 fn story() -> TestRepo {
-    let r = TestRepo::new();
-    r.write("debian/changelog", changelog("6.1.170-3", "a"));
-    r.write("debian/config/defines", defines("47", &[]));
+    let r = debian_repo();
     r.write(
         "debian/abi/6.1.0-47/amd64_none_amd64",
         symvers(&[("a", 1), ("b", 1)]),

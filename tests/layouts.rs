@@ -4,20 +4,14 @@
 mod common;
 
 use abibot::findings::FindingKind;
-use abibot::history::scan::{ScanReport, Scanner};
-use abibot::history::{WalkOptions, Walker};
+use abibot::history::WalkOptions;
+use abibot::history::scan::ScanReport;
 use abibot::layouts::Layout;
 use abibot::layouts::generic::{Generic, GenericConfig};
-use common::{TestRepo, changelog, defines, symvers};
+use common::{TestRepo, changelog, debian_repo, defines, scan_with, symvers};
 
-fn scan_with(repo: &TestRepo, options: WalkOptions) -> ScanReport {
-    let mut walker = Walker::new(&repo.repo, options);
-    let head = walker.resolve("HEAD").unwrap();
-    let mut scanner = Scanner::new("test");
-    walker
-        .walk(None, head, |_, _| {}, |s| scanner.visit(s))
-        .unwrap();
-    scanner.report
+fn scan_report(repo: &TestRepo, options: WalkOptions) -> ScanReport {
+    scan_with(repo, options).0
 }
 
 fn kinds(report: &ScanReport) -> Vec<(FindingKind, String, String)> {
@@ -63,7 +57,7 @@ fn ubuntu_versioned_file_and_ignores() {
     r.commit("Refresh abi");
     r.write("debian.master/abi/version", "5.15.0-92.102\n");
     r.commit("Bump ABI");
-    let report = scan_with(&r, WalkOptions::default());
+    let report = scan_report(&r, WalkOptions::default());
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(
         kinds(&report),
@@ -95,7 +89,7 @@ fn ubuntu_older_versioned_directory() {
     r.commit("base");
     r.write("debian.master/abi/3.13.0-13.33/amd64/generic", "");
     r.commit("Truncated reference");
-    let report = scan_with(&r, WalkOptions::default());
+    let report = scan_report(&r, WalkOptions::default());
     assert_eq!(
         kinds(&report),
         [(
@@ -142,7 +136,7 @@ fn redhat_stablelists() {
     r.commit("Drop aarch64 stablelist");
     r.write("redhat/kabi/kabi-module/kabi_x86_64/broken", "no marker\n");
     r.commit("Broken entry");
-    let report = scan_with(&r, WalkOptions::default());
+    let report = scan_report(&r, WalkOptions::default());
     assert_eq!(
         kinds(&report),
         [
@@ -191,7 +185,7 @@ fn generic_layout_from_configuration() {
     )
     .unwrap();
     let layout = Layout::Generic(std::sync::Arc::new(Generic::new(config).unwrap()));
-    let report = scan_with(
+    let report = scan_report(
         &r,
         WalkOptions {
             layout: Some(layout),
@@ -219,9 +213,7 @@ fn generic_layout_from_configuration() {
 
 #[test]
 fn debian_per_arch_abiname_and_defines_toml() {
-    let r = TestRepo::new();
-    r.write("debian/changelog", changelog("6.1.170-3", "a"));
-    r.write("debian/config/defines", defines("47", &[]));
+    let r = debian_repo();
     r.write("debian/config/arm64/defines", "[abi]\nabiname: 47a\n");
     r.write("debian/abi/6.1.0-47/amd64_none_amd64", symvers(&[("a", 1)]));
     r.write(
@@ -238,7 +230,7 @@ fn debian_per_arch_abiname_and_defines_toml() {
         symvers(&[("a", 2)]),
     );
     r.commit("Refresh arm64");
-    let report = scan_with(&r, WalkOptions::default());
+    let report = scan_report(&r, WalkOptions::default());
     assert_eq!(
         kinds(&report),
         [(
@@ -269,7 +261,7 @@ fn debian_per_arch_abiname_and_defines_toml() {
         symvers(&[("a", 3), ("ignored", 2)]),
     );
     t.commit("Real change");
-    let report = scan_with(&t, WalkOptions::default());
+    let report = scan_report(&t, WalkOptions::default());
     assert_eq!(
         kinds(&report),
         [(
@@ -282,16 +274,14 @@ fn debian_per_arch_abiname_and_defines_toml() {
 
 #[test]
 fn malformed_defines_is_an_error_at_that_revision() {
-    let r = TestRepo::new();
-    r.write("debian/changelog", changelog("6.1.170-3", "a"));
-    r.write("debian/config/defines", defines("47", &[]));
+    let r = debian_repo();
     r.write("debian/abi/6.1.0-47/amd64_none_amd64", symvers(&[("a", 1)]));
     r.commit("base");
     r.write("debian/config/defines", "[abi]\nabiname 47\n");
     let bad = r.commit("Broken defines");
     r.write("debian/config/defines", defines("47", &["bogus:prefix"]));
     r.commit("Bad ignore entry");
-    let report = scan_with(&r, WalkOptions::default());
+    let report = scan_report(&r, WalkOptions::default());
     assert_eq!(report.errors.len(), 2, "{:?}", report.errors);
     assert_eq!(report.errors[0].commit.0, bad.to_string());
     assert_eq!(report.errors[0].path, "debian/config/defines");
