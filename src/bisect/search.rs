@@ -168,9 +168,9 @@ mod tests {
 
     #[test]
     fn a_skipped_middle_is_stepped_around() {
-        // 0..=98 with the middle (49) skipped: the search probes a
-        // neighbour instead and still lands on the answer.
-        let s = run(99, 70, &[49]);
+        // 0..=98 with the first middle, (-1 + 98) / 2 = 48, skipped: the
+        // search probes a neighbour instead and still lands on the answer.
+        let s = run(99, 70, &[48]);
         assert_eq!(
             s.end,
             End::Found {
@@ -178,7 +178,9 @@ mod tests {
                 maybe_earlier: vec![]
             }
         );
-        assert!(s.probes.iter().any(|p| p.verdict == Verdict::Skip));
+        assert_eq!(s.probes[1].index, 48);
+        assert_eq!(s.probes[1].verdict, Verdict::Skip);
+        assert_eq!(s.probes[2].index, 49);
         assert!(s.probes.len() <= ceil_log2(99) + 2);
     }
 
