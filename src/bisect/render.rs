@@ -129,9 +129,9 @@ pub fn text(report: &BisectReport) -> String {
 fn change_line(change: &Change) -> String {
     let (old, new) = (change.old.as_ref(), change.new.as_ref());
     let detail = match change.kind {
-        ChangeKind::CrcChanged | ChangeKind::Unversioned => old
-            .zip(new)
-            .map(|(o, n)| format!("{} -> {}", o.crc, n.crc)),
+        ChangeKind::CrcChanged | ChangeKind::Unversioned => {
+            old.zip(new).map(|(o, n)| format!("{} -> {}", o.crc, n.crc))
+        }
         ChangeKind::Removed => old.map(|o| format!("was {} in {}", o.crc, o.module)),
         ChangeKind::Added => new.map(|n| format!("{} in {}", n.crc, n.module)),
         ChangeKind::ExportChanged => old.zip(new).map(|(o, n)| {

@@ -185,7 +185,12 @@ fn cancel_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
     // Registered here, before any worktree exists, so no Ctrl-C can slip
     // between a worktree's creation and the handler's.
     let (mut interrupt, mut terminate) = runtime
-        .block_on(async { Ok::<_, std::io::Error>((signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?)) })
+        .block_on(async {
+            Ok::<_, std::io::Error>((
+                signal(SignalKind::interrupt())?,
+                signal(SignalKind::terminate())?,
+            ))
+        })
         .context("cannot install the Ctrl-C handler")?;
     let set = flag.clone();
     std::thread::spawn(move || {
