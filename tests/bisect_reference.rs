@@ -371,3 +371,96 @@ fn an_unreadable_bad_end_stops_without_guessing() {
         "{text}"
     );
 }
+
+/// `abibot bisect` as a user runs it.
+fn abibot(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_abibot"))
+        .arg("bisect")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn cli_json_follows_the_documented_shape_and_exit_codes() {
+    let (k, corrupt) = (14, 9);
+    let (r, commits) = history(20, |i, f| {
+        let crc = if f == NONE && i >= k { 0xbad } else { 0x600d };
+        let mut text = reference(crc, 0);
+        if f == NONE && i == corrupt {
+            text.push_str("GARBAGE LINE\n");
+        }
+        text
+    });
+    let repo = r.path().to_str().unwrap();
+    let (good, bad) = (commits[0].to_string(), commits[19].to_string());
+    let ends = ["--repo", repo, "--good", &good, "--bad", &bad];
+    let (code, out, err) = abibot(
+        &[
+            &ends[..],
+            &[
+                "--flavour",
+                NONE,
+                "--symbol",
+                "symbol_x",
+                "--kind",
+                "crc",
+                "--format",
+                "json",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let first = &doc["first_bad"];
+    let sha = first["commit"].as_str().unwrap();
+    assert_eq!(sha, commits[k].to_string());
+    assert!(sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()));
+    for key in ["title", "author", "date"] {
+        assert!(first[key].is_string(), "{key}");
+    }
+    assert_eq!(first["changes"][0]["changes"][0]["kind"], "crc_changed");
+    let probes = doc["probes"].as_array().unwrap();
+    for p in probes {
+        let verdict = p["verdict"].as_str().unwrap();
+        assert!(["good", "bad", "skip"].contains(&verdict), "{verdict}");
+        assert_eq!(p["commit"].as_str().unwrap().len(), 40);
+    }
+    // The range after the root is indices 0..=18; the first middle,
+    // (-1 + 18) / 2 = 8, is commit 9, the corrupt one.
+    let skipped = doc["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0]["commit"], commits[corrupt].to_string());
+    assert!(err.contains("probe 1:"), "progress is logged: {err}");
+
+    // Text names the answer; the second flavour never changed: exit 1.
+    let (code, out, _) = abibot(&[&ends[..], &["--flavour", NONE]].concat());
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&format!("First bad commit: {}", commits[k])),
+        "{out}"
+    );
+    let (code, out, _) = abibot(&[&ends[..], &["--flavour", RT, "--format", "json"]].concat());
+    assert_eq!(code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(doc["first_bad"].is_null());
+
+    // Good is bad (symbol already gone), swapped ends: exit 2 and why.
+    let (code, out, err) =
+        abibot(&[&ends[..], &["--symbol", "gone_symbol", "--kind", "removed"]].concat());
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(
+        err.contains("already bad") && err.contains("gone_symbol"),
+        "{err}"
+    );
+    let (code, _, err) = abibot(&["--repo", repo, "--good", &bad, "--bad", &good]);
+    assert_eq!(code, 2);
+    assert!(err.contains("swapped"), "{err}");
+}
