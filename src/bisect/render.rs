@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::{BisectReport, Mode};
+use super::{BisectReport, Kind, Mode};
 use crate::compare::{Change, ChangeKind};
 
 /// Changes listed per flavour in text; the rest are counted.
@@ -38,10 +38,16 @@ pub fn text(report: &BisectReport) -> String {
         report.good.commit.short(),
         report.bad.commit.short(),
     );
+    let kind = match report.kind {
+        Kind::Crc => "CRC changes",
+        Kind::Removed => "removals",
+        Kind::Export => "export changes",
+        Kind::Namespace => "namespace changes",
+        Kind::Any => "incompatible changes",
+    };
     let _ = writeln!(
         out,
-        "Looking for: {} changes of {symbols} in {}",
-        report.kind.name(),
+        "Looking for: {kind} of {symbols} in {}",
         report.flavours.join(", ")
     );
     out.push('\n');
