@@ -116,6 +116,19 @@ fn assert_no_worktree_left(r: &TestRepo) {
     assert!(!r.path().join(".git/worktrees").exists());
 }
 
+/// Nothing of a run is left but its keep dir: the user's side is as it
+/// was, no worktree is registered, and the temporary directory is empty.
+fn assert_left_clean(r: &TestRepo, before: &BTreeMap<PathBuf, Vec<u8>>, run: &Run) {
+    assert_eq!(
+        &user_state(r),
+        before,
+        "the user's checkout, index or refs changed"
+    );
+    assert_no_worktree_left(r);
+    let left = entries(&run.tmpdir());
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+}
+
 fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -278,17 +291,7 @@ fn builds_find_the_crc_change_skip_exit_125_and_leave_the_user_checkout_alone() 
         "{log}"
     );
 
-    assert_eq!(
-        user_state(&r),
-        before,
-        "the user's checkout or index changed"
-    );
-    assert_no_worktree_left(&r);
-    assert!(
-        entries(&run.tmpdir()).is_empty(),
-        "{:?}",
-        entries(&run.tmpdir())
-    );
+    assert_left_clean(&r, &before, &run);
 }
 
 /// 30 commits; the build breaks (exit 3) from commit 23 on.
@@ -318,9 +321,7 @@ fn a_failing_build_is_an_error_naming_the_revision_and_cleans_up() {
     assert!(err.contains(&probe_dir.display().to_string()), "{err}");
     let build_err = std::fs::read_to_string(probe_dir.join("stderr")).unwrap();
     assert!(build_err.contains("compiler error"), "{build_err}");
-    assert_eq!(user_state(&r), before);
-    assert_no_worktree_left(&r);
-    assert!(entries(&run.tmpdir()).is_empty());
+    assert_left_clean(&r, &before, &run);
 }
 
 #[test]
@@ -412,9 +413,7 @@ fn a_build_that_succeeds_without_its_abi_is_an_error_naming_revision_and_file() 
         )),
         "{err}"
     );
-    assert_eq!(user_state(&r), before);
-    assert_no_worktree_left(&r);
-    assert!(entries(&run.tmpdir()).is_empty());
+    assert_left_clean(&r, &before, &run);
 }
 
 #[test]
@@ -491,13 +490,7 @@ fn ctrl_c_stops_the_build_and_removes_the_worktree() {
     assert_eq!(status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
 
-    assert_no_worktree_left(&r);
-    assert!(
-        entries(&run.tmpdir()).is_empty(),
-        "{:?}",
-        entries(&run.tmpdir())
-    );
-    assert_eq!(user_state(&r), before);
+    assert_left_clean(&r, &before, &run);
     // The build's own children were stopped too, not left running.
     let gone = Instant::now() + Duration::from_secs(10);
     while Path::new(&format!("/proc/{sleeper}")).exists()

@@ -6,7 +6,7 @@ use abibot::bisect::reference::{ReferenceOptions, bisect_references};
 use abibot::bisect::{BisectError, BisectReport, Kind, Predicate, Verdict};
 use abibot::compare::ChangeKind;
 use abibot::symbols::Crc;
-use common::{FLAVOURS, TestRepo, changelog, defines};
+use common::{FLAVOURS, TestRepo, abibot, changelog, defines};
 use git2::Oid;
 
 const NONE: &str = "amd64_none_amd64";
@@ -372,20 +372,6 @@ fn an_unreadable_bad_end_stops_without_guessing() {
     );
 }
 
-/// `abibot bisect` as a user runs it.
-fn abibot(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_abibot"))
-        .arg("bisect")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
 #[test]
 fn cli_json_follows_the_documented_shape_and_exit_codes() {
     let (k, corrupt) = (14, 9);
@@ -399,7 +385,7 @@ fn cli_json_follows_the_documented_shape_and_exit_codes() {
     });
     let repo = r.path().to_str().unwrap();
     let (good, bad) = (commits[0].to_string(), commits[19].to_string());
-    let ends = ["--repo", repo, "--good", &good, "--bad", &bad];
+    let ends = ["bisect", "--repo", repo, "--good", &good, "--bad", &bad];
     let (code, out, err) = abibot(
         &[
             &ends[..],
@@ -460,7 +446,7 @@ fn cli_json_follows_the_documented_shape_and_exit_codes() {
         err.contains("already bad") && err.contains("gone_symbol"),
         "{err}"
     );
-    let (code, _, err) = abibot(&["--repo", repo, "--good", &bad, "--bad", &good]);
+    let (code, _, err) = abibot(&["bisect", "--repo", repo, "--good", &bad, "--bad", &good]);
     assert_eq!(code, 2);
     assert!(err.contains("swapped"), "{err}");
 }
