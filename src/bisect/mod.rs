@@ -477,11 +477,17 @@ pub(crate) struct ProbeDetail {
 
 /// What the modes tell [`assemble`] beside the search itself.
 pub(crate) struct Header {
+    /// Which mode ran.
     pub mode: Mode,
+    /// The question asked.
     pub predicate: Predicate,
+    /// The flavours judged.
     pub flavours: Vec<String>,
+    /// What to say about the good end's probe.
     pub baseline: ProbeDetail,
+    /// Work counters.
     pub work: Work,
+    /// Build mode: where output is kept.
     pub keep_dir: Option<String>,
 }
 

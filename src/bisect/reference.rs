@@ -145,8 +145,11 @@ fn baseline(
             })
             .collect::<Result<_, _>>()?
     };
-    let mut baseline = Vec::new();
+    let mut baseline: Baseline = Vec::new();
     for key in keys {
+        if baseline.iter().any(|(k, _)| k == key) {
+            continue;
+        }
         match state.sets.get(key).filter(|_| !state.broken.contains(key)) {
             Some(set) => baseline.push((key.clone(), set.clone())),
             None => {

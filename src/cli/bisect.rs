@@ -63,7 +63,8 @@ pub struct BisectArgs {
     #[arg(long, conflicts_with = "run", value_parser = clap::builder::PossibleValuesParser::new(crate::layouts::LAYOUT_NAMES))]
     pub layout: Option<String>,
     /// Build mode: run CMD (through `sh -c`, in a temporary worktree, with
-    /// ABIBOT_REV set) at each probe. Exit 125 skips the revision.
+    /// ABIBOT_REV set) at each probe. Exit 125 skips the revision. Ctrl-C
+    /// stops the build and removes the worktrees before exiting.
     #[arg(long, value_name = "CMD", requires = "abi_source")]
     pub run: Option<String>,
     /// Build mode: the Module.symvers the build leaves, relative to the worktree.
