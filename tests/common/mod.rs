@@ -191,16 +191,3 @@ pub fn symvers(symbols: &[(&str, u32)]) -> String {
         .map(|(name, crc)| format!("0x{crc:08x}\t{name}\tvmlinux\tEXPORT_SYMBOL\t\n"))
         .collect()
 }
-
-/// Runs the abibot binary: exit code, stdout, stderr.
-pub fn abibot(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_abibot"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
