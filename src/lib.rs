@@ -6,6 +6,7 @@
 //! ([`symbols`]), compared ([`compare`], with [`ignore`] rules) into plain
 //! results, and rendered ([`report`]) by the command line ([`cli`]).
 
+pub mod bisect;
 pub mod cli;
 pub mod compare;
 pub mod findings;

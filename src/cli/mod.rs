@@ -1,11 +1,13 @@
 //! The command line: clap definitions, and the mapping of each command onto
 //! the library. Exit codes are decided here and nowhere else.
 
+mod bisect;
 mod diff;
 mod history;
 
 use clap::{Parser, Subcommand};
 
+pub use bisect::{BisectArgs, BisectFormat};
 pub use diff::{DiffArgs, ignore_rules};
 pub use history::{HistoryArgs, ScanArgs, TimelineArgs, run_scan};
 
@@ -36,6 +38,10 @@ pub enum Command {
     Scan(ScanArgs),
     /// For every ABI name in a history, the distinct reference states it named.
     Timeline(TimelineArgs),
+    /// Find the first commit that changed a symbol or broke a flavour, from
+    /// the references (default) or by building each probe (--run).
+    #[command(after_help = bisect::BISECT_EXIT_CODES)]
+    Bisect(BisectArgs),
 }
 
 /// What a command concluded, mapped onto the process exit code.
@@ -63,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Diff(args) => diff::run(args),
         Command::Scan(args) => history::scan(args),
         Command::Timeline(args) => history::timeline(args),
+        Command::Bisect(args) => bisect::run(args),
     }
 }
 
