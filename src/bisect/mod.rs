@@ -1,7 +1,7 @@
 //! `bisect`: finding the commit where an ABI change happened.
 //!
 //! Two modes share one probe strategy ([`search`]) and one report
-//! ([`BisectReport`], rendered by [`render`]):
+//! ([`BisectReport`], rendered by [`crate::report::bisect`]):
 //!
 //! - **Reference mode** ([`reference`]) reads the packaging repository's own
 //!   ABI references straight from the git object database, at the revisions
@@ -37,7 +37,6 @@
 
 pub mod build;
 pub mod reference;
-pub mod render;
 pub mod search;
 mod worktree;
 
@@ -257,7 +256,7 @@ pub struct Work {
     pub builds: usize,
 }
 
-/// The result of a bisection: plain data, rendered by [`render`].
+/// The result of a bisection: plain data, rendered by [`crate::report::bisect`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BisectReport {
     /// Which mode ran.

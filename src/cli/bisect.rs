@@ -11,9 +11,10 @@ use clap::{ArgGroup, Args, ValueEnum};
 use super::{Outcome, print};
 use crate::bisect::build::{BuildOptions, SymversReader, bisect_builds};
 use crate::bisect::reference::{ReferenceOptions, bisect_references};
-use crate::bisect::{BisectError, BisectReport, Kind, Predicate, render};
+use crate::bisect::{BisectError, BisectReport, Kind, Predicate};
 use crate::history::WalkOptions;
 use crate::layouts::Layout;
+use crate::report::bisect as render;
 
 pub(crate) const BISECT_EXIT_CODES: &str = "\
 Exit codes:

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+pub mod bisect;
 pub mod scan;
 
 use crate::compare::{Change, ChangeKind, Comparison, Summary};

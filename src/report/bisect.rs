@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::{BisectReport, Kind, Mode};
+use crate::bisect::{BisectReport, Kind, Mode};
 use crate::compare::{Change, ChangeKind};
 
 /// Changes listed per flavour in text; the rest are counted.
