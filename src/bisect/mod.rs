@@ -56,15 +56,15 @@ use search::{End, Search};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
-    /// A CRC changed ([`ChangeKind::CrcChanged`]).
+    /// A CRC changed.
     Crc,
-    /// A symbol was removed ([`ChangeKind::Removed`]).
+    /// A symbol was removed.
     Removed,
-    /// The export macro changed, either way ([`ChangeKind::ExportChanged`]).
+    /// The export macro changed, either way.
     Export,
-    /// The namespace changed, added or dropped ([`ChangeKind::NamespaceChanged`]).
+    /// The namespace changed, added or dropped.
     Namespace,
-    /// Any change [`compare`] calls incompatible: removed, CRC changed,
+    /// Any change the loader would refuse: removed, CRC changed,
     /// export tightened, namespace added or changed.
     #[default]
     Any,
