@@ -163,6 +163,11 @@ fn parse_elf(
         None => ModInfo::default(),
     };
     let (versions, versions_source) = versions::read(&elf)?;
+    let exports = if kind == ObjectKind::Vmlinux && markers.is_empty() {
+        exports::from_tables(&elf, module)?
+    } else {
+        exports::assemble(&markers, module)
+    };
     Ok(ModuleInfo {
         path: name.to_owned(),
         module: module.to_owned(),
@@ -175,7 +180,7 @@ fn parse_elf(
         compression,
         signature,
         modinfo,
-        exports: exports::assemble(&markers, module),
+        exports,
         versions,
         versions_source,
         undefined: markers.undefined,

@@ -92,6 +92,13 @@ pub(crate) struct Markers {
     pub undefined: Vec<UndefinedSymbol>,
 }
 
+impl Markers {
+    /// Whether no export marker was found (a stripped image).
+    pub fn is_empty(&self) -> bool {
+        self.crcs.is_empty() && self.ksymtab.is_empty() && self.records.is_empty()
+    }
+}
+
 fn bad_symbol(elf: &ElfFile<'_>, symbol: &[u8], problem: String) -> ElfError {
     ElfError::new(
         elf.file(),
