@@ -125,8 +125,11 @@ pub fn load(
 
 /// Decompresses `bytes`, refusing to produce more than `limit` bytes.
 ///
-/// Memory use stays below `limit` plus one read chunk whatever the input says
-/// about its own size.
+/// When the data declares its size (the xz index, a zstd frame header), a
+/// declared size above the limit is refused at once and an honest one is
+/// allocated exactly. Otherwise the buffer grows by doubling up to the limit,
+/// so memory stays below twice the limit (a buffer is briefly held twice
+/// while it grows) whatever the input claims.
 pub fn decompress(
     bytes: &[u8],
     compression: Compression,
@@ -134,14 +137,30 @@ pub fn decompress(
     file: &str,
 ) -> Result<Vec<u8>, ElfError> {
     let format = compression.name();
+    let too_large = || ElfError::new(file, ElfErrorKind::TooLarge { format, limit });
+    let declared = match compression {
+        Compression::Xz => xz_declared_size(bytes),
+        Compression::Zstd => zstd::zstd_safe::get_frame_content_size(bytes)
+            .ok()
+            .flatten(),
+        Compression::None | Compression::Gzip => None,
+    };
+    if declared.is_some_and(|d| d > limit) {
+        return Err(too_large());
+    }
+    // A declared size is a hint only: the bound below is what holds.
+    let hint = declared.map_or_else(
+        || bytes.len().saturating_mul(4),
+        |d| usize::try_from(d).unwrap_or(usize::MAX),
+    );
     let result = match compression {
         Compression::None => return Ok(bytes.to_vec()),
-        Compression::Xz => bounded_read(xz2::read::XzDecoder::new(bytes), limit, bytes.len()),
+        Compression::Xz => bounded_read(xz2::read::XzDecoder::new(bytes), limit, hint),
         Compression::Zstd => match zstd::stream::read::Decoder::with_buffer(bytes) {
-            Ok(d) => bounded_read(d, limit, bytes.len()),
+            Ok(d) => bounded_read(d, limit, hint),
             Err(e) => Err(Bounded::Io(e)),
         },
-        Compression::Gzip => bounded_read(flate2::read::GzDecoder::new(bytes), limit, bytes.len()),
+        Compression::Gzip => bounded_read(flate2::read::GzDecoder::new(bytes), limit, hint),
     };
     result.map_err(|e| match e {
         Bounded::Io(e) => ElfError::new(
@@ -151,7 +170,7 @@ pub fn decompress(
                 message: e.to_string(),
             },
         ),
-        Bounded::TooLarge => ElfError::new(file, ElfErrorKind::TooLarge { format, limit }),
+        Bounded::TooLarge => too_large(),
     })
 }
 
@@ -160,13 +179,13 @@ enum Bounded {
     TooLarge,
 }
 
-fn bounded_read(mut reader: impl Read, limit: u64, input_len: usize) -> Result<Vec<u8>, Bounded> {
+fn bounded_read(mut reader: impl Read, limit: u64, hint: usize) -> Result<Vec<u8>, Bounded> {
     const CHUNK: usize = 64 << 10;
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    // Kernel modules compress about 4:1; start near that so most files need
-    // one or two growths, never more than the limit allows.
+    // One byte past a declared size lets the end of the stream be seen
+    // without growing the buffer.
     let mut out: Vec<u8> =
-        Vec::with_capacity(input_len.saturating_mul(4).clamp(CHUNK, limit.max(1)));
+        Vec::with_capacity(hint.saturating_add(1).clamp(CHUNK.min(limit), limit.max(1)));
     let mut chunk = vec![0u8; CHUNK];
     loop {
         let n = match reader.read(&mut chunk) {
@@ -180,13 +199,54 @@ fn bounded_read(mut reader: impl Read, limit: u64, input_len: usize) -> Result<V
             return Err(Bounded::TooLarge);
         }
         if new_len > out.capacity() {
-            // Grow by doubling but never past the limit, so the allocation is
-            // bounded by the limit rather than by twice of it.
             let target = out.capacity().saturating_mul(2).max(new_len).min(limit);
             out.reserve_exact(target - out.len());
         }
         out.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
+}
+
+/// The uncompressed size an xz file declares in the index of its last
+/// stream; `None` when the tail is not a well-formed index.
+fn xz_declared_size(bytes: &[u8]) -> Option<u64> {
+    // Stream padding: NUL bytes in groups of four after the footer.
+    let mut end = bytes.len();
+    while end >= 4 && bytes.get(end - 4..end)? == [0, 0, 0, 0] {
+        end -= 4;
+    }
+    // Footer: CRC32, backward size, stream flags, "YZ".
+    let footer = bytes.get(end.checked_sub(12)?..end)?;
+    if footer.get(10..12)? != b"YZ" {
+        return None;
+    }
+    let backward = u64::from(u32::from_le_bytes(footer.get(4..8)?.try_into().ok()?));
+    let index_len = usize::try_from((backward + 1) * 4).ok()?;
+    let index = bytes.get((end - 12).checked_sub(index_len)?..end - 12)?;
+    let (&indicator, mut rest) = index.split_first()?;
+    if indicator != 0 {
+        return None;
+    }
+    let records = read_vli(&mut rest)?;
+    let mut total: u64 = 0;
+    for _ in 0..records {
+        let _unpadded = read_vli(&mut rest)?;
+        total = total.checked_add(read_vli(&mut rest)?)?;
+    }
+    Some(total)
+}
+
+/// xz's variable-length integer: 7 bits per byte, at most 9 bytes.
+fn read_vli(bytes: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for i in 0..9 {
+        let (&b, rest) = bytes.split_first()?;
+        *bytes = rest;
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// What an appended module signature says about itself.
@@ -250,6 +310,29 @@ pub fn strip_signature<'a>(
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn xz_index_gives_the_declared_size() {
+        let data = vec![7u8; 123_457];
+        let mut enc = xz2::write::XzEncoder::new(Vec::new(), 0);
+        enc.write_all(&data).unwrap();
+        let xz = enc.finish().unwrap();
+        assert_eq!(xz_declared_size(&xz), Some(123_457));
+        assert!(matches!(
+            decompress(&xz, Compression::Xz, 100_000, "t")
+                .unwrap_err()
+                .kind,
+            ElfErrorKind::TooLarge { .. }
+        ));
+        assert_eq!(
+            decompress(&xz, Compression::Xz, 123_457, "t").unwrap(),
+            data
+        );
+        let padded = [&xz[..], &[0; 8]].concat();
+        assert_eq!(xz_declared_size(&padded), Some(123_457));
+        assert_eq!(xz_declared_size(b"YZ"), None);
+        assert_eq!(xz_declared_size(&[0xff; 40]), None);
+    }
 
     #[test]
     fn bounded_read_stops_at_limit() {
