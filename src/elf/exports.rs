@@ -249,7 +249,7 @@ fn guess_layout(elf: &ElfFile<'_>, len: usize, count: Option<usize>) -> Option<L
         let size = l.entry_size(word);
         match count {
             Some(n) if n > 0 => n.checked_mul(size) == Some(len),
-            _ => len % size == 0,
+            _ => len.is_multiple_of(size),
         }
     })
 }

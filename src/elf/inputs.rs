@@ -191,20 +191,17 @@ fn collect_dir(root: &Path) -> Result<Vec<Input>, ElfError> {
             .max_by_key(|(depth, _, _)| *depth)
             .map(|(_, i, line)| (i, line))
     };
-    let mut keyed: Vec<((bool, (u8, usize, usize), PathBuf), Found)> = found
+    // vmlinux, then files listed in a modules.order, then the rest by path.
+    found.sort_by_cached_key(|f| {
+        let listed = match position(&f.rel) {
+            Some((file, line)) => (0u8, file, line),
+            None => (1, 0, 0),
+        };
+        (!f.is_vmlinux, listed, f.rel.clone())
+    });
+    Ok(found
         .into_iter()
-        .map(|f| {
-            let listed = match position(&f.rel) {
-                Some((file, line)) => (0, file, line),
-                None => (1, 0, 0),
-            };
-            ((!f.is_vmlinux, listed, f.rel.clone()), f)
-        })
-        .collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(keyed
-        .into_iter()
-        .map(|(_, f)| Input {
+        .map(|f| Input {
             module: if f.is_vmlinux {
                 "vmlinux".to_owned()
             } else {

@@ -40,6 +40,9 @@ pub struct SymDef {
     pub bind: u8,
 }
 
+/// name, type, address, contents, link, info, entry size.
+type RawSection = (String, u32, u64, Vec<u8>, u32, u32, u64);
+
 /// An ELF file to write.
 #[derive(Clone, Debug)]
 pub struct Obj {
@@ -94,7 +97,7 @@ impl Out {
         }
     }
     fn align(&mut self, to: usize) {
-        while self.bytes.len() % to != 0 {
+        while !self.bytes.len().is_multiple_of(to) {
             self.bytes.push(0);
         }
     }
@@ -204,7 +207,7 @@ impl Obj {
             }
         }
 
-        let mut all: Vec<(String, u32, u64, Vec<u8>, u32, u32, u64)> = self
+        let mut all: Vec<RawSection> = self
             .sections
             .iter()
             .map(|s| {
