@@ -21,7 +21,7 @@ pub const DEFAULT_MAX_DECOMPRESSED: u64 = 256 << 20;
 
 /// Files smaller than this are read, larger ones mapped: for a 20 KiB module
 /// a read is as cheap as setting up a mapping, and it cannot fault later.
-const MMAP_THRESHOLD: u64 = 1 << 20;
+const MMAP_THRESHOLD: u64 = 64 << 10;
 
 /// How files are opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
