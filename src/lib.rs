@@ -9,10 +9,12 @@
 pub mod bisect;
 pub mod cli;
 pub mod compare;
+pub mod elf;
 pub mod findings;
 pub mod formats;
 pub mod history;
 pub mod ignore;
 pub mod layouts;
+pub mod loadcheck;
 pub mod report;
 pub mod symbols;

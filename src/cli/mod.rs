@@ -3,12 +3,14 @@
 
 mod bisect;
 mod diff;
+mod elf;
 mod history;
 
 use clap::{Parser, Subcommand};
 
 pub use bisect::{BisectArgs, BisectFormat};
 pub use diff::{DiffArgs, ignore_rules};
+pub use elf::{CheckFormat, CheckModuleArgs, ExtractArgs, ExtractFormat};
 pub use history::{HistoryArgs, ScanArgs, TimelineArgs, run_scan};
 
 pub(crate) const EXIT_CODES: &str = "\
@@ -42,6 +44,12 @@ pub enum Command {
     /// the references (default) or by building each probe (--run).
     #[command(after_help = bisect::BISECT_EXIT_CODES)]
     Bisect(BisectArgs),
+    /// List the exports of vmlinux and modules as Module.symvers lines.
+    #[command(after_help = elf::EXTRACT_EXIT_CODES)]
+    Extract(ExtractArgs),
+    /// Decide whether modules would load on a kernel with the given exports.
+    #[command(after_help = elf::CHECK_EXIT_CODES)]
+    CheckModule(CheckModuleArgs),
 }
 
 /// What a command concluded, mapped onto the process exit code.
@@ -70,6 +78,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Scan(args) => history::scan(args),
         Command::Timeline(args) => history::timeline(args),
         Command::Bisect(args) => bisect::run(args),
+        Command::Extract(args) => elf::extract(args),
+        Command::CheckModule(args) => elf::check_module(args),
     }
 }
 

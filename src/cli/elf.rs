@@ -1,0 +1,195 @@
+//! `abibot extract` and `abibot check-module`: kernel binaries in, Module.symvers
+//! lines or the module loader's verdicts out.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::{Outcome, print};
+use crate::formats::{self, Format};
+
+fn parse_format(name: &str) -> Result<Format, String> {
+    Format::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        format!(
+            "unknown format {name:?}; expected one of {}",
+            names.join(", ")
+        )
+    })
+}
+
+fn read_reference(
+    path: &Path,
+    format: Option<Format>,
+) -> anyhow::Result<crate::symbols::SymbolSet> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(formats::parse(&bytes, format, &path.display().to_string())?)
+}
+
+pub(crate) const EXTRACT_EXIT_CODES: &str = "\
+Exit codes:
+  0  every file was read
+  2  error (a file could not be read; nothing is written)";
+
+pub(crate) const CHECK_EXIT_CODES: &str = "\
+Exit codes:
+  0  every module would load
+  1  some module would not load
+  2  error (unreadable input, bad arguments)";
+
+/// Output forms of `abibot extract`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ExtractFormat {
+    /// Module.symvers lines, in modpost's order.
+    #[default]
+    Symvers,
+    /// A JSON array of symbols, in the same order.
+    Json,
+}
+
+/// Arguments of `abibot extract`.
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// vmlinux, modules (.ko, .ko.xz, .ko.zst, .ko.gz) or directories to search
+    /// (an unpacked lib/modules/<release>/, a build tree).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Write here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Output form.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ExtractFormat,
+    /// Refuse compressed files that decompress to more bytes than this.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::elf::DEFAULT_MAX_DECOMPRESSED)]
+    pub max_decompressed: u64,
+}
+
+/// Output forms of `abibot check-module`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// One verdict line per module, then its findings.
+    #[default]
+    Text,
+    /// `{"loads": bool, "modules": [...]}`.
+    Json,
+}
+
+/// Arguments of `abibot check-module`.
+#[derive(Debug, Args)]
+pub struct CheckModuleArgs {
+    /// Modules to check (.ko, .ko.xz, .ko.zst, .ko.gz) or directories of them.
+    #[arg(required = true)]
+    pub modules: Vec<PathBuf>,
+    /// The kernel's exports: a Module.symvers or another reference format.
+    #[arg(long, value_name = "FILE")]
+    pub against: PathBuf,
+    /// Input format of --against (detected by default).
+    #[arg(long, value_parser = parse_format)]
+    pub input_format: Option<Format>,
+    /// The kernel's vermagic (e.g. "6.1.0-50-amd64 SMP preempt mod_unload modversions ").
+    #[arg(long)]
+    pub vermagic: Option<String>,
+    /// Output form.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: CheckFormat,
+    /// Refuse compressed files that decompress to more bytes than this.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::elf::DEFAULT_MAX_DECOMPRESSED)]
+    pub max_decompressed: u64,
+}
+
+/// Reads every input in parallel; all errors are reported, then the first returned.
+fn read_elf_inputs(
+    paths: &[PathBuf],
+    max_decompressed: u64,
+) -> anyhow::Result<Vec<crate::elf::ModuleInfo>> {
+    let inputs = crate::elf::collect_inputs(paths)?;
+    let options = crate::elf::ReadOptions { max_decompressed };
+    let mut infos = Vec::with_capacity(inputs.len());
+    let mut errors = Vec::new();
+    for result in crate::elf::read_inputs(&inputs, &options) {
+        match result {
+            Ok(info) => infos.push(info),
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(first) = errors.first() {
+        for e in errors.iter().skip(1) {
+            eprintln!("abibot: error: {e}");
+        }
+        anyhow::bail!(
+            "{first}{}",
+            match errors.len() {
+                1 => String::new(),
+                n => format!(" (and {} more errors above)", n - 1),
+            }
+        );
+    }
+    // A linked image reads as vmlinux whatever its name: keep it first.
+    infos.sort_by_key(|i| i.kind != crate::elf::ObjectKind::Vmlinux);
+    Ok(infos)
+}
+
+/// Runs `abibot extract`.
+pub fn extract(args: ExtractArgs) -> anyhow::Result<Outcome> {
+    let infos = read_elf_inputs(&args.paths, args.max_decompressed)?;
+    let symbols = infos.iter().flat_map(|i| i.exports.iter());
+    let mut out = Vec::new();
+    match args.format {
+        ExtractFormat::Symvers => formats::write(symbols, Format::Symvers, &mut out)?,
+        ExtractFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &symbols.collect::<Vec<_>>())?;
+            out.push(b'\n');
+        }
+    }
+    match &args.output {
+        Some(path) => write_atomically(path, &out)?,
+        None => print(&String::from_utf8_lossy(&out))?,
+    }
+    Ok(Outcome::Clean)
+}
+
+/// Replaces `path` only once the whole output is written.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Runs `abibot check-module`.
+pub fn check_module(args: CheckModuleArgs) -> anyhow::Result<Outcome> {
+    let against = read_reference(&args.against, args.input_format)?;
+    let infos = read_elf_inputs(&args.modules, args.max_decompressed)?;
+    let reports: Vec<_> = infos
+        .iter()
+        .map(|info| {
+            if info.kind != crate::elf::ObjectKind::Module {
+                anyhow::bail!("{}: not a kernel module (a linked image)", info.path);
+            }
+            Ok(crate::loadcheck::check(
+                info,
+                &against,
+                args.vermagic.as_deref(),
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let rendered = match args.format {
+        CheckFormat::Text => crate::loadcheck::render::text(&reports),
+        CheckFormat::Json => crate::loadcheck::render::json(&reports),
+    };
+    print(&rendered)?;
+    Ok(if reports.iter().all(|r| r.loads) {
+        Outcome::Clean
+    } else {
+        Outcome::Incompatible
+    })
+}
