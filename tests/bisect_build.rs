@@ -416,31 +416,84 @@ fn a_build_that_succeeds_without_its_abi_is_an_error_naming_revision_and_file() 
     assert_left_clean(&r, &before, &run);
 }
 
+/// A "kernel build" producing ELF: gcc links a vmlinux-like image exporting
+/// `symbol_x` with a tracked CRC; a real Debian `fat.ko` lands in the
+/// modules tree.
+const ELF_BUILD_SH: &str = r#"set -e
+gcc -nostdlib -static -no-pie -Wl,--build-id=none -o vmlinux vmlinux.s
+mkdir -p out/kernel/fs/fat
+cp fat.ko out/kernel/fs/fat/fat.ko
+"#;
+
+fn vmlinux_s(crc: u32) -> String {
+    format!(
+        r#"
+    .text
+    .globl _start, symbol_x
+_start: ret
+symbol_x: ret
+    .section __ksymtab_strings,"a"
+__kstrtab_symbol_x: .asciz "symbol_x"
+__kstrtabns_symbol_x: .asciz ""
+    .section __ksymtab,"a"
+    .balign 4
+__ksymtab_symbol_x: .long symbol_x - ., __kstrtab_symbol_x - ., __kstrtabns_symbol_x - .
+    .section __kcrctab,"a"
+    .balign 4
+.Lcrc_symbol_x: .long 0x{crc:08x}
+    .set __crc_symbol_x, .Lcrc_symbol_x
+"#
+    )
+}
+
 #[test]
-fn elf_input_is_refused_until_the_extractor_is_plugged_in() {
-    let (r, commits) = failing_story();
-    let out = Command::new(env!("CARGO_BIN_EXE_abibot"))
-        .arg("bisect")
-        .arg("--repo")
-        .arg(r.path())
-        .args([
-            "--good",
-            &commits[0].to_string(),
-            "--bad",
-            &commits[5].to_string(),
-        ])
-        .args([
-            "--run",
-            "true",
-            "--vmlinux",
-            "vmlinux",
-            "--modules",
-            "modules",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not available"), "{}", stderr(&out));
+fn elf_build_mode_reads_vmlinux_and_modules_through_extract() {
+    let fat = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/debian-bookworm/modules/6.1.0-50/fat.ko"
+    ))
+    .unwrap();
+    let r = TestRepo::new();
+    r.write("build.sh", ELF_BUILD_SH);
+    r.write("fat.ko", &fat);
+    let mut commits = Vec::new();
+    for i in 0..12 {
+        r.write("vmlinux.s", vmlinux_s(if i < 7 { 0x1111 } else { 0x2222 }));
+        commits.push(r.commit(&format!("Commit {i}")));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let bisect = |symbol: &str| {
+        Command::new(env!("CARGO_BIN_EXE_abibot"))
+            .env("TMPDIR", tmp.path())
+            .arg("bisect")
+            .arg("--repo")
+            .arg(r.path())
+            .args([
+                "--good",
+                &commits[0].to_string(),
+                "--bad",
+                &commits[11].to_string(),
+            ])
+            .args([
+                "--run",
+                "sh build.sh",
+                "--vmlinux",
+                "vmlinux",
+                "--modules",
+                "out",
+            ])
+            .args(["--symbol", symbol, "--format", "json"])
+            .output()
+            .unwrap()
+    };
+    let out = bisect("symbol_x");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["first_bad"]["commit"], commits[7].to_string());
+    // fat.ko's exports are read too: one of them, unchanged, is never bad.
+    let out = bisect("fat_dir_empty");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(json(&out)["first_bad"].is_null());
     assert_no_worktree_left(&r);
 }
 

@@ -65,22 +65,28 @@ pub struct SymversReader {
     path: PathBuf,
 }
 
+/// Checks that a build output path is relative and stays inside the
+/// worktree: a build's output outside it would outlive the probe and could be
+/// mistaken for the next probe's.
+fn inside_worktree(flag: &str, path: PathBuf) -> Result<PathBuf, BisectError> {
+    let inside = path
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if path.as_os_str().is_empty() || !inside {
+        return Err(BisectError::Usage(format!(
+            "{flag} {}: give a path relative to the worktree root, without `..` (like Module.symvers or build/Module.symvers)",
+            path.display()
+        )));
+    }
+    Ok(path)
+}
+
 impl SymversReader {
-    /// A reader of `path`, which must be relative and stay inside the
-    /// worktree: a build's output outside it would outlive the probe and
-    /// could be mistaken for the next probe's.
+    /// A reader of `path` (relative, inside the worktree).
     pub fn new(path: impl Into<PathBuf>) -> Result<SymversReader, BisectError> {
-        let path = path.into();
-        let inside = path
-            .components()
-            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-        if path.as_os_str().is_empty() || !inside {
-            return Err(BisectError::Usage(format!(
-                "--symvers {}: give a path relative to the worktree root, without `..` (like Module.symvers or build/Module.symvers)",
-                path.display()
-            )));
-        }
-        Ok(SymversReader { path })
+        Ok(SymversReader {
+            path: inside_worktree("--symvers", path.into())?,
+        })
     }
 }
 
@@ -103,6 +109,59 @@ impl AbiReader for SymversReader {
 
     fn outputs(&self) -> Vec<PathBuf> {
         vec![self.path.clone()]
+    }
+}
+
+/// Reads the exports of the `vmlinux` and the modules a build left, through
+/// the ELF extractor (what `abibot extract` prints).
+#[derive(Clone, Debug)]
+pub struct ElfReader {
+    vmlinux: PathBuf,
+    modules: PathBuf,
+}
+
+impl ElfReader {
+    /// A reader of `vmlinux` and the modules under `modules` (both relative,
+    /// inside the worktree).
+    pub fn new(
+        vmlinux: impl Into<PathBuf>,
+        modules: impl Into<PathBuf>,
+    ) -> Result<ElfReader, BisectError> {
+        Ok(ElfReader {
+            vmlinux: inside_worktree("--vmlinux", vmlinux.into())?,
+            modules: inside_worktree("--modules", modules.into())?,
+        })
+    }
+}
+
+impl AbiReader for ElfReader {
+    fn describe(&self) -> String {
+        format!(
+            "exports of {} and the modules under {}",
+            self.vmlinux.display(),
+            self.modules.display()
+        )
+    }
+
+    fn read(&self, worktree: &Path) -> Result<SymbolSet, AbiReadError> {
+        let paths = [worktree.join(&self.vmlinux), worktree.join(&self.modules)];
+        let shown = self.vmlinux.display().to_string();
+        let infos =
+            crate::elf::read_paths(&paths, &crate::elf::ReadOptions::default()).map_err(|e| {
+                AbiReadError {
+                    path: e.0[0].file.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+        let exports = infos.into_iter().flat_map(|i| i.exports).collect();
+        SymbolSet::from_symbols(exports).map_err(|dup| AbiReadError {
+            path: shown,
+            message: format!("{} is exported twice, differently", dup.name),
+        })
+    }
+
+    fn outputs(&self) -> Vec<PathBuf> {
+        Vec::new()
     }
 }
 

@@ -394,9 +394,6 @@ pub enum BisectError {
         /// What was wrong.
         message: String,
     },
-    /// A requested ABI source is not available in this build of abibot.
-    #[error("{0}")]
-    Unavailable(String),
     /// Interrupted (Ctrl-C); worktrees were removed.
     #[error("interrupted while probing {rev}; worktrees removed, build output kept in {output}")]
     Interrupted {

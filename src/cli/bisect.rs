@@ -9,9 +9,9 @@ use anyhow::Context as _;
 use clap::{ArgGroup, Args, ValueEnum};
 
 use super::{Outcome, print};
-use crate::bisect::build::{BuildOptions, SymversReader, bisect_builds};
+use crate::bisect::build::{AbiReader, BuildOptions, ElfReader, SymversReader, bisect_builds};
 use crate::bisect::reference::{ReferenceOptions, bisect_references};
-use crate::bisect::{BisectError, BisectReport, Kind, Predicate};
+use crate::bisect::{BisectReport, Kind, Predicate};
 use crate::history::WalkOptions;
 use crate::layouts::Layout;
 use crate::report::bisect as render;
@@ -149,16 +149,10 @@ fn build(
     predicate: Predicate,
     log: &mut dyn FnMut(&str),
 ) -> anyhow::Result<BisectReport> {
-    let reader = match (&args.symvers, &args.vmlinux) {
-        (Some(path), _) => SymversReader::new(path)?,
-        // The ELF extractor plugs in here as another `AbiReader`.
-        (None, Some(_)) => {
-            return Err(BisectError::Unavailable(
-                "--vmlinux/--modules: reading the ABI from ELF files is not available in this version of abibot yet; build a Module.symvers and use --symvers".into(),
-            )
-            .into());
-        }
-        (None, None) => unreachable!("clap requires --symvers or --vmlinux with --run"),
+    let reader: Box<dyn AbiReader> = match (&args.symvers, &args.vmlinux, &args.modules) {
+        (Some(path), _, _) => Box::new(SymversReader::new(path)?),
+        (None, Some(vmlinux), Some(modules)) => Box::new(ElfReader::new(vmlinux, modules)?),
+        _ => unreachable!("clap requires --symvers, or --vmlinux with --modules, with --run"),
     };
     let options = BuildOptions {
         repo: args.repo.clone(),
@@ -171,7 +165,7 @@ fn build(
         keep_dir: args.keep_dir.clone(),
         cancel: cancel_on_signals()?,
     };
-    Ok(bisect_builds(&options, &reader, log)?)
+    Ok(bisect_builds(&options, reader.as_ref(), log)?)
 }
 
 /// A flag set on SIGINT (Ctrl-C) or SIGTERM. Once this is installed those

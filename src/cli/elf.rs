@@ -6,26 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 
+use super::diff::{parse_format, read_reference};
 use super::{Outcome, print};
+use crate::elf::{ModuleInfo, ReadOptions, read_paths};
 use crate::formats::{self, Format};
-
-fn parse_format(name: &str) -> Result<Format, String> {
-    Format::from_name(name).ok_or_else(|| {
-        let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
-        format!(
-            "unknown format {name:?}; expected one of {}",
-            names.join(", ")
-        )
-    })
-}
-
-fn read_reference(
-    path: &Path,
-    format: Option<Format>,
-) -> anyhow::Result<crate::symbols::SymbolSet> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(formats::parse(&bytes, format, &path.display().to_string())?)
-}
 
 pub(crate) const EXTRACT_EXIT_CODES: &str = "\
 Exit codes:
@@ -99,36 +83,15 @@ pub struct CheckModuleArgs {
     pub max_decompressed: u64,
 }
 
-/// Reads every input in parallel; all errors are reported, then the first returned.
-fn read_elf_inputs(
-    paths: &[PathBuf],
-    max_decompressed: u64,
-) -> anyhow::Result<Vec<crate::elf::ModuleInfo>> {
-    let inputs = crate::elf::collect_inputs(paths)?;
-    let options = crate::elf::ReadOptions { max_decompressed };
-    let mut infos = Vec::with_capacity(inputs.len());
-    let mut errors = Vec::new();
-    for result in crate::elf::read_inputs(&inputs, &options) {
-        match result {
-            Ok(info) => infos.push(info),
-            Err(e) => errors.push(e),
-        }
-    }
-    if let Some(first) = errors.first() {
-        for e in errors.iter().skip(1) {
+/// Reads every input; every error is printed, the first returned.
+fn read_elf_inputs(paths: &[PathBuf], max_decompressed: u64) -> anyhow::Result<Vec<ModuleInfo>> {
+    let options = ReadOptions { max_decompressed };
+    read_paths(paths, &options).map_err(|errors| {
+        for e in errors.0.iter().skip(1) {
             eprintln!("abibot: error: {e}");
         }
-        anyhow::bail!(
-            "{first}{}",
-            match errors.len() {
-                1 => String::new(),
-                n => format!(" (and {} more errors above)", n - 1),
-            }
-        );
-    }
-    // A linked image reads as vmlinux whatever its name: keep it first.
-    infos.sort_by_key(|i| i.kind != crate::elf::ObjectKind::Vmlinux);
-    Ok(infos)
+        errors.into()
+    })
 }
 
 /// Runs `abibot extract`.

@@ -129,6 +129,33 @@ pub fn read_bytes(
     }
 }
 
+/// Several files failed to read; every error is kept, the first is shown.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}", .0[0], if .0.len() > 1 { format!(" (and {} more)", .0.len() - 1) } else { String::new() })]
+pub struct ReadErrors(pub Vec<ElfError>);
+
+/// Reads every file named in `paths` or found below them (in parallel),
+/// vmlinux first, then modules in `collect`'s order. Any unreadable file
+/// fails the whole read: a partial ABI would look like removed symbols.
+pub fn read_paths(
+    paths: &[std::path::PathBuf],
+    options: &ReadOptions,
+) -> Result<Vec<ModuleInfo>, ReadErrors> {
+    let inputs = collect_inputs(paths).map_err(|e| ReadErrors(vec![e]))?;
+    let (infos, errors): (Vec<_>, Vec<_>) = read_inputs(&inputs, options)
+        .into_iter()
+        .partition(Result::is_ok);
+    if !errors.is_empty() {
+        return Err(ReadErrors(
+            errors.into_iter().filter_map(Result::err).collect(),
+        ));
+    }
+    let mut infos: Vec<ModuleInfo> = infos.into_iter().filter_map(Result::ok).collect();
+    // A linked image reads as vmlinux whatever its name: keep it first.
+    infos.sort_by_key(|i| i.kind != ObjectKind::Vmlinux);
+    Ok(infos)
+}
+
 /// Reads many inputs in parallel, one result per input in the same order.
 pub fn read_inputs(inputs: &[Input], options: &ReadOptions) -> Vec<Result<ModuleInfo, ElfError>> {
     inputs
