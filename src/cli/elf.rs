@@ -10,6 +10,7 @@ use super::diff::{parse_format, read_reference};
 use super::{Outcome, print};
 use crate::elf::{ModuleInfo, ReadOptions, read_paths};
 use crate::formats::{self, Format};
+use crate::history::{WalkOptions, Walker};
 
 pub(crate) const EXTRACT_EXIT_CODES: &str = "\
 Exit codes:
@@ -67,8 +68,25 @@ pub struct CheckModuleArgs {
     #[arg(required = true)]
     pub modules: Vec<PathBuf>,
     /// The kernel's exports: a Module.symvers or another reference format.
-    #[arg(long, value_name = "FILE")]
-    pub against: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "repo",
+        conflicts_with = "repo"
+    )]
+    pub against: Option<PathBuf>,
+    /// Instead of --against: the packaging repository whose reference to check against.
+    #[arg(long, value_name = "PATH", requires_all = ["rev", "flavour"])]
+    pub repo: Option<PathBuf>,
+    /// With --repo: the revision (branch, tag, sha).
+    #[arg(long, requires = "repo")]
+    pub rev: Option<String>,
+    /// With --repo: the flavour, as `<arch>_<featureset>_<flavour>` (`amd64_none_amd64`).
+    #[arg(long, requires = "repo")]
+    pub flavour: Option<String>,
+    /// With --repo: the packaging directory inside it (detected by default).
+    #[arg(long, requires = "repo")]
+    pub root: Option<String>,
     /// Input format of --against (detected by default).
     #[arg(long, value_parser = parse_format)]
     pub input_format: Option<Format>,
@@ -130,7 +148,19 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Runs `abibot check-module`.
 pub fn check_module(args: CheckModuleArgs) -> anyhow::Result<Outcome> {
-    let against = read_reference(&args.against, args.input_format)?;
+    let against = match (&args.against, &args.repo, &args.rev, &args.flavour) {
+        (Some(file), _, _, _) => std::sync::Arc::new(read_reference(file, args.input_format)?),
+        (None, Some(repo), Some(rev), Some(flavour)) => {
+            let repo = git2::Repository::open(repo)
+                .with_context(|| format!("cannot open git repository {}", repo.display()))?;
+            let options = WalkOptions {
+                root: args.root.clone(),
+                ..WalkOptions::default()
+            };
+            Walker::new(&repo, options).reference_at(rev, flavour)?.1
+        }
+        _ => unreachable!("clap requires --against or --repo with --rev and --flavour"),
+    };
     let infos = read_elf_inputs(&args.modules, args.max_decompressed)?;
     let reports: Vec<_> = infos
         .iter()
