@@ -131,6 +131,10 @@ pub struct Summary {
     pub ignored: usize,
     /// Incompatible changes not covered by an ignore rule.
     pub incompatible: usize,
+    /// Of those, changes to symbols that live in `vmlinux`: the core kernel
+    /// interfaces nearly every out-of-tree module imports (SUSE's kABI
+    /// severity ranks them highest too).
+    pub incompatible_in_vmlinux: usize,
 }
 
 impl Summary {
@@ -147,7 +151,7 @@ impl Summary {
         }
     }
 
-    fn record(&mut self, kind: ChangeKind, ignored: bool, breaks: bool) {
+    fn record(&mut self, kind: ChangeKind, ignored: bool, breaks: bool, in_vmlinux: bool) {
         *match kind {
             ChangeKind::Added => &mut self.added,
             ChangeKind::Removed => &mut self.removed,
@@ -159,6 +163,7 @@ impl Summary {
         } += 1;
         self.ignored += usize::from(ignored);
         self.incompatible += usize::from(breaks);
+        self.incompatible_in_vmlinux += usize::from(breaks && in_vmlinux);
     }
 
     /// Adds another summary's counts (for totals over flavours).
@@ -172,6 +177,7 @@ impl Summary {
         self.unversioned += other.unversioned;
         self.ignored += other.ignored;
         self.incompatible += other.incompatible;
+        self.incompatible_in_vmlinux += other.incompatible_in_vmlinux;
     }
 }
 
@@ -240,9 +246,12 @@ impl Collector<'_> {
             .matching(&subject.name, &subject.module)
             .or_else(|| old.and_then(|o| self.ignore.matching(&o.name, &o.module)));
         let ignored = rule.is_some();
-        self.out
-            .summary
-            .record(kind, ignored, incompatible && !ignored);
+        self.out.summary.record(
+            kind,
+            ignored,
+            incompatible && !ignored,
+            subject.module == "vmlinux",
+        );
         let kept = &mut self.kept[kind as usize];
         if *kept == self.keep {
             return;
@@ -413,6 +422,7 @@ mod tests {
             .collect();
         assert_eq!(kinds(&c), expected);
         assert_eq!(c.summary.incompatible, 6);
+        assert_eq!(c.summary.incompatible_in_vmlinux, 6);
         assert_eq!(c.summary.namespace_changed, 3);
         assert!(c.is_breaking());
     }
