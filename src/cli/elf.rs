@@ -176,8 +176,8 @@ pub fn check_module(args: CheckModuleArgs) -> anyhow::Result<Outcome> {
         })
         .collect::<anyhow::Result<_>>()?;
     let rendered = match args.format {
-        CheckFormat::Text => crate::loadcheck::render::text(&reports),
-        CheckFormat::Json => crate::loadcheck::render::json(&reports),
+        CheckFormat::Text => crate::report::loadcheck::text(&reports),
+        CheckFormat::Json => crate::report::loadcheck::json(&reports),
     };
     print(&rendered)?;
     Ok(if reports.iter().all(|r| r.loads) {

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 pub mod bisect;
+pub mod loadcheck;
 pub mod scan;
 
 use crate::compare::{Change, ChangeKind, Comparison, Summary};

@@ -26,9 +26,7 @@
 //! refused (`verify_exported_symbols`).
 //!
 //! The check is independent of where the [`SymbolSet`] comes from (a file,
-//! git history, a built tree). Findings are plain data; [`render`] shows them.
-
-pub mod render;
+//! git history, a built tree). Findings are plain data; `report::loadcheck` shows them.
 
 use std::collections::HashSet;
 

@@ -1,11 +1,11 @@
 //! Showing [`LoadReport`]s: text for people, JSON for programs. Rendering
-//! decides nothing; the verdicts come from [`super::check`].
+//! decides nothing; the verdicts come from [`crate::loadcheck::check`].
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{Finding, LoadReport, Problem, Severity};
+use crate::loadcheck::{Finding, LoadReport, Problem, Severity};
 
 /// One line describing a problem, as the kernel would complain about it.
 pub fn describe(problem: &Problem) -> String {
