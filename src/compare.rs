@@ -131,6 +131,10 @@ pub struct Summary {
     pub ignored: usize,
     /// Incompatible changes not covered by an ignore rule.
     pub incompatible: usize,
+    /// Of those, changes to symbols that live in `vmlinux`: the core kernel
+    /// interfaces nearly every out-of-tree module imports (SUSE's kABI
+    /// severity ranks them highest too).
+    pub incompatible_in_vmlinux: usize,
 }
 
 impl Summary {
@@ -147,8 +151,8 @@ impl Summary {
         }
     }
 
-    fn record(&mut self, change: &Change) {
-        *match change.kind {
+    fn record(&mut self, kind: ChangeKind, ignored: bool, breaks: bool, in_vmlinux: bool) {
+        *match kind {
             ChangeKind::Added => &mut self.added,
             ChangeKind::Removed => &mut self.removed,
             ChangeKind::CrcChanged => &mut self.crc_changed,
@@ -157,8 +161,9 @@ impl Summary {
             ChangeKind::Moved => &mut self.moved,
             ChangeKind::Unversioned => &mut self.unversioned,
         } += 1;
-        self.ignored += usize::from(change.ignored);
-        self.incompatible += usize::from(change.breaks());
+        self.ignored += usize::from(ignored);
+        self.incompatible += usize::from(breaks);
+        self.incompatible_in_vmlinux += usize::from(breaks && in_vmlinux);
     }
 
     /// Adds another summary's counts (for totals over flavours).
@@ -172,6 +177,7 @@ impl Summary {
         self.unversioned += other.unversioned;
         self.ignored += other.ignored;
         self.incompatible += other.incompatible;
+        self.incompatible_in_vmlinux += other.incompatible_in_vmlinux;
     }
 }
 
@@ -195,6 +201,11 @@ impl Comparison {
         self.changes.is_empty()
     }
 
+    /// How many changes there were, including any not kept (see [`compare_keeping`]).
+    pub fn total(&self) -> usize {
+        ChangeKind::ALL.iter().map(|&k| self.summary.count(k)).sum()
+    }
+
     /// The changes of one kind.
     pub fn of_kind(&self, kind: ChangeKind) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(move |c| c.kind == kind)
@@ -214,6 +225,8 @@ fn export_tightened(old: &Symbol, new: &Symbol) -> bool {
 
 struct Collector<'r> {
     ignore: &'r IgnoreRules,
+    keep: usize,
+    kept: [usize; ChangeKind::ALL.len()],
     out: Comparison,
 }
 
@@ -232,17 +245,27 @@ impl Collector<'_> {
             .ignore
             .matching(&subject.name, &subject.module)
             .or_else(|| old.and_then(|o| self.ignore.matching(&o.name, &o.module)));
-        let change = Change {
+        let ignored = rule.is_some();
+        self.out.summary.record(
+            kind,
+            ignored,
+            incompatible && !ignored,
+            subject.module == "vmlinux",
+        );
+        let kept = &mut self.kept[kind as usize];
+        if *kept == self.keep {
+            return;
+        }
+        *kept += 1;
+        self.out.changes.push(Change {
             symbol: subject.name.clone(),
             kind,
             incompatible,
-            ignored: rule.is_some(),
+            ignored,
             ignored_by: rule.map(|r| r.entry.clone()),
             old: old.cloned(),
             new: new.cloned(),
-        };
-        self.out.summary.record(&change);
-        self.out.changes.push(change);
+        });
     }
 
     fn both(&mut self, old: &Symbol, new: &Symbol) {
@@ -274,8 +297,22 @@ impl Collector<'_> {
 
 /// Compares `old` (the reference) with `new` and classifies every difference.
 pub fn compare(old: &SymbolSet, new: &SymbolSet, ignore: &IgnoreRules) -> Comparison {
+    compare_keeping(old, new, ignore, usize::MAX)
+}
+
+/// Like [`compare`], but keeps only the first `keep` changes of each kind
+/// (by symbol name) while counting all of them. A refresh of 30 flavours
+/// can carry half a million changes; reports show a few hundred.
+pub fn compare_keeping(
+    old: &SymbolSet,
+    new: &SymbolSet,
+    ignore: &IgnoreRules,
+    keep: usize,
+) -> Comparison {
     let mut c = Collector {
         ignore,
+        keep,
+        kept: [0; ChangeKind::ALL.len()],
         out: Comparison::default(),
     };
     let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
@@ -385,6 +422,7 @@ mod tests {
             .collect();
         assert_eq!(kinds(&c), expected);
         assert_eq!(c.summary.incompatible, 6);
+        assert_eq!(c.summary.incompatible_in_vmlinux, 6);
         assert_eq!(c.summary.namespace_changed, 3);
         assert!(c.is_breaking());
     }
@@ -407,6 +445,36 @@ mod tests {
         let kvm = c.changes.iter().find(|c| c.symbol == "kvm_a").unwrap();
         assert!(kvm.ignored && kvm.incompatible && !kvm.breaks());
         assert_eq!(kvm.ignored_by.as_deref(), Some("module:arch/x86/kvm/*"));
+    }
+
+    #[test]
+    fn keeping_few_changes_keeps_counts_and_the_first_of_each_kind() {
+        let old = set((0..10)
+            .map(|i| sym(&format!("s{i}"), 1, "vmlinux", ExportKind::Symbol, None))
+            .collect());
+        let new = set((5..15)
+            .map(|i| sym(&format!("s{i}"), 2, "vmlinux", ExportKind::Symbol, None))
+            .collect());
+        let full = compare(&old, &new, &IgnoreRules::default());
+        let c = compare_keeping(&old, &new, &IgnoreRules::default(), 2);
+        assert_eq!(c.summary, full.summary);
+        assert_eq!(c.total(), 15);
+        let names: Vec<(&str, ChangeKind)> = c
+            .changes
+            .iter()
+            .map(|c| (c.symbol.as_str(), c.kind))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("s0", ChangeKind::Removed),
+                ("s1", ChangeKind::Removed),
+                ("s10", ChangeKind::Added),
+                ("s11", ChangeKind::Added),
+                ("s5", ChangeKind::CrcChanged),
+                ("s6", ChangeKind::CrcChanged),
+            ]
+        );
     }
 
     #[test]

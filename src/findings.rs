@@ -73,6 +73,17 @@ impl FlavourChange {
     }
 }
 
+/// A watched prebuilt module (`scan --module`) whose imports a finding breaks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ModuleImpact {
+    /// The module's file name (`nvidia.ko`).
+    pub module: String,
+    /// How many of its imported symbols changed incompatibly, in any flavour.
+    pub changed_imports: usize,
+    /// The first few of them, by name.
+    pub symbols: Vec<String>,
+}
+
 /// Something worth telling the maintainers about one commit.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
@@ -102,6 +113,19 @@ pub struct Finding {
     /// Featuresets whose every flavour lost its reference.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lost_featuresets: Vec<String>,
+    /// Watched modules this finding would stop from loading.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub breaks_modules: Vec<ModuleImpact>,
+}
+
+impl Finding {
+    /// Incompatible changes to `vmlinux` symbols, over all flavours.
+    pub fn vmlinux_breaks(&self) -> usize {
+        self.flavours
+            .iter()
+            .map(|f| f.summary.incompatible_in_vmlinux)
+            .sum()
+    }
 }
 
 /// The stable id of a finding.

@@ -172,16 +172,24 @@ impl SymbolSet {
     /// overlapping Module.symvers files); two different definitions of one name
     /// are refused, because either choice would silently lose the other.
     pub fn from_symbols(symbols: Vec<Symbol>) -> Result<SymbolSet, DuplicateSymbol> {
-        // Sort small (name, input index) keys rather than whole symbols; the
-        // index breaks ties so the first definition stays first.
-        let mut order: Vec<(&str, usize)> = symbols
+        // Sort small keys rather than whole symbols: the first eight bytes of
+        // the name as a big-endian number decide most comparisons without a
+        // memcmp, then the name, then the input index (so the first
+        // definition of a name stays first).
+        let prefix = |name: &str| {
+            let mut bytes = [0u8; 8];
+            let n = name.len().min(8);
+            bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+            u64::from_be_bytes(bytes)
+        };
+        let mut order: Vec<(u64, &str, usize)> = symbols
             .iter()
             .enumerate()
-            .map(|(i, s)| (s.name.as_str(), i))
+            .map(|(i, s)| (prefix(&s.name), s.name.as_str(), i))
             .collect();
         order.sort_unstable();
         for pair in order.windows(2) {
-            let ((name, first), (next, second)) = (pair[0], pair[1]);
+            let ((_, name, first), (_, next, second)) = (pair[0], pair[1]);
             if name == next && symbols[first] != symbols[second] {
                 return Err(DuplicateSymbol {
                     name: name.to_owned(),
@@ -190,8 +198,8 @@ impl SymbolSet {
                 });
             }
         }
-        order.dedup_by(|later, earlier| later.0 == earlier.0);
-        let order: Vec<usize> = order.into_iter().map(|(_, i)| i).collect();
+        order.dedup_by(|later, earlier| later.1 == earlier.1);
+        let order: Vec<usize> = order.into_iter().map(|(_, _, i)| i).collect();
         let mut slots: Vec<Option<Symbol>> = symbols.into_iter().map(Some).collect();
         let symbols = order
             .into_iter()
@@ -223,17 +231,21 @@ impl SymbolSet {
         self.symbols.is_empty()
     }
 
-    /// Approximate heap footprint, used to bound caches in bytes.
+    /// Approximate heap footprint, used to bound caches in bytes: the
+    /// symbol array plus each string's capacity and allocator overhead.
     pub fn approx_bytes(&self) -> usize {
-        self.symbols
+        const PER_ALLOCATION: usize = 16;
+        let strings: usize = self
+            .symbols
             .iter()
             .map(|s| {
-                std::mem::size_of::<Symbol>()
-                    + s.name.len()
-                    + s.module.len()
-                    + s.namespace.as_ref().map_or(0, String::len)
+                s.name.capacity()
+                    + s.module.capacity()
+                    + s.namespace.as_ref().map_or(0, String::capacity)
+                    + 3 * PER_ALLOCATION
             })
-            .sum()
+            .sum();
+        self.symbols.capacity() * std::mem::size_of::<Symbol>() + strings
     }
 }
 

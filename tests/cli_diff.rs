@@ -1,23 +1,13 @@
 //! `abibot diff` as a user runs it: output forms and exit codes.
 
-use std::process::Command;
+mod common;
+
+use common::abibot;
 
 const ABI: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/debian-bookworm/abi"
 );
-
-fn abibot(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_abibot"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 fn real(abi: &str) -> String {
     format!("{ABI}/{abi}/amd64_none_cloud-amd64")

@@ -3,24 +3,9 @@
 mod common;
 
 use abibot::findings::FindingKind;
-use abibot::history::scan::{ScanReport, Scanner};
-use abibot::history::{WalkOptions, Walker};
-use common::{FLAVOURS, TestRepo, abi_file, changelog, defines, symvers};
-
-fn scan_with(repo: &TestRepo, options: WalkOptions) -> (ScanReport, usize, usize) {
-    let mut walker = Walker::new(&repo.repo, options);
-    let head = walker.resolve("HEAD").unwrap();
-    let mut scanner = Scanner::new("test");
-    walker
-        .walk(None, head, |_, _| {}, |s| scanner.visit(s))
-        .unwrap();
-    let parsed = walker
-        .loader
-        .stats
-        .parsed
-        .load(std::sync::atomic::Ordering::Relaxed);
-    (scanner.report, parsed, walker.snapshots_read)
-}
+use abibot::history::WalkOptions;
+use abibot::history::scan::ScanReport;
+use common::{FLAVOURS, TestRepo, abi_file, changelog, debian_repo, defines, scan_with, symvers};
 
 fn scan(repo: &TestRepo) -> ScanReport {
     scan_with(repo, WalkOptions::default()).0
@@ -141,9 +126,7 @@ fn refresh_hides_a_break_then_coverage_is_lost_then_a_bump() {
 
 #[test]
 fn unrelated_commits_produce_nothing_and_are_not_parsed() {
-    let r = TestRepo::new();
-    r.write("debian/changelog", changelog("6.1.170-3", "a"));
-    r.write("debian/config/defines", defines("47", &[]));
+    let r = debian_repo();
     r.write(
         "debian/abi/6.1.0-47/amd64_none_amd64",
         symvers(&[("a", 1), ("b", 2)]),
@@ -166,9 +149,7 @@ fn unrelated_commits_produce_nothing_and_are_not_parsed() {
 
 #[test]
 fn ignore_changes_silences_exactly_the_matching_changes() {
-    let r = TestRepo::new();
-    r.write("debian/changelog", changelog("6.1.170-3", "a"));
-    r.write("debian/config/defines", defines("47", &[]));
+    let r = debian_repo();
     let base = [
         ("kvm_a", 1),
         ("kvm_b", 1),
@@ -213,9 +194,7 @@ fn ignore_changes_silences_exactly_the_matching_changes() {
 
 #[test]
 fn per_section_ignore_rules_apply_to_their_flavours_only() {
-    let r = TestRepo::new();
-    r.write("debian/changelog", changelog("6.1.170-3", "a"));
-    r.write("debian/config/defines", defines("47", &[]));
+    let r = debian_repo();
     r.write(
         "debian/config/amd64/rt/defines",
         "[abi]\nignore-changes: name:x\n",
@@ -323,9 +302,7 @@ fn renamed_packaging_directory_is_followed() {
 
 #[test]
 fn malformed_reference_names_commit_and_file_and_the_scan_goes_on() {
-    let r = TestRepo::new();
-    r.write("debian/changelog", changelog("6.1.170-3", "a"));
-    r.write("debian/config/defines", defines("47", &[]));
+    let r = debian_repo();
     r.write(
         "debian/abi/6.1.0-47/amd64_none_amd64",
         symvers(&[("a", 1), ("b", 1)]),
@@ -356,9 +333,7 @@ fn malformed_reference_names_commit_and_file_and_the_scan_goes_on() {
 
 #[test]
 fn stale_directories_of_other_abi_names_do_not_count() {
-    let r = TestRepo::new();
-    r.write("debian/changelog", changelog("6.1.170-3", "a"));
-    r.write("debian/config/defines", defines("47", &[]));
+    let r = debian_repo();
     r.write("debian/abi/6.1.0-47/amd64_none_amd64", symvers(&[("a", 1)]));
     r.write("debian/abi/6.1.0-46/amd64_none_amd64", symvers(&[("a", 5)]));
     r.commit("base");
@@ -376,9 +351,7 @@ fn stale_directories_of_other_abi_names_do_not_count() {
 
 #[test]
 fn unversioned_symbols_are_reported() {
-    let r = TestRepo::new();
-    r.write("debian/changelog", changelog("6.1.170-3", "a"));
-    r.write("debian/config/defines", defines("47", &[]));
+    let r = debian_repo();
     r.write("debian/abi/6.1.0-47/amd64_none_amd64", symvers(&[("a", 1)]));
     r.commit("base");
     r.write(
@@ -397,9 +370,7 @@ fn unversioned_symbols_are_reported() {
 
 #[test]
 fn finding_ids_are_stable_across_scans() {
-    let r = TestRepo::new();
-    r.write("debian/changelog", changelog("6.1.170-3", "a"));
-    r.write("debian/config/defines", defines("47", &[]));
+    let r = debian_repo();
     r.write("debian/abi/6.1.0-47/amd64_none_amd64", symvers(&[("a", 1)]));
     r.commit("base");
     r.write("debian/abi/6.1.0-47/amd64_none_amd64", symvers(&[("a", 2)]));

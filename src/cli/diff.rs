@@ -32,7 +32,7 @@ pub struct DiffArgs {
     pub ignore_file: Vec<PathBuf>,
 }
 
-fn parse_format(name: &str) -> Result<Format, String> {
+pub(super) fn parse_format(name: &str) -> Result<Format, String> {
     Format::from_name(name).ok_or_else(|| {
         let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
         format!(
@@ -42,7 +42,7 @@ fn parse_format(name: &str) -> Result<Format, String> {
     })
 }
 
-fn read_reference(
+pub(super) fn read_reference(
     path: &Path,
     format: Option<Format>,
 ) -> anyhow::Result<crate::symbols::SymbolSet> {

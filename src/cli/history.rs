@@ -2,14 +2,15 @@
 //! repository, with a progress bar on a terminal.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use anyhow::Context as _;
 use clap::Args;
 
 use super::{Outcome, print};
-use crate::history::scan::{ScanReport, Scanner};
+use crate::elf::{ObjectKind, ReadOptions, read_paths};
+use crate::history::scan::{ScanReport, Scanner, WatchedModule};
 use crate::history::timeline::Timeline;
 use crate::history::{Step, WalkOptions, Walker};
 use crate::layouts::Layout;
@@ -68,6 +69,10 @@ pub struct ScanArgs {
     /// The configuration file for --post.
     #[arg(long, value_name = "FILE", requires = "post")]
     pub config: Option<PathBuf>,
+    /// A prebuilt module to protect (.ko, .ko.xz, ...; repeatable): findings
+    /// that break its imports are ranked first and say so.
+    #[arg(long = "module", value_name = "FILE")]
+    pub modules: Vec<PathBuf>,
 }
 
 /// Arguments of `abibot timeline`.
@@ -190,10 +195,42 @@ impl Walk {
 
 /// Runs a scan as `abibot scan` does, for reuse by other commands.
 pub fn run_scan(history: &HistoryArgs) -> anyhow::Result<ScanReport> {
+    run_scan_watching(history, &[])
+}
+
+/// The symbols each module imports (its `__versions` entries and undefined
+/// symbols), named by file name.
+fn watched_modules(paths: &[PathBuf]) -> anyhow::Result<Vec<WatchedModule>> {
+    let infos = read_paths(paths, &ReadOptions::default())?;
+    infos
+        .into_iter()
+        .map(|info| {
+            if info.kind != ObjectKind::Module {
+                anyhow::bail!(
+                    "{}: --module takes kernel modules, not a linked image",
+                    info.path
+                );
+            }
+            let name = Path::new(&info.path)
+                .file_name()
+                .map_or_else(|| info.path.clone(), |n| n.to_string_lossy().into_owned());
+            let versions = info.versions.into_iter().map(|v| v.name);
+            let undefined = info.undefined.into_iter().map(|u| u.name);
+            Ok(WatchedModule {
+                name,
+                imports: versions.chain(undefined).collect(),
+            })
+        })
+        .collect()
+}
+
+/// Runs a scan that also says which of `modules` each finding breaks.
+pub fn run_scan_watching(history: &HistoryArgs, modules: &[PathBuf]) -> anyhow::Result<ScanReport> {
+    let watched = watched_modules(modules)?;
     let walk = history.open()?;
-    let mut scanner = Scanner::new(&walk.name);
+    let mut scanner = Scanner::new(&walk.name).watch(watched);
     let walker = walk.run(|step| scanner.visit(step))?;
-    let mut report = scanner.report;
+    let mut report = scanner.finish();
     report.stats.references_parsed = walker.loader.stats.parsed.load(Ordering::Relaxed);
     report.stats.cache_hits = walker.loader.stats.hits.load(Ordering::Relaxed);
     Ok(report)
@@ -210,7 +247,7 @@ pub(super) fn scan(mut args: ScanArgs) -> anyhow::Result<Outcome> {
     if let Some(target) = &target {
         args.history.repo_name = Some(target.name());
     }
-    let report = run_scan(&args.history)?;
+    let report = run_scan_watching(&args.history, &args.modules)?;
     let rendered = match args.format {
         OutputFormat::Text => report::scan::scan_text(&report),
         OutputFormat::Json => report::scan::scan_json(&report),

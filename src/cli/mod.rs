@@ -1,14 +1,18 @@
 //! The command line: clap definitions, and the mapping of each command onto
 //! the library. Exit codes are decided here and nowhere else.
 
+mod bisect;
 mod daemon;
 mod diff;
+mod elf;
 mod history;
 
 use clap::{Parser, Subcommand};
 
+pub use bisect::{BisectArgs, BisectFormat};
 pub use daemon::{ConfigArgs, ConfigCommand, DaemonArgs, DemoArgs, PostTarget};
 pub use diff::{DiffArgs, ignore_rules};
+pub use elf::{CheckFormat, CheckModuleArgs, ExtractArgs, ExtractFormat};
 pub use history::{HistoryArgs, ScanArgs, TimelineArgs, run_scan};
 
 pub(crate) const EXIT_CODES: &str = "\
@@ -38,6 +42,16 @@ pub enum Command {
     Scan(ScanArgs),
     /// For every ABI name in a history, the distinct reference states it named.
     Timeline(TimelineArgs),
+    /// Find the first commit that changed a symbol or broke a flavour, from
+    /// the references (default) or by building each probe (--run).
+    #[command(after_help = bisect::BISECT_EXIT_CODES)]
+    Bisect(BisectArgs),
+    /// List the exports of vmlinux and modules as Module.symvers lines.
+    #[command(after_help = elf::EXTRACT_EXIT_CODES)]
+    Extract(ExtractArgs),
+    /// Decide whether modules would load on a kernel with the given exports.
+    #[command(after_help = elf::CHECK_EXIT_CODES)]
+    CheckModule(CheckModuleArgs),
     /// Watch repositories and comment on commits that hide an ABI change.
     Daemon(DaemonArgs),
     /// Configuration file tools.
@@ -72,6 +86,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Diff(args) => diff::run(args),
         Command::Scan(args) => history::scan(args),
         Command::Timeline(args) => history::timeline(args),
+        Command::Bisect(args) => bisect::run(args),
+        Command::Extract(args) => elf::extract(args),
+        Command::CheckModule(args) => elf::check_module(args),
         Command::Daemon(args) => daemon::daemon(args),
         Command::Config(args) => daemon::config(args),
         Command::Demo(args) => daemon::demo(args),

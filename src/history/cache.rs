@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use git2::{ObjectType, Oid, Repository};
 use lru::LruCache;
-use rayon::prelude::*;
 
 use crate::formats::{self, ParseError};
 use crate::layouts::{FlavourSource, Storage};
@@ -29,6 +28,9 @@ pub enum LoadError {
         message: String,
     },
 }
+
+/// One reference's parsed set, or why it could not be had.
+pub type Loaded = Result<Arc<SymbolSet>, LoadError>;
 
 /// Counters a test or benchmark can read to see how much work a walk did.
 #[derive(Debug, Default)]
@@ -93,53 +95,53 @@ impl Loader {
     }
 
     /// Loads several references; `label` prefixes paths in errors (a commit).
-    /// Git reads are sequential (a repository handle is not shared across
-    /// threads); parsing runs on the pool.
+    /// Git reads stay on this thread (a repository handle is not shared
+    /// across threads) while the pool parses what was already read, so
+    /// inflating and parsing overlap.
     pub fn load_all(
         &self,
         repo: &Repository,
         sources: &[&FlavourSource],
         label: &str,
-    ) -> Vec<Result<Arc<SymbolSet>, LoadError>> {
-        let mut results: Vec<Option<Result<Arc<SymbolSet>, LoadError>>> =
-            Vec::with_capacity(sources.len());
-        let mut pending = Vec::new();
-        for (i, source) in sources.iter().enumerate() {
-            if let Some(set) = self.cached(source.id) {
-                self.stats.hits.fetch_add(1, Ordering::Relaxed);
-                results.push(Some(Ok(set)));
-                continue;
-            }
-            match read_source(repo, source) {
-                Ok(content) => {
-                    let size: usize = content.iter().map(Vec::len).sum();
-                    self.stats.bytes_read.fetch_add(size, Ordering::Relaxed);
-                    pending.push((i, content));
-                    results.push(None);
+    ) -> Vec<Loaded> {
+        let results: Vec<Mutex<Option<Loaded>>> =
+            sources.iter().map(|_| Mutex::new(None)).collect();
+        let set = |i: usize, r| *results[i].lock().expect("result slot") = Some(r);
+        self.pool.in_place_scope(|scope| {
+            for (i, source) in sources.iter().enumerate() {
+                if let Some(cached) = self.cached(source.id) {
+                    self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                    set(i, Ok(cached));
+                    continue;
                 }
-                Err(message) => results.push(Some(Err(LoadError::Git {
-                    path: format!("{label}:{}", source.path),
-                    message,
-                }))),
+                let content = match read_source(repo, source) {
+                    Ok(content) => content,
+                    Err(message) => {
+                        let path = format!("{label}:{}", source.path);
+                        set(i, Err(LoadError::Git { path, message }));
+                        continue;
+                    }
+                };
+                let size: usize = content.iter().map(Vec::len).sum();
+                self.stats.bytes_read.fetch_add(size, Ordering::Relaxed);
+                let set = &set;
+                scope.spawn(move |_| {
+                    let parsed = parse_source(source, &content, label).map(Arc::new);
+                    self.stats.parsed.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(parsed) = &parsed {
+                        self.remember(source.id, parsed.clone());
+                    }
+                    set(i, parsed);
+                });
             }
-        }
-        let parsed: Vec<(usize, Result<SymbolSet, LoadError>)> = self.pool.install(|| {
-            pending
-                .into_par_iter()
-                .map(|(i, content)| (i, parse_source(sources[i], &content, label)))
-                .collect()
         });
-        for (i, result) in parsed {
-            self.stats.parsed.fetch_add(1, Ordering::Relaxed);
-            let result = result.map(Arc::new);
-            if let Ok(set) = &result {
-                self.remember(sources[i].id, set.clone());
-            }
-            results[i] = Some(result);
-        }
         results
             .into_iter()
-            .map(|r| r.expect("every source resolved"))
+            .map(|slot| {
+                slot.into_inner()
+                    .expect("result slot")
+                    .expect("every source resolved")
+            })
             .collect()
     }
 }
@@ -198,8 +200,10 @@ fn parse_source(
     }
 }
 
-/// The default cache budget: a few dozen Debian-sized flavours.
-pub const DEFAULT_CACHE_BYTES: usize = 512 << 20;
+/// The default cache budget: a few dozen Debian-sized flavours. A linear
+/// walk shares unchanged sets with the parent anyway; the cache pays off on
+/// reverts, renames, bumps that copy references, merges and bisect probes.
+pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
 
 /// Rounds a job count the way `--jobs 0` means "all cores".
 pub fn jobs_or_cores(jobs: usize) -> usize {

@@ -24,7 +24,7 @@ use lru::LruCache;
 use serde::Serialize;
 
 use crate::layouts::{DirEntry, FlavourSource, Layout, Snapshot, TreeError, TreeSource};
-use crate::symbols::{FlavourKey, SymbolSet};
+use crate::symbols::{AbiName, FlavourKey, SymbolSet};
 use cache::Loader;
 
 /// A full 40-hex commit id.
@@ -69,6 +69,26 @@ pub enum HistoryError {
     NoLayout {
         /// The revision inspected.
         rev: String,
+    },
+    /// The revision has no reference for the flavour asked about.
+    #[error("{rev} has no ABI reference for flavour {flavour} (it has: {available})")]
+    NoReference {
+        /// The revision.
+        rev: String,
+        /// The flavour asked for.
+        flavour: String,
+        /// The flavours it does have, comma-separated.
+        available: String,
+    },
+    /// The flavour's reference at the revision could not be read.
+    #[error("{rev}: {path}: {message}")]
+    Unreadable {
+        /// The revision.
+        rev: String,
+        /// The reference file.
+        path: String,
+        /// Why.
+        message: String,
     },
 }
 
@@ -232,6 +252,10 @@ pub struct Walker<'r> {
 impl<'r> Walker<'r> {
     /// A walker over `repo`.
     pub fn new(repo: &'r Repository, options: WalkOptions) -> Walker<'r> {
+        // Re-hashing every object read costs more than inflating it (SHA-1
+        // with collision detection); `git cat-file` does not do it either,
+        // and abibot only reads.
+        git2::opts::strict_hash_verification(false);
         let loader = Loader::new(options.cache_bytes, cache::jobs_or_cores(options.jobs));
         Walker {
             repo,
@@ -409,8 +433,60 @@ impl<'r> Walker<'r> {
         }
     }
 
+    /// The reference of one flavour (`amd64_none_amd64`) as it stands at
+    /// `rev`, with the ABI name that covers it.
+    pub fn reference_at(
+        &mut self,
+        rev: &str,
+        flavour: &str,
+    ) -> Result<(AbiName, Arc<SymbolSet>), HistoryError> {
+        let commit = self.resolve(rev)?;
+        let (state, errors) = self.state_at(commit, None)?;
+        if state.layout.is_none() {
+            return Err(HistoryError::NoLayout {
+                rev: rev.to_owned(),
+            });
+        }
+        let found = state
+            .snapshot
+            .flavours
+            .iter()
+            .find(|(k, _)| k.to_string() == flavour);
+        let Some((key, source)) = found else {
+            let names: Vec<String> = state
+                .snapshot
+                .flavours
+                .keys()
+                .map(ToString::to_string)
+                .collect();
+            return Err(HistoryError::NoReference {
+                rev: rev.to_owned(),
+                flavour: flavour.to_owned(),
+                available: if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                },
+            });
+        };
+        if let Some(e) = errors.iter().find(|e| e.path == source.path) {
+            return Err(HistoryError::Unreadable {
+                rev: rev.to_owned(),
+                path: e.path.clone(),
+                message: e.message.clone(),
+            });
+        }
+        let set = state
+            .sets
+            .get(key)
+            .cloned()
+            .expect("a readable flavour has a set");
+        Ok((source.abi.clone(), set))
+    }
+
     /// Walks the commits after `from` up to `to`, oldest first, calling
-    /// `visit` with each commit and what it did.
+    /// `visit` with each commit and what it did. A walk in which no commit
+    /// has a known layout is an error rather than a silent "nothing found".
     pub fn walk(
         &mut self,
         from: Option<Oid>,
@@ -421,6 +497,7 @@ impl<'r> Walker<'r> {
         let commits = self.commits(from, to)?;
         let total = commits.len();
         let mut previous: Option<(Oid, RevState)> = None;
+        let mut layout_seen = false;
         for (done, oid) in commits.into_iter().enumerate() {
             progress(done, total);
             let commit = self
@@ -447,6 +524,7 @@ impl<'r> Walker<'r> {
                 },
             };
             let (state, errors) = self.state_at(oid, Some(&parent_state))?;
+            layout_seen |= state.layout.is_some();
             let touched = state.inputs != parent_state.inputs
                 || state.layout.as_ref().map(Layout::inputs)
                     != parent_state.layout.as_ref().map(Layout::inputs);
@@ -461,6 +539,11 @@ impl<'r> Walker<'r> {
             previous = Some((oid, state));
         }
         progress(total, total);
+        if total > 0 && !layout_seen {
+            return Err(HistoryError::NoLayout {
+                rev: to.to_string(),
+            });
+        }
         Ok(total)
     }
 }

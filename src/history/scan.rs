@@ -16,8 +16,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{CommitSha, RevState, RevisionError, Step};
-use crate::compare::{Comparison, compare};
-use crate::findings::{Finding, FindingKind, FlavourChange, finding_id};
+use crate::compare::{Comparison, compare, compare_keeping};
+use crate::findings::{Finding, FindingKind, FlavourChange, ModuleImpact, finding_id};
+use crate::ignore::IgnoreRules;
 use crate::symbols::{AbiName, FlavourKey, SymbolSet};
 
 /// Counters of a scan beside its findings.
@@ -53,11 +54,33 @@ impl ScanReport {
     }
 }
 
+/// Changes of each kind a finding keeps for rendering (a Markdown comment
+/// shows far fewer); counts stay exact.
+pub const KEPT_CHANGES_PER_KIND: usize = 300;
+
+fn kept(old: &SymbolSet, new: &SymbolSet, ignore: &IgnoreRules) -> Arc<Comparison> {
+    Arc::new(compare_keeping(old, new, ignore, KEPT_CHANGES_PER_KIND))
+}
+
+/// A prebuilt module to protect (`scan --module`): its name and the symbols
+/// it imports.
+#[derive(Clone, Debug)]
+pub struct WatchedModule {
+    /// File name, as shown (`nvidia.ko`).
+    pub name: String,
+    /// Names of the symbols it imports.
+    pub imports: BTreeSet<String>,
+}
+
+/// How many symbols of a module impact are named.
+const NAMED_IMPORTS: usize = 10;
+
 /// Derives findings commit by commit; keeps only per-flavour baselines, so
 /// memory does not grow with the number of commits.
 pub struct Scanner {
     repo: String,
     baselines: BTreeMap<FlavourKey, (AbiName, Arc<SymbolSet>)>,
+    modules: Vec<WatchedModule>,
     /// The report being built.
     pub report: ScanReport,
 }
@@ -68,8 +91,72 @@ impl Scanner {
         Scanner {
             repo: repo.to_owned(),
             baselines: BTreeMap::new(),
+            modules: Vec::new(),
             report: ScanReport::default(),
         }
+    }
+
+    /// Also says, for each finding, which of these modules it breaks, and
+    /// ranks the report by it (see [`Scanner::finish`]).
+    pub fn watch(mut self, modules: Vec<WatchedModule>) -> Scanner {
+        self.modules = modules;
+        self
+    }
+
+    /// The report. With watched modules, findings are ranked: those breaking
+    /// a watched module first (most broken imports first), then problems
+    /// before information, then by incompatible `vmlinux` changes (the core
+    /// interfaces), then in commit order. Without, they stay in commit order.
+    pub fn finish(mut self) -> ScanReport {
+        if !self.modules.is_empty() {
+            let rank = |f: &Finding| {
+                let broken: usize = f.breaks_modules.iter().map(|m| m.changed_imports).sum();
+                (
+                    std::cmp::Reverse(broken),
+                    !f.kind.is_problem(),
+                    std::cmp::Reverse(f.vmlinux_breaks()),
+                )
+            };
+            self.report.findings.sort_by_key(rank);
+        }
+        self.report
+    }
+
+    /// Which watched modules lose imports between `old` and `new`. Ignore
+    /// rules do not apply: a maintainer's "harmless" does not make a symbol
+    /// a module really imports load.
+    fn impacts(&self, pairs: &[(&SymbolSet, &SymbolSet)]) -> Vec<ModuleImpact> {
+        let none = IgnoreRules::default();
+        let mut out = Vec::new();
+        for module in &self.modules {
+            let mut broken = BTreeSet::new();
+            for (old, new) in pairs {
+                let pick = |set: &SymbolSet| {
+                    let imported = module
+                        .imports
+                        .iter()
+                        .filter_map(|n| set.get(n))
+                        .cloned()
+                        .collect();
+                    SymbolSet::from_symbols(imported).expect("names from a set are unique")
+                };
+                let c = compare(&pick(old), &pick(new), &none);
+                broken.extend(
+                    c.changes
+                        .into_iter()
+                        .filter(|c| c.breaks())
+                        .map(|c| c.symbol),
+                );
+            }
+            if !broken.is_empty() {
+                out.push(ModuleImpact {
+                    module: module.name.clone(),
+                    changed_imports: broken.len(),
+                    symbols: broken.into_iter().take(NAMED_IMPORTS).collect(),
+                });
+            }
+        }
+        out
     }
 
     /// Takes one commit's step.
@@ -114,6 +201,8 @@ impl Scanner {
         let mut unversioned = Vec::new();
         let mut bumped = Vec::new();
         let mut bump_needed = false;
+        let mut impacted = Vec::new();
+        let mut bump_impacted = Vec::new();
         let empty = Arc::new(SymbolSet::default());
         let keys: BTreeSet<&FlavourKey> = parent
             .snapshot
@@ -132,10 +221,11 @@ impl Scanner {
                     if os.id == ns.id && !parent.broken.contains(key) {
                         continue;
                     }
-                    let c = Arc::new(compare(oset, nset, &ns.ignore));
+                    let c = kept(oset, nset, &ns.ignore);
                     if c.summary.unversioned > 0 {
                         unversioned.push(FlavourChange::new(key, &ns.path, Some(c.clone())));
                     }
+                    impacted.push((oset.as_ref(), nset.as_ref()));
                     if c.is_breaking() {
                         broken.push(FlavourChange::new(key, &ns.path, Some(c)));
                     } else if !c.is_empty() {
@@ -158,14 +248,15 @@ impl Scanner {
                         .get(key)
                         .filter(|(abi, _)| *abi == os.abi)
                         .map_or(oset, |(_, set)| set);
-                    let c = Arc::new(compare(baseline, nset, &ns.ignore));
+                    let c = kept(baseline, nset, &ns.ignore);
                     bump_needed |= c.is_breaking();
+                    bump_impacted.push((baseline.as_ref(), nset.as_ref()));
                     bumped.push(FlavourChange::new(key, &ns.path, Some(c)));
                 }
                 (None, Some((ns, nset))) => {
-                    let c = compare(&empty, nset, &ns.ignore);
+                    let c = kept(&empty, nset, &ns.ignore);
                     if c.summary.unversioned > 0 {
-                        unversioned.push(FlavourChange::new(key, &ns.path, Some(Arc::new(c))));
+                        unversioned.push(FlavourChange::new(key, &ns.path, Some(c)));
                     }
                 }
                 (None, None) => {}
@@ -193,6 +284,16 @@ impl Scanner {
                 .map(|(_, s)| s.abi.clone())
                 .unwrap_or_else(|| old_abi.clone())
         };
+        let broken_modules = if broken.is_empty() {
+            Vec::new()
+        } else {
+            self.impacts(&impacted)
+        };
+        let bump_modules = if bumped.is_empty() {
+            Vec::new()
+        } else {
+            self.impacts(&bump_impacted)
+        };
         let mut out = Vec::new();
         let mut emit = |kind, flavours: Vec<FlavourChange>, extra: &dyn Fn(&mut Finding)| {
             if flavours.is_empty() {
@@ -209,6 +310,7 @@ impl Scanner {
                 flavours,
                 unchanged_flavours: Vec::new(),
                 lost_featuresets: Vec::new(),
+                breaks_modules: Vec::new(),
             };
             extra(&mut finding);
             out.push(finding);
@@ -224,7 +326,8 @@ impl Scanner {
         };
         let broken_unchanged = unchanged(&broken);
         emit(FindingKind::HiddenBreak, broken, &|f| {
-            f.unchanged_flavours = broken_unchanged.clone()
+            f.unchanged_flavours = broken_unchanged.clone();
+            f.breaks_modules = broken_modules.clone();
         });
         let lost_unchanged = unchanged(&lost);
         let lost_featuresets = whole_featuresets(&lost, parent);
@@ -237,6 +340,7 @@ impl Scanner {
         emit(FindingKind::Bump, bumped, &|f| {
             f.new_abi = new_abi.clone();
             f.bump_needed = Some(bump_needed);
+            f.breaks_modules = bump_modules.clone();
         });
         out
     }

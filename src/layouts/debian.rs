@@ -117,10 +117,7 @@ pub fn upstream(version: &str) -> &str {
 
 /// The ABI names a directory under `debian/abi/` may carry for this
 /// upstream version and abiname, in order of preference.
-pub fn abi_candidates(upstream: &str, abiname: &str, suffix: Option<&str>) -> Vec<String> {
-    if let Some(suffix) = suffix {
-        return vec![format!("{upstream}{suffix}")];
-    }
+pub fn abi_candidates(upstream: &str, abiname: &str) -> Vec<String> {
     let mut parts = upstream.split('.');
     let major_minor = match (parts.next(), parts.next()) {
         (Some(a), Some(b)) => format!("{a}.{b}"),
@@ -226,13 +223,13 @@ impl Debian {
             .get("abi", "abiname")
             .map(str::to_owned)
             .or_else(|| config.abiname.clone());
-        match (&config.version, abiname) {
-            (Some(version), Some(abiname)) => {
-                abi_candidates(upstream(version), &abiname, config.suffix.as_deref())
-            }
-            (Some(version), None) => vec![version.clone()],
-            (None, Some(abiname)) => vec![abiname],
-            (None, None) => Vec::new(),
+        match (&config.version, abiname, &config.suffix) {
+            // Trixie names the ABI after the full upstream version.
+            (Some(version), _, Some(suffix)) => vec![format!("{}{suffix}", upstream(version))],
+            (Some(version), Some(abiname), None) => abi_candidates(upstream(version), &abiname),
+            (Some(version), None, None) => vec![version.clone()],
+            (None, Some(abiname), _) => vec![abiname],
+            (None, None, _) => Vec::new(),
         }
     }
 
@@ -382,11 +379,11 @@ mod tests {
         assert_eq!(upstream("6.1.176-1"), "6.1.176");
         assert_eq!(upstream("3.14~rc5-1~exp1"), "3.14");
         assert_eq!(upstream("1:3.2.41-2"), "3.2.41");
-        assert_eq!(abi_candidates("6.1.176", "50", None)[0], "6.1.0-50");
-        assert_eq!(abi_candidates("3.13", "1", None), ["3.13.0-1", "3.13-1"]);
+        assert_eq!(abi_candidates("6.1.176", "50")[0], "6.1.0-50");
+        assert_eq!(abi_candidates("3.13", "1"), ["3.13.0-1", "3.13-1"]);
         assert_eq!(
-            abi_candidates("6.12.48", "x", Some("+deb13")),
-            ["6.12.48+deb13"]
+            abi_candidates("3.2.41", "4"),
+            ["3.2.0-4", "3.2-4", "3.2.41-4"]
         );
     }
 }

@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+pub mod bisect;
+pub mod loadcheck;
 pub mod scan;
 
 use crate::compare::{Change, ChangeKind, Comparison, Summary};
@@ -234,14 +236,14 @@ pub fn markdown_changes(out: &mut String, c: &Comparison, budget: usize) {
     let _ = write!(
         out,
         "\n<details><summary>All {} changes</summary>\n\n{}",
-        thousands(c.changes.len()),
+        thousands(c.total()),
         code_block(&list)
     );
-    if listed < c.changes.len() {
+    if listed < c.total() {
         let _ = writeln!(
             out,
             "\n{} more not shown: run `abibot diff` for the full list.",
-            thousands(c.changes.len() - listed)
+            thousands(c.total() - listed)
         );
     }
     out.push_str("\n</details>\n");

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::compare::{ChangeKind, Summary};
-use crate::findings::{Finding, FindingKind, FlavourChange};
+use crate::findings::{Finding, FindingKind, FlavourChange, ModuleImpact};
 use crate::history::scan::ScanReport;
 
 use super::{
@@ -42,6 +42,26 @@ fn featureset_line(featureset: &str, flavours: &[&FlavourChange], s: &Summary) -
         let _ = write!(line, ", {}", counts.join(", "));
     }
     line
+}
+
+/// `breaks nvidia.ko: 3 imported symbols changed (a, b, c)`.
+fn module_line(m: &ModuleImpact) -> String {
+    let plural = if m.changed_imports == 1 {
+        "symbol"
+    } else {
+        "symbols"
+    };
+    format!(
+        "breaks {}: {} imported {plural} changed ({}{})",
+        m.module,
+        thousands(m.changed_imports),
+        m.symbols.join(", "),
+        if m.changed_imports > m.symbols.len() {
+            ", ..."
+        } else {
+            ""
+        }
+    )
 }
 
 /// One line saying what a finding is.
@@ -111,6 +131,9 @@ pub fn scan_text(report: &ScanReport) -> String {
             f.title
         );
         let _ = writeln!(out, "  {}", headline(f));
+        for m in &f.breaks_modules {
+            let _ = writeln!(out, "  {}", module_line(m));
+        }
         for (fs, (flavours, summary)) in by_featureset(&f.flavours) {
             let names: Vec<&str> = flavours.iter().map(|f| f.flavour.as_str()).collect();
             let _ = writeln!(
@@ -171,6 +194,16 @@ pub fn finding_markdown(f: &Finding) -> String {
         code_span(&f.title),
         headline(f),
     );
+    for m in &f.breaks_modules {
+        let names: Vec<String> = m.symbols.iter().map(|s| code_span(s)).collect();
+        let _ = writeln!(
+            out,
+            "\n**Breaks {}**: {} imported symbol(s) changed: {}.",
+            code_span(&m.module),
+            thousands(m.changed_imports),
+            names.join(", ")
+        );
+    }
     if f.kind.is_problem() {
         let _ = writeln!(
             out,

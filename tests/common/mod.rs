@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use abibot::history::scan::{ScanReport, Scanner};
+use abibot::history::{WalkOptions, Walker};
 use git2::{IndexEntry, IndexTime, Oid, Repository, Signature};
 
 /// Real Debian reference files shipped in tests/data.
@@ -21,6 +23,63 @@ pub const FLAVOURS: [&str; 3] = [
     "amd64_none_cloud-amd64",
     "amd64_rt_amd64",
 ];
+
+/// An index entry for a regular file at `path`, for `Index::add_frombuffer`.
+pub fn blob_entry(path: &str) -> IndexEntry {
+    IndexEntry {
+        ctime: IndexTime::new(0, 0),
+        mtime: IndexTime::new(0, 0),
+        dev: 0,
+        ino: 0,
+        mode: 0o100644,
+        uid: 0,
+        gid: 0,
+        file_size: 0,
+        id: Oid::ZERO_SHA1,
+        flags: 0,
+        flags_extended: 0,
+        path: path.as_bytes().to_vec(),
+    }
+}
+
+/// A Debian packaging repository for ABI `6.1.0-47` (changelog and defines
+/// staged, nothing committed yet).
+pub fn debian_repo() -> TestRepo {
+    let r = TestRepo::new();
+    r.write("debian/changelog", changelog("6.1.170-3", "a"));
+    r.write("debian/config/defines", defines("47", &[]));
+    r
+}
+
+/// Scans the whole history of `repo`; returns the report, the number of
+/// references parsed and of layout reads.
+pub fn scan_with(repo: &TestRepo, options: WalkOptions) -> (ScanReport, usize, usize) {
+    let mut walker = Walker::new(&repo.repo, options);
+    let head = walker.resolve("HEAD").unwrap();
+    let mut scanner = Scanner::new("test");
+    walker
+        .walk(None, head, |_, _| {}, |s| scanner.visit(s))
+        .unwrap();
+    let parsed = walker
+        .loader
+        .stats
+        .parsed
+        .load(std::sync::atomic::Ordering::Relaxed);
+    (scanner.report, parsed, walker.snapshots_read)
+}
+
+/// Runs the built `abibot` binary: exit code, stdout, stderr.
+pub fn abibot(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_abibot"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
 
 /// A repository under construction.
 pub struct TestRepo {
@@ -42,21 +101,9 @@ impl TestRepo {
     /// Stages `bytes` at `path`.
     pub fn write(&self, path: &str, bytes: impl AsRef<[u8]>) -> &Self {
         let mut index = self.repo.index().unwrap();
-        let entry = IndexEntry {
-            ctime: IndexTime::new(0, 0),
-            mtime: IndexTime::new(0, 0),
-            dev: 0,
-            ino: 0,
-            mode: 0o100644,
-            uid: 0,
-            gid: 0,
-            file_size: 0,
-            id: Oid::ZERO_SHA1,
-            flags: 0,
-            flags_extended: 0,
-            path: path.as_bytes().to_vec(),
-        };
-        index.add_frombuffer(&entry, bytes.as_ref()).unwrap();
+        index
+            .add_frombuffer(&blob_entry(path), bytes.as_ref())
+            .unwrap();
         index.write().unwrap();
         self
     }

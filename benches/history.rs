@@ -1,0 +1,412 @@
+//! History walk benchmark on a synthetic Debian-scale packaging repository,
+//! beside two baselines:
+//! - naive: at every commit, read and parse every reference file;
+//! - `git cat-file --batch` printing just the reference blobs that changed
+//!   (the least any tool must do).
+//!
+//! The repository (2,000+ commits, 30 flavours of ~25k symbols derived from
+//! Debian's real files, ~5% of commits touching `debian/abi`, bumps and
+//! hidden breaks) is generated once under `target/bench-history` and reused.
+//! The naive walk is timed on an evenly spaced sample of commits and scaled
+//! to the whole history, since parsing 60,000 references takes minutes.
+//!
+//! Run: `cargo bench --bench history` (env `ABIBOT_BENCH_COMMITS` to resize).
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use abibot::formats;
+use abibot::history::scan::Scanner;
+use abibot::history::{WalkOptions, Walker};
+use git2::{ObjectType, Oid, Repository, Signature};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+const FLAVOURS_PER_FEATURESET: usize = 10;
+const FEATURESETS: [&str; 3] = ["none", "rt", "cloud"];
+
+fn real(abi: &str, flavour: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/debian-bookworm/abi")
+        .join(abi)
+        .join(flavour);
+    std::fs::read(path).unwrap()
+}
+
+/// A flavour derived from a real file: every CRC xor-ed with `salt` (so no
+/// two flavours share a blob), optionally with `extra` added symbols.
+fn derive(base: &[u8], salt: u32, extra: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(base.len() + extra * 64);
+    for line in base.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let text = std::str::from_utf8(line).unwrap();
+        let (crc, rest) = text.split_once('\t').unwrap();
+        let crc = u32::from_str_radix(&crc[2..], 16).unwrap() ^ salt;
+        writeln!(out, "0x{crc:08x}\t{rest}").unwrap();
+    }
+    for i in 0..extra {
+        writeln!(
+            out,
+            "0x{:08x}\tbench_added_{i}\tvmlinux\tEXPORT_SYMBOL\t",
+            0x1000 + i
+        )
+        .unwrap();
+    }
+    out
+}
+
+struct Gen<'r> {
+    repo: &'r Repository,
+    index: git2::Index,
+    time: i64,
+}
+
+impl Gen<'_> {
+    fn write(&mut self, path: &str, bytes: &[u8]) {
+        self.index
+            .add_frombuffer(&common::blob_entry(path), bytes)
+            .unwrap();
+    }
+
+    fn commit(&mut self, message: &str) {
+        self.time += 60;
+        let tree = self
+            .repo
+            .find_tree(self.index.write_tree().unwrap())
+            .unwrap();
+        let sig =
+            Signature::new("Bench", "bench@example.org", &git2::Time::new(self.time, 0)).unwrap();
+        let parent = self.repo.head().ok().map(|h| h.peel_to_commit().unwrap());
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        self.repo
+            .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+            .unwrap();
+    }
+}
+
+fn flavour_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for fs in FEATURESETS {
+        for i in 0..FLAVOURS_PER_FEATURESET {
+            names.push(format!("amd64_{fs}_f{i}"));
+        }
+    }
+    names
+}
+
+/// Builds the synthetic history; returns the number of commits.
+fn generate(dir: &Path, commits: usize) -> usize {
+    let repo = Repository::init(dir).unwrap();
+    let mut g = Gen {
+        index: repo.index().unwrap(),
+        repo: &repo,
+        time: 1_600_000_000,
+    };
+    let bases = [
+        real("6.1.0-47", "amd64_none_amd64"),
+        real("6.1.0-47", "amd64_rt_amd64"),
+        real("6.1.0-47", "amd64_none_cloud-amd64"),
+    ];
+    let changed = [
+        real("6.1.0-50", "amd64_none_amd64"),
+        real("6.1.0-50", "amd64_rt_amd64"),
+        real("6.1.0-50", "amd64_none_cloud-amd64"),
+    ];
+    let names = flavour_names();
+    let mut abiname = 40;
+    let mut version = 0u32;
+    // Each flavour's current CRC salt and whether it holds the 6.1.0-50
+    // symbols: a compatible refresh keeps both.
+    let mut salts = vec![0u32; names.len()];
+    let mut on_changed = vec![false; names.len()];
+    let content = |set: &[Vec<u8>; 3], i: usize, salt_gen: u32, extra: usize| {
+        derive(
+            &set[i / FLAVOURS_PER_FEATURESET],
+            (i as u32 + 1).wrapping_mul(0x9e37_79b9) ^ salt_gen,
+            extra,
+        )
+    };
+    let write_all = |g: &mut Gen<'_>,
+                     salts: &mut Vec<u32>,
+                     on_changed: &mut Vec<bool>,
+                     abiname: u32,
+                     set: &[Vec<u8>; 3],
+                     salt_gen: u32| {
+        for (i, name) in names.iter().enumerate() {
+            salts[i] = salt_gen;
+            on_changed[i] = false;
+            g.write(
+                &format!("debian/abi/6.1.0-{abiname}/{name}"),
+                &content(set, i, salt_gen, 0),
+            );
+        }
+    };
+    g.write(
+        "debian/changelog",
+        format!(
+            "linux (6.1.{}-1) bookworm; urgency=medium\n\n  * start\n",
+            100
+        )
+        .as_bytes(),
+    );
+    g.write(
+        "debian/config/defines",
+        format!("[abi]\nabiname: {abiname}\n").as_bytes(),
+    );
+    write_all(&mut g, &mut salts, &mut on_changed, abiname, &bases, 0);
+    g.commit("Initial packaging");
+    let mut state = 0x1234_5678_u64;
+    let mut rand = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for n in 1..commits {
+        match n % 20 {
+            // ~5% of commits touch debian/abi: cycle through kinds.
+            0 => match (n / 20) % 10 {
+                3 => {
+                    // A hidden break: one featureset refreshed with other CRCs.
+                    let fs = (n / 200) % 3;
+                    for i in fs * FLAVOURS_PER_FEATURESET..(fs + 1) * FLAVOURS_PER_FEATURESET {
+                        salts[i] = n as u32;
+                        on_changed[i] = true;
+                        g.write(
+                            &format!("debian/abi/6.1.0-{abiname}/{}", names[i]),
+                            &content(&changed, i, n as u32, 0),
+                        );
+                    }
+                    g.commit("Refresh ABI reference files");
+                }
+                7 => {
+                    // A bump: new name, every reference rewritten.
+                    g.index
+                        .remove_dir(Path::new(&format!("debian/abi/6.1.0-{abiname}")), 0)
+                        .unwrap();
+                    abiname += 1;
+                    g.write(
+                        "debian/config/defines",
+                        format!("[abi]\nabiname: {abiname}\n").as_bytes(),
+                    );
+                    write_all(
+                        &mut g,
+                        &mut salts,
+                        &mut on_changed,
+                        abiname,
+                        &bases,
+                        n as u32,
+                    );
+                    g.commit(&format!("Bump ABI to {abiname}"));
+                }
+                _ => {
+                    // A compatible refresh of a couple of flavours.
+                    for _ in 0..2 {
+                        let i = (rand() % names.len() as u64) as usize;
+                        g.write(
+                            &format!("debian/abi/6.1.0-{abiname}/{}", names[i]),
+                            &content(
+                                if on_changed[i] { &changed } else { &bases },
+                                i,
+                                salts[i],
+                                n,
+                            ),
+                        );
+                    }
+                    g.commit("Add new exports to ABI reference");
+                }
+            },
+            k if k % 3 == 0 => {
+                version += 1;
+                g.write(
+                    "debian/changelog",
+                    format!(
+                        "linux (6.1.{}-1) bookworm; urgency=medium\n\n  * change {version}\n",
+                        100
+                    )
+                    .as_bytes(),
+                );
+                g.commit("Update changelog");
+            }
+            _ => {
+                g.write(
+                    &format!("debian/patches/bugfix/p{}.patch", rand() % 400),
+                    format!("patch {n}\n").as_bytes(),
+                );
+                g.commit("Add patch");
+            }
+        }
+    }
+    commits
+}
+
+/// Blob ids under `debian/abi` that each commit introduces (what any tool
+/// must at least read).
+fn changed_blobs(repo: &Repository) -> Vec<Oid> {
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_head().unwrap();
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for oid in walk {
+        let commit = repo.find_commit(oid.unwrap()).unwrap();
+        let tree = commit.tree().unwrap();
+        let parent = commit.parent(0).ok().map(|p| p.tree().unwrap());
+        let mut opts = git2::DiffOptions::new();
+        opts.pathspec("debian/abi");
+        let diff = repo
+            .diff_tree_to_tree(parent.as_ref(), Some(&tree), Some(&mut opts))
+            .unwrap();
+        for delta in diff.deltas() {
+            let id = delta.new_file().id();
+            if !id.is_zero() && seen.insert(id) {
+                out.push(id);
+            }
+        }
+    }
+    out
+}
+
+fn naive_commit(repo: &Repository, oid: Oid) -> usize {
+    let tree = repo.find_commit(oid).unwrap().tree().unwrap();
+    let abi = repo
+        .find_tree(tree.get_path(Path::new("debian/abi")).unwrap().id())
+        .unwrap();
+    let mut symbols = 0;
+    for dir in abi.iter() {
+        let dir = repo.find_tree(dir.id()).unwrap();
+        for file in dir.iter().filter(|e| e.kind() == Some(ObjectType::Blob)) {
+            let blob = repo.find_blob(file.id()).unwrap();
+            symbols += formats::parse(blob.content(), None, "naive").unwrap().len();
+        }
+    }
+    symbols
+}
+
+fn vm_hwm_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Child mode: walk the first `limit` commits and print peak memory.
+fn child_walk(path: &Path, limit: usize) {
+    let repo = Repository::open(path).unwrap();
+    let mut walker = Walker::new(&repo, WalkOptions::default());
+    let head = walker.resolve("HEAD").unwrap();
+    let commits = walker.commits(None, head).unwrap();
+    let to = commits[limit.min(commits.len()) - 1];
+    let mut scanner = Scanner::new("bench");
+    walker
+        .walk(None, to, |_, _| {}, |s| scanner.visit(s))
+        .unwrap();
+    println!("{} {}", scanner.report.findings.len(), vm_hwm_kib());
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("ABIBOT_BENCH_CHILD") {
+        let (path, limit) = spec.rsplit_once(':').unwrap();
+        child_walk(Path::new(path), limit.parse().unwrap());
+        return;
+    }
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let commits: usize = std::env::var("ABIBOT_BENCH_COMMITS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-history-{commits}"));
+    if !dir.join(".git/HEAD").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let t = Instant::now();
+        generate(&dir, commits);
+        eprintln!("generated {commits} commits in {:.1?}", t.elapsed());
+    }
+    let repo = Repository::open(&dir).unwrap();
+
+    let t = Instant::now();
+    let mut walker = Walker::new(&repo, WalkOptions::default());
+    let head = walker.resolve("HEAD").unwrap();
+    let mut scanner = Scanner::new("bench");
+    walker
+        .walk(None, head, |_, _| {}, |s| scanner.visit(s))
+        .unwrap();
+    let walk_time = t.elapsed();
+    let report = scanner.report;
+    let parsed = walker
+        .loader
+        .stats
+        .parsed
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let mut kinds = std::collections::BTreeMap::new();
+    for f in &report.findings {
+        *kinds.entry(f.kind.name()).or_insert(0) += 1;
+    }
+    println!(
+        "abibot scan: {} commits in {walk_time:.2?}, {parsed} references parsed, findings {kinds:?}",
+        report.commits_scanned
+    );
+
+    let blobs = changed_blobs(&repo);
+    let input: String = blobs.iter().map(|b| format!("{b}\n")).collect();
+    let t = Instant::now();
+    let mut child = Command::new("git")
+        .args(["cat-file", "--batch"])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    let cat_time = t.elapsed();
+    println!(
+        "git cat-file --batch of the {} changed reference blobs: {cat_time:.2?} ({} MB)",
+        blobs.len(),
+        out.stdout.len() >> 20
+    );
+
+    let all = walker.commits(None, head).unwrap();
+    let sample: Vec<Oid> = all
+        .iter()
+        .step_by((all.len() / 40).max(1))
+        .copied()
+        .collect();
+    let t = Instant::now();
+    for oid in &sample {
+        std::hint::black_box(naive_commit(&repo, *oid));
+    }
+    let per_commit = t.elapsed() / sample.len() as u32;
+    let naive_total = per_commit * all.len() as u32;
+    println!(
+        "naive (parse every reference at every commit): {per_commit:.2?}/commit on {} sampled commits -> {naive_total:.1?} for {}",
+        sample.len(),
+        all.len()
+    );
+    println!(
+        "ratios: naive/abibot = {:.0}x, abibot/cat-file = {:.2}x",
+        naive_total.as_secs_f64() / walk_time.as_secs_f64(),
+        walk_time.as_secs_f64() / cat_time.as_secs_f64()
+    );
+
+    let exe = std::env::current_exe().unwrap();
+    for limit in [all.len() / 2, all.len()] {
+        let out = Command::new(&exe)
+            .env("ABIBOT_BENCH_CHILD", format!("{}:{limit}", dir.display()))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let hwm = text.split_whitespace().nth(1).unwrap_or("?");
+        println!("peak memory walking {limit} commits: {hwm} KiB");
+    }
+}

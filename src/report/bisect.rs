@@ -1,0 +1,163 @@
+//! Renders a [`BisectReport`] for people (text) and programs (JSON). The
+//! JSON is the report's serde form: `first_bad` (`null` when nothing in the
+//! range matches) with `commit`, `title`, `author`, `date`, `changes` and
+//! `maybe_earlier`; `probes` (`commit`, `title`, `verdict`: `good`, `bad` or
+//! `skip`, `reason`, `output`); `skipped` (`commit`, `title`, `reason`);
+//! `work` counters; and the question asked (`mode`, `kind`, `flavours`,
+//! `symbols`).
+
+use std::fmt::Write as _;
+
+use crate::bisect::{BisectReport, Kind, Mode};
+use crate::compare::{Change, ChangeKind};
+
+/// Changes listed per flavour in text; the rest are counted.
+const TEXT_CHANGES: usize = 20;
+
+/// The report as pretty JSON, with a final newline.
+pub fn json(report: &BisectReport) -> String {
+    serde_json::to_string_pretty(report).expect("a report always serializes") + "\n"
+}
+
+/// The report for people.
+pub fn text(report: &BisectReport) -> String {
+    let mut out = String::new();
+    let mode = match report.mode {
+        Mode::Reference => "references",
+        Mode::Build => "builds",
+    };
+    let symbols = if report.symbols.is_empty() {
+        "any symbol".to_owned()
+    } else {
+        report.symbols.join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "Bisected {} commits after {} (good) up to {} (bad), comparing {mode}",
+        report.commits_in_range,
+        report.good.commit.short(),
+        report.bad.commit.short(),
+    );
+    let kind = match report.kind {
+        Kind::Crc => "CRC changes",
+        Kind::Removed => "removals",
+        Kind::Export => "export changes",
+        Kind::Namespace => "namespace changes",
+        Kind::Any => "incompatible changes",
+    };
+    let _ = writeln!(
+        out,
+        "Looking for: {kind} of {symbols} in {}",
+        report.flavours.join(", ")
+    );
+    out.push('\n');
+    match &report.first_bad {
+        None => {
+            let _ = writeln!(
+                out,
+                "No change in range: the bad end {} does not differ from the good end this way.",
+                report.bad.commit.short()
+            );
+        }
+        Some(first) => {
+            let _ = writeln!(out, "First bad commit: {}", first.commit.commit);
+            let _ = writeln!(out, "  Title:  {}", first.commit.title);
+            let _ = writeln!(out, "  Author: {}", first.commit.author);
+            let _ = writeln!(out, "  Date:   {}", first.commit.date);
+            if !first.maybe_earlier.is_empty() {
+                let shas: Vec<&str> = first.maybe_earlier.iter().map(|s| s.short()).collect();
+                let _ = writeln!(
+                    out,
+                    "  It may be one of these skipped commits before it instead: {}",
+                    shas.join(", ")
+                );
+            }
+            for flavour in &first.changes {
+                let _ = writeln!(
+                    out,
+                    "  {}: {} matching change(s)",
+                    flavour.flavour,
+                    flavour.changes.len()
+                );
+                for change in flavour.changes.iter().take(TEXT_CHANGES) {
+                    let _ = writeln!(out, "    {}", change_line(change));
+                }
+                if flavour.changes.len() > TEXT_CHANGES {
+                    let _ = writeln!(
+                        out,
+                        "    ... and {} more (see --format json)",
+                        flavour.changes.len() - TEXT_CHANGES
+                    );
+                }
+            }
+        }
+    }
+    out.push('\n');
+    let _ = writeln!(out, "Probes ({}):", report.probes.len());
+    for probe in &report.probes {
+        let _ = write!(
+            out,
+            "  {:<4}  {}  {}",
+            probe.verdict.name(),
+            probe.commit.short(),
+            probe.title
+        );
+        if let Some(output) = &probe.output {
+            let _ = write!(out, "  [{output}]");
+        }
+        out.push('\n');
+    }
+    if !report.skipped.is_empty() {
+        let _ = writeln!(out, "Skipped ({}):", report.skipped.len());
+        for skip in &report.skipped {
+            let _ = writeln!(out, "  {}  {}", skip.commit.short(), skip.reason);
+        }
+    }
+    match report.mode {
+        Mode::Reference => {
+            let _ = writeln!(
+                out,
+                "Reference reads: {} ({} files parsed)",
+                report.work.reference_reads, report.work.references_parsed
+            );
+        }
+        Mode::Build => {
+            let _ = writeln!(out, "Builds: {}", report.work.builds);
+        }
+    }
+    if let Some(dir) = &report.keep_dir {
+        let _ = writeln!(out, "Build output kept in {dir}");
+    }
+    out
+}
+
+/// `crc_changed  symbol_x  0x00000001 -> 0x00000002`.
+fn change_line(change: &Change) -> String {
+    let (old, new) = (change.old.as_ref(), change.new.as_ref());
+    let detail = match change.kind {
+        ChangeKind::CrcChanged | ChangeKind::Unversioned => {
+            old.zip(new).map(|(o, n)| format!("{} -> {}", o.crc, n.crc))
+        }
+        ChangeKind::Removed => old.map(|o| format!("was {} in {}", o.crc, o.module)),
+        ChangeKind::Added => new.map(|n| format!("{} in {}", n.crc, n.module)),
+        ChangeKind::ExportChanged => old.zip(new).map(|(o, n)| {
+            let kind = |e: &Option<crate::symbols::ExportKind>| {
+                e.as_ref().map_or("?".to_owned(), ToString::to_string)
+            };
+            format!("{} -> {}", kind(&o.export), kind(&n.export))
+        }),
+        ChangeKind::NamespaceChanged => old.zip(new).map(|(o, n)| {
+            let ns = |s: &Option<String>| s.clone().unwrap_or_else(|| "(none)".into());
+            format!("{} -> {}", ns(&o.namespace), ns(&n.namespace))
+        }),
+        ChangeKind::Moved => old
+            .zip(new)
+            .map(|(o, n)| format!("{} -> {}", o.module, n.module)),
+    };
+    format!(
+        "{:<18} {}  {}",
+        change.kind.name(),
+        change.symbol,
+        detail.unwrap_or_default()
+    )
+}

@@ -1,0 +1,104 @@
+//! `scan --module`: findings that break a protected prebuilt module's
+//! imports are ranked first and say so.
+
+mod common;
+
+use common::{abi_file, abibot, debian_repo};
+
+const FAT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/debian-bookworm/modules/6.1.0-50/fat.ko"
+);
+
+#[test]
+fn findings_breaking_a_watched_module_come_first() {
+    let r = debian_repo();
+    let old = abi_file("6.1.0-47", "amd64_none_amd64");
+    r.write("debian/abi/6.1.0-47/amd64_none_amd64", &old);
+    r.commit("base");
+    // register_netdev is not imported by fat.ko.
+    let text = String::from_utf8(old.clone()).unwrap();
+    let tweaked = text.replace(
+        "0x090c094b\tregister_netdev\t",
+        "0x12345678\tregister_netdev\t",
+    );
+    assert_ne!(tweaked, text);
+    r.write("debian/abi/6.1.0-47/amd64_none_amd64", &tweaked);
+    r.commit("Touch register_netdev");
+    r.write(
+        "debian/abi/6.1.0-47/amd64_none_amd64",
+        abi_file("6.1.0-50", "amd64_none_amd64"),
+    );
+    r.commit("Refresh ABI reference files");
+    let repo = r.path().to_str().unwrap();
+
+    let (code, out, err) = abibot(&["scan", "--repo", repo, "--format", "json", "--module", FAT]);
+    assert_eq!(code, 1, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let titles: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Refresh ABI reference files", "Touch register_netdev"]
+    );
+    let impact = &doc["findings"][0]["breaks_modules"][0];
+    assert_eq!(impact["module"], "fat.ko");
+    assert!(doc["findings"][1].get("breaks_modules").is_none());
+
+    // Independently: the loader's own verdict on fat.ko against 6.1.0-47.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &old).unwrap();
+    let (_, check, _) = abibot(&[
+        "check-module",
+        FAT,
+        "--against",
+        file.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let check: serde_json::Value = serde_json::from_str(&check).unwrap();
+    let mismatches = check.to_string().matches("crc_mismatch").count();
+    assert!(mismatches > 0, "{check}");
+    assert_eq!(
+        impact["changed_imports"].as_u64().unwrap() as usize,
+        mismatches,
+        "{check}"
+    );
+
+    // Without --module: commit order, no impact.
+    let (_, plain, _) = abibot(&["scan", "--repo", repo, "--format", "json"]);
+    let plain: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    assert_eq!(plain["findings"][0]["title"], "Touch register_netdev");
+
+    let (_, text, _) = abibot(&["scan", "--repo", repo, "--module", FAT]);
+    let line = text.lines().find(|l| l.contains("breaks fat.ko")).unwrap();
+    assert!(
+        line.starts_with(&format!(
+            "  breaks fat.ko: {mismatches} imported symbols changed ("
+        )),
+        "{line}"
+    );
+}
+
+#[test]
+fn module_argument_must_be_a_module() {
+    let r = debian_repo();
+    r.write(
+        "debian/abi/6.1.0-47/amd64_none_amd64",
+        abi_file("6.1.0-47", "amd64_none_amd64"),
+    );
+    r.commit("base");
+    let (code, _, err) = abibot(&[
+        "scan",
+        "--repo",
+        r.path().to_str().unwrap(),
+        "--module",
+        "/nonexistent.ko",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent.ko"), "{err}");
+}
