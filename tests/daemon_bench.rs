@@ -16,19 +16,17 @@ use std::time::{Duration, Instant};
 use abibot::config::{Config, RepoName};
 use abibot::daemon::Daemon;
 use abibot::daemon::health::RepoStatus;
-use common::{FLAVOURS, TestRepo, abi_file, changelog, defines};
+use common::{FLAVOURS, TestRepo, abi_file, changelog, debian_repo, defines};
 use fakes::FakeGithub;
 
-fn baseline(r: &TestRepo) {
-    r.write(
-        "debian/changelog",
-        changelog("6.1.170-3", "New upstream release"),
-    );
-    r.write("debian/config/defines", defines("47", &[]));
+/// A Debian repository of ABI 6.1.0-47 with the three real amd64 references.
+fn baseline() -> TestRepo {
+    let r = debian_repo();
     for f in FLAVOURS {
         r.write(&format!("debian/abi/6.1.0-47/{f}"), abi_file("6.1.0-47", f));
     }
     r.commit("Release 6.1.170-3");
+    r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,8 +34,7 @@ fn baseline(r: &TestRepo) {
 async fn commit_to_post_latency() {
     let gh = FakeGithub::start("o/linux", "tok").await;
     let dir = tempfile::tempdir().unwrap();
-    let r = TestRepo::new();
-    baseline(&r);
+    let r = baseline();
     let token = dir.path().join("token");
     std::fs::write(&token, "tok").unwrap();
     let branch = r.repo.head().unwrap().shorthand().unwrap().to_owned();
@@ -122,8 +119,7 @@ fn synthetic_history() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(400);
-    let r = TestRepo::new();
-    baseline(&r);
+    let r = baseline();
     let mut abi = 47;
     let mut content = "6.1.0-47";
     let mut cloud_dropped = false;

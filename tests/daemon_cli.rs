@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use abibot::config::RepoName;
 use abibot::state::{FindingStatus, State};
-use common::{TestRepo, changelog, defines, symvers};
+use common::{TestRepo, debian_repo, symvers};
 use fakes::{FakeGithub, FakeGitlab, Fault};
 use git2::Oid;
 
@@ -37,9 +37,7 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let repo = TestRepo::new();
-        repo.write("debian/changelog", changelog("6.1.170-3", "a"));
-        repo.write("debian/config/defines", defines("47", &[]));
+        let repo = debian_repo();
         repo.write(
             "debian/abi/6.1.0-47/amd64_none_amd64",
             symvers(&[("kmalloc", 1), ("kfree", 2)]),

@@ -17,7 +17,7 @@ use abibot::daemon::{Daemon, Failpoint, PollReport, RepoError};
 use abibot::forge::RetryPolicy;
 use abibot::history::CommitSha;
 use abibot::state::FindingStatus;
-use common::{FLAVOURS, TestRepo, abi_file, changelog, defines, symvers};
+use common::{FLAVOURS, TestRepo, abi_file, changelog, debian_repo, defines, symvers};
 use fakes::{FakeGithub, FakeGitlab, Fault};
 use git2::Oid;
 
@@ -34,7 +34,8 @@ fn fast() -> RetryPolicy {
     }
 }
 
-/// A packaging repository, a state directory and a token file.
+/// A packaging repository (changelog and defines of ABI 6.1.0-47 staged),
+/// a state directory and a token file.
 struct Env {
     dir: tempfile::TempDir,
     repo: TestRepo,
@@ -44,7 +45,7 @@ impl Env {
     fn new() -> Env {
         let env = Env {
             dir: tempfile::tempdir().unwrap(),
-            repo: TestRepo::new(),
+            repo: debian_repo(),
         };
         env.token("github-token", TOKEN);
         env
@@ -128,11 +129,6 @@ async fn poll(daemon: &Arc<Daemon>) -> PollReport {
 
 /// Debian bookworm 6.1.0-47, the three real amd64 references.
 fn real_baseline(r: &TestRepo) -> Oid {
-    r.write(
-        "debian/changelog",
-        changelog("6.1.170-3", "New upstream release"),
-    );
-    r.write("debian/config/defines", defines("47", &[]));
     for f in FLAVOURS {
         r.write(&format!("debian/abi/6.1.0-47/{f}"), abi_file("6.1.0-47", f));
     }
@@ -141,8 +137,6 @@ fn real_baseline(r: &TestRepo) -> Oid {
 
 /// A small Debian-layout repository: ABI 6.1.0-47, two flavours.
 fn small_baseline(r: &TestRepo) -> Oid {
-    r.write("debian/changelog", changelog("6.1.170-3", "a"));
-    r.write("debian/config/defines", defines("47", &[]));
     r.write(
         "debian/abi/6.1.0-47/amd64_none_amd64",
         symvers(&[("kmalloc", 1), ("kfree", 2), ("printk", 3)]),
@@ -562,9 +556,6 @@ async fn symbol_names_and_titles_cannot_escape_code() {
         "#1234",
         "|pipe|",
     ];
-    env.repo
-        .write("debian/changelog", changelog("6.1.170-3", "a"));
-    env.repo.write("debian/config/defines", defines("47", &[]));
     let base: Vec<(&str, u32)> = hostile.iter().map(|n| (*n, 1)).collect();
     env.repo
         .write("debian/abi/6.1.0-47/amd64_none_amd64", symvers(&base));
