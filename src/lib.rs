@@ -9,12 +9,17 @@
 pub mod bisect;
 pub mod cli;
 pub mod compare;
+pub mod config;
+pub mod daemon;
+pub mod demo;
 pub mod elf;
 pub mod findings;
+pub mod forge;
 pub mod formats;
 pub mod history;
 pub mod ignore;
 pub mod layouts;
 pub mod loadcheck;
 pub mod report;
+pub mod state;
 pub mod symbols;

@@ -61,6 +61,14 @@ pub struct ScanArgs {
     /// Output form.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
+    /// Also post a comment per problem finding through the forge of a
+    /// configuration's repository (chosen by --repo-name, whose finding ids
+    /// then match the daemon's); comments already there are not repeated.
+    #[arg(long, requires = "config")]
+    pub post: bool,
+    /// The configuration file for --post.
+    #[arg(long, value_name = "FILE", requires = "post")]
+    pub config: Option<PathBuf>,
     /// A prebuilt module to protect (.ko, .ko.xz, ...; repeatable): findings
     /// that break its imports are ranked first and say so.
     #[arg(long = "module", value_name = "FILE")]
@@ -228,7 +236,17 @@ pub fn run_scan_watching(history: &HistoryArgs, modules: &[PathBuf]) -> anyhow::
     Ok(report)
 }
 
-pub(super) fn scan(args: ScanArgs) -> anyhow::Result<Outcome> {
+pub(super) fn scan(mut args: ScanArgs) -> anyhow::Result<Outcome> {
+    let target = match (&args.config, args.post) {
+        (Some(config), true) => Some(super::PostTarget::load(
+            config,
+            args.history.repo_name.as_deref(),
+        )?),
+        _ => None,
+    };
+    if let Some(target) = &target {
+        args.history.repo_name = Some(target.name());
+    }
     let report = run_scan_watching(&args.history, &args.modules)?;
     let rendered = match args.format {
         OutputFormat::Text => report::scan::scan_text(&report),
@@ -236,6 +254,9 @@ pub(super) fn scan(args: ScanArgs) -> anyhow::Result<Outcome> {
         OutputFormat::Markdown => report::scan::scan_markdown(&report),
     };
     print(&rendered)?;
+    if let Some(target) = target {
+        target.post(&report)?;
+    }
     Ok(if report.has_problems() {
         Outcome::Incompatible
     } else {

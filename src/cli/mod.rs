@@ -2,6 +2,7 @@
 //! the library. Exit codes are decided here and nowhere else.
 
 mod bisect;
+mod daemon;
 mod diff;
 mod elf;
 mod history;
@@ -9,6 +10,7 @@ mod history;
 use clap::{Parser, Subcommand};
 
 pub use bisect::{BisectArgs, BisectFormat};
+pub use daemon::{ConfigArgs, ConfigCommand, DaemonArgs, DemoArgs, PostTarget};
 pub use diff::{DiffArgs, ignore_rules};
 pub use elf::{CheckFormat, CheckModuleArgs, ExtractArgs, ExtractFormat};
 pub use history::{HistoryArgs, ScanArgs, TimelineArgs, run_scan};
@@ -50,6 +52,13 @@ pub enum Command {
     /// Decide whether modules would load on a kernel with the given exports.
     #[command(after_help = elf::CHECK_EXIT_CODES)]
     CheckModule(CheckModuleArgs),
+    /// Watch repositories and comment on commits that hide an ABI change.
+    Daemon(DaemonArgs),
+    /// Configuration file tools.
+    Config(ConfigArgs),
+    /// Build a small packaging repository from real Debian references and
+    /// show the comments the daemon would post on it (no setup, no network).
+    Demo(DemoArgs),
 }
 
 /// What a command concluded, mapped onto the process exit code.
@@ -80,6 +89,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bisect(args) => bisect::run(args),
         Command::Extract(args) => elf::extract(args),
         Command::CheckModule(args) => elf::check_module(args),
+        Command::Daemon(args) => daemon::daemon(args),
+        Command::Config(args) => daemon::config(args),
+        Command::Demo(args) => daemon::demo(args),
     }
 }
 

@@ -1,0 +1,831 @@
+//! The daemon's configuration file (`config/abibot.toml`): its TOML schema,
+//! its validation, and the references to secrets it holds.
+//!
+//! Parsing is two-step: serde reads the raw tables (unknown keys rejected,
+//! with the line), then [`Config::parse`] checks what serde cannot (exactly
+//! one source and one forge per repository, names, URLs, ignore rules) and
+//! names the key and line of each problem. Secrets are never inline: a
+//! config holds only [`SecretRef`]s (an environment variable or a file),
+//! resolved into a [`Secret`] when a forge client is built.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::ignore::IgnoreRules;
+
+/// The name of a watched repository: part of finding ids, a directory name
+/// in the clone cache and a label in metrics, so it is kept to
+/// `[A-Za-z0-9._-]`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RepoName(String);
+
+impl RepoName {
+    /// A validated name.
+    pub fn new(name: &str) -> Result<RepoName, String> {
+        let valid = !name.is_empty()
+            && !name.starts_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if valid {
+            Ok(RepoName(name.to_owned()))
+        } else {
+            Err(format!(
+                "{name:?} is not a valid repository name (letters, digits, '.', '_', '-'; not starting with '.')"
+            ))
+        }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RepoName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A secret value (token, private key). Never shown by `Debug` or `Display`,
+/// so it cannot leak through logs or error chains by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where a secret is found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretRef {
+    /// An environment variable.
+    Env(String),
+    /// A file (its content, surrounding whitespace trimmed).
+    File(PathBuf),
+}
+
+/// A secret reference could not be resolved. The message names the
+/// variable or file, never a value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The environment variable is not set (or not UTF-8).
+    #[error("environment variable {0} is not set")]
+    MissingEnv(String),
+    /// The file could not be read.
+    #[error("cannot read secret file {path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The variable or file is empty.
+    #[error("{0} is empty")]
+    Empty(String),
+}
+
+impl SecretRef {
+    /// Reads the secret now.
+    pub fn resolve(&self) -> Result<Secret, SecretError> {
+        let (value, what) = match self {
+            SecretRef::Env(name) => (
+                std::env::var(name).map_err(|_| SecretError::MissingEnv(name.clone()))?,
+                format!("environment variable {name}"),
+            ),
+            SecretRef::File(path) => (
+                std::fs::read_to_string(path).map_err(|source| SecretError::File {
+                    path: path.clone(),
+                    source,
+                })?,
+                format!("secret file {}", path.display()),
+            ),
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(SecretError::Empty(what));
+        }
+        Ok(Secret(value.to_owned()))
+    }
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Env(name) => write!(f, "${name}"),
+            SecretRef::File(path) => write!(f, "file {}", path.display()),
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The whole configuration, validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The SQLite state database.
+    pub state: PathBuf,
+    /// Time between two polls of a repository.
+    pub poll_interval: Duration,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// How many repositories are polled at the same time.
+    pub concurrency: usize,
+    /// Where repositories given by `url` are cloned.
+    pub cache_dir: PathBuf,
+    /// Address of the `/healthz` and `/metrics` server, if any.
+    pub listen: Option<SocketAddr>,
+    /// The watched repositories.
+    pub repos: Vec<RepoConfig>,
+}
+
+/// Where a repository's commits come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RepoSource {
+    /// Cloned (bare) into the cache directory and fetched at every poll:
+    /// https, ssh, or a local path.
+    Url(String),
+    /// An existing clone, read as it is (whoever owns it keeps it current).
+    Path(PathBuf),
+}
+
+/// One `[[repo]]` table.
+#[derive(Clone, Debug)]
+pub struct RepoConfig {
+    /// Its name.
+    pub name: RepoName,
+    /// Where its commits come from.
+    pub source: RepoSource,
+    /// Branches to watch.
+    pub branches: Vec<String>,
+    /// A layout forced by name (`debian`, `ubuntu`, `redhat`); detected when `None`.
+    pub layout: Option<String>,
+    /// The packaging directory inside the repository.
+    pub root: Option<String>,
+    /// Ignore rules added to the repository's own (Debian `ignore-changes` syntax).
+    pub ignore: Vec<String>,
+    /// On first start, comment on the existing history too.
+    pub backfill: bool,
+    /// Where comments go.
+    pub forge: ForgeConfig,
+    /// Line of the `[[repo]]` table in the file, for messages.
+    pub line: usize,
+}
+
+/// Where and how comments are posted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ForgeConfig {
+    /// GitHub or GitHub Enterprise commit comments.
+    Github(GithubConfig),
+    /// GitLab commit comments.
+    Gitlab(GitlabConfig),
+    /// Dry run: comment bodies written to standard output.
+    Stdout,
+    /// Dry run: comments appended to a JSON Lines file.
+    File(PathBuf),
+}
+
+impl ForgeConfig {
+    /// A short description for logs (`github owner/linux`); holds no secret.
+    pub fn describe(&self) -> String {
+        match self {
+            ForgeConfig::Github(g) => format!("github {} at {}", g.repo, g.api_url),
+            ForgeConfig::Gitlab(g) => format!("gitlab project {} at {}", g.project, g.base_url),
+            ForgeConfig::Stdout => "stdout".to_owned(),
+            ForgeConfig::File(path) => format!("file {}", path.display()),
+        }
+    }
+}
+
+/// `[repo.github]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GithubConfig {
+    /// `owner/repo`.
+    pub repo: String,
+    /// API root (`https://api.github.com`, or `https://host/api/v3`).
+    pub api_url: String,
+    /// How to authenticate.
+    pub auth: GithubAuth,
+}
+
+/// GitHub authentication.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GithubAuth {
+    /// A personal (or fine-grained) access token.
+    Token(SecretRef),
+    /// A GitHub App installation.
+    App {
+        /// The App's id.
+        app_id: u64,
+        /// The App's RSA private key (PEM).
+        private_key: SecretRef,
+        /// The installation on the repository's owner.
+        installation_id: u64,
+    },
+}
+
+/// `[repo.gitlab]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GitlabConfig {
+    /// Instance root (`https://salsa.debian.org`).
+    pub base_url: String,
+    /// The project, by id or path.
+    pub project: GitlabProject,
+    /// The access token.
+    pub token: SecretRef,
+}
+
+/// A GitLab project reference.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum GitlabProject {
+    /// Numeric id.
+    Id(u64),
+    /// `group/project` path.
+    Path(String),
+}
+
+impl fmt::Display for GitlabProject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GitlabProject::Id(id) => write!(f, "{id}"),
+            GitlabProject::Path(path) => f.write_str(path),
+        }
+    }
+}
+
+/// A configuration problem; the message names the file, line and key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {file}: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not valid TOML, or not the schema (unknown key, wrong type).
+    #[error("{file}: {message}")]
+    Syntax {
+        /// The file.
+        file: String,
+        /// toml's message, with line, column and key.
+        message: String,
+    },
+    /// A value that parses but is not acceptable.
+    #[error("{file}:{line}: `{key}`: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// The key (`repo.github.token_env`).
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+const DEFAULT_POLL: Duration = Duration::from_secs(60);
+const DEFAULT_CONCURRENCY: usize = 2;
+const DEFAULT_GITHUB_API: &str = "https://api.github.com";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    state: Spanned<PathBuf>,
+    poll_interval: Option<Spanned<String>>,
+    #[serde(default)]
+    log_format: LogFormat,
+    concurrency: Option<Spanned<usize>>,
+    cache_dir: Option<PathBuf>,
+    listen: Option<Spanned<String>>,
+    #[serde(default)]
+    repo: Vec<Spanned<RawRepo>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRepo {
+    name: Spanned<String>,
+    url: Option<Spanned<String>>,
+    path: Option<Spanned<PathBuf>>,
+    branches: Spanned<Vec<String>>,
+    layout: Option<Spanned<String>>,
+    root: Option<String>,
+    #[serde(default)]
+    ignore: Vec<Spanned<String>>,
+    #[serde(default)]
+    backfill: bool,
+    github: Option<Spanned<RawGithub>>,
+    gitlab: Option<Spanned<RawGitlab>>,
+    stdout: Option<Spanned<RawStdout>>,
+    file: Option<Spanned<RawFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGithub {
+    repo: Spanned<String>,
+    api_url: Option<Spanned<String>>,
+    token_env: Option<String>,
+    token_file: Option<PathBuf>,
+    app_id: Option<u64>,
+    private_key_file: Option<PathBuf>,
+    installation_id: Option<u64>,
+    token: Option<Spanned<toml::Value>>,
+    private_key: Option<Spanned<toml::Value>>,
+    password: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGitlab {
+    base_url: Spanned<String>,
+    project: Spanned<GitlabProject>,
+    token_env: Option<String>,
+    token_file: Option<PathBuf>,
+    token: Option<Spanned<toml::Value>>,
+    private_key: Option<Spanned<toml::Value>>,
+    password: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStdout {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    path: PathBuf,
+}
+
+/// Turns byte offsets into lines and builds errors.
+struct Source<'a> {
+    file: &'a str,
+    text: &'a str,
+    base: Option<&'a Path>,
+}
+
+impl Source<'_> {
+    fn line(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())]
+            .bytes()
+            .filter(|&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn invalid<T>(
+        &self,
+        span: std::ops::Range<usize>,
+        key: &str,
+        message: String,
+    ) -> Result<T, ConfigError> {
+        Err(ConfigError::Invalid {
+            file: self.file.to_owned(),
+            line: self.line(span.start),
+            key: key.to_owned(),
+            message,
+        })
+    }
+
+    /// Relative paths are taken from the configuration file's directory, so
+    /// a config works whatever the daemon's working directory.
+    fn path(&self, path: PathBuf) -> PathBuf {
+        match self.base {
+            Some(base) if path.is_relative() => base.join(path),
+            _ => path,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.display().to_string(),
+            source,
+        })?;
+        Config::parse_at(&text, &path.display().to_string(), path.parent())
+    }
+
+    /// Validates configuration text; `file` names it in errors. Relative
+    /// paths stay relative.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        Config::parse_at(text, file, None)
+    }
+
+    fn parse_at(text: &str, file: &str, base: Option<&Path>) -> Result<Config, ConfigError> {
+        let src = Source { file, text, base };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: file.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        let poll_interval = match raw.poll_interval {
+            None => DEFAULT_POLL,
+            Some(p) => match humantime::parse_duration(p.get_ref()) {
+                Ok(d) if d >= Duration::from_secs(1) => d,
+                Ok(_) => {
+                    return src.invalid(p.span(), "poll_interval", "must be at least 1s".into());
+                }
+                Err(e) => {
+                    return src.invalid(
+                        p.span(),
+                        "poll_interval",
+                        format!("{:?}: {e} (write e.g. \"60s\", \"5m\")", p.get_ref()),
+                    );
+                }
+            },
+        };
+        let concurrency = match raw.concurrency {
+            None => DEFAULT_CONCURRENCY,
+            Some(c) if *c.get_ref() == 0 => {
+                return src.invalid(c.span(), "concurrency", "must be at least 1".into());
+            }
+            Some(c) => c.into_inner(),
+        };
+        let listen = match raw.listen {
+            None => None,
+            Some(l) => Some(l.get_ref().parse::<SocketAddr>().or_else(|e| {
+                src.invalid(
+                    l.span(),
+                    "listen",
+                    format!(
+                        "{:?}: {e} (write host:port, e.g. \"127.0.0.1:9464\")",
+                        l.get_ref()
+                    ),
+                )
+            })?),
+        };
+        let state_path = src.path(raw.state.get_ref().clone());
+        if state_path.as_os_str().is_empty() {
+            return src.invalid(raw.state.span(), "state", "must name a file".into());
+        }
+        let cache_dir = match raw.cache_dir {
+            Some(dir) => src.path(dir),
+            None => state_path
+                .parent()
+                .map_or_else(|| PathBuf::from("repos"), |p| p.join("repos")),
+        };
+        if raw.repo.is_empty() {
+            return src.invalid(0..0, "repo", "no [[repo]] table: nothing to watch".into());
+        }
+        let mut names = BTreeSet::new();
+        let mut repos = Vec::new();
+        for table in raw.repo {
+            let span = table.span();
+            let repo = validate_repo(&src, table.into_inner(), span.clone())?;
+            if !names.insert(repo.name.clone()) {
+                return src.invalid(
+                    span,
+                    "repo.name",
+                    format!("{:?} is used by two [[repo]] tables", repo.name.as_str()),
+                );
+            }
+            repos.push(repo);
+        }
+        Ok(Config {
+            state: state_path,
+            poll_interval,
+            log_format: raw.log_format,
+            concurrency,
+            cache_dir,
+            listen,
+            repos,
+        })
+    }
+
+    /// Problems that do not make the file invalid but would stop a repository
+    /// at run time: unset variables, unreadable secret or clone paths.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for repo in &self.repos {
+            let secrets: Vec<&SecretRef> = match &repo.forge {
+                ForgeConfig::Github(g) => match &g.auth {
+                    GithubAuth::Token(t) => vec![t],
+                    GithubAuth::App { private_key, .. } => vec![private_key],
+                },
+                ForgeConfig::Gitlab(g) => vec![&g.token],
+                ForgeConfig::Stdout | ForgeConfig::File(_) => vec![],
+            };
+            for secret in secrets {
+                if let Err(e) = secret.resolve() {
+                    out.push(format!("repo {}: {e}", repo.name));
+                }
+            }
+            if let RepoSource::Path(path) = &repo.source
+                && !path.exists()
+            {
+                out.push(format!(
+                    "repo {}: path {} does not exist",
+                    repo.name,
+                    path.display()
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Keys that would hold a secret inline (`token`, `private_key`,
+/// `password`) are in the schema only to be refused with a message that does
+/// not repeat the value: toml's own "unknown field" error quotes the line.
+fn refuse_inline(
+    src: &Source<'_>,
+    table: &str,
+    inline: [&Option<Spanned<toml::Value>>; 3],
+) -> Result<(), ConfigError> {
+    let keys = [
+        ("token", "token_env or token_file"),
+        ("private_key", "private_key_file"),
+        ("password", "token_env or token_file"),
+    ];
+    for ((key, instead), value) in keys.into_iter().zip(inline) {
+        if let Some(value) = value {
+            return src.invalid(
+                value.span(),
+                &format!("{table}.{key}"),
+                format!("secrets are not accepted inline; use {instead}"),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn token_ref(
+    src: &Source<'_>,
+    span: std::ops::Range<usize>,
+    table: &str,
+    env: Option<String>,
+    file: Option<PathBuf>,
+) -> Result<Option<SecretRef>, ConfigError> {
+    match (env, file) {
+        (Some(_), Some(_)) => src.invalid(
+            span,
+            &format!("{table}.token_env"),
+            "give token_env or token_file, not both".into(),
+        ),
+        (Some(env), None) if env.is_empty() => src.invalid(
+            span,
+            &format!("{table}.token_env"),
+            "names no variable".into(),
+        ),
+        (Some(env), None) => Ok(Some(SecretRef::Env(env))),
+        (None, Some(file)) => Ok(Some(SecretRef::File(src.path(file)))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn check_http_url(
+    src: &Source<'_>,
+    url: &Spanned<String>,
+    key: &str,
+) -> Result<String, ConfigError> {
+    match reqwest::Url::parse(url.get_ref()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {
+            Ok(url.get_ref().trim_end_matches('/').to_owned())
+        }
+        Ok(_) => src.invalid(
+            url.span(),
+            key,
+            format!("{:?} is not an http(s) URL", url.get_ref()),
+        ),
+        Err(e) => src.invalid(url.span(), key, format!("{:?}: {e}", url.get_ref())),
+    }
+}
+
+fn validate_repo(
+    src: &Source<'_>,
+    raw: RawRepo,
+    span: std::ops::Range<usize>,
+) -> Result<RepoConfig, ConfigError> {
+    let name = RepoName::new(raw.name.get_ref())
+        .or_else(|m| src.invalid(raw.name.span(), "repo.name", m))?;
+    let source = match (raw.url, raw.path) {
+        (Some(_), Some(p)) => {
+            return src.invalid(p.span(), "repo.path", "give url or path, not both".into());
+        }
+        (None, None) => {
+            return src.invalid(span, "repo", format!("repo {name}: give url or path"));
+        }
+        (Some(url), None) if url.get_ref().trim().is_empty() => {
+            return src.invalid(url.span(), "repo.url", "is empty".into());
+        }
+        (Some(url), None) => RepoSource::Url(url.into_inner()),
+        (None, Some(path)) => RepoSource::Path(src.path(path.into_inner())),
+    };
+    if raw.branches.get_ref().is_empty()
+        || raw.branches.get_ref().iter().any(|b| b.trim().is_empty())
+    {
+        return src.invalid(
+            raw.branches.span(),
+            "repo.branches",
+            "list at least one branch, none empty".into(),
+        );
+    }
+    if let Some(layout) = &raw.layout
+        && !crate::layouts::LAYOUT_NAMES.contains(&layout.get_ref().as_str())
+    {
+        return src.invalid(
+            layout.span(),
+            "repo.layout",
+            format!(
+                "{:?} is not one of {}",
+                layout.get_ref(),
+                crate::layouts::LAYOUT_NAMES.join(", ")
+            ),
+        );
+    }
+    for rule in &raw.ignore {
+        if let Err(e) = IgnoreRules::parse([rule.get_ref().as_str()]) {
+            return src.invalid(rule.span(), "repo.ignore", e.to_string());
+        }
+    }
+    let mut forges = Vec::new();
+    if let Some(g) = raw.github {
+        let gspan = g.span();
+        let g = g.into_inner();
+        refuse_inline(src, "repo.github", [&g.token, &g.private_key, &g.password])?;
+        let valid_part = |p: &str| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        };
+        match g.repo.get_ref().split_once('/') {
+            Some((owner, repo)) if valid_part(owner) && valid_part(repo) => {}
+            _ => {
+                return src.invalid(
+                    g.repo.span(),
+                    "repo.github.repo",
+                    format!("{:?} is not owner/repo", g.repo.get_ref()),
+                );
+            }
+        }
+        let api_url = match &g.api_url {
+            Some(url) => check_http_url(src, url, "repo.github.api_url")?,
+            None => DEFAULT_GITHUB_API.to_owned(),
+        };
+        let token = token_ref(src, gspan.clone(), "repo.github", g.token_env, g.token_file)?;
+        let auth = match (token, g.app_id, g.private_key_file, g.installation_id) {
+            (Some(t), None, None, None) => GithubAuth::Token(t),
+            (None, Some(app_id), Some(key), Some(installation_id)) => GithubAuth::App {
+                app_id,
+                private_key: SecretRef::File(src.path(key)),
+                installation_id,
+            },
+            (Some(_), _, _, _) => {
+                return src.invalid(
+                    gspan,
+                    "repo.github",
+                    "give a token (token_env/token_file) or a GitHub App (app_id, private_key_file, installation_id), not both".into(),
+                );
+            }
+            (None, None, None, None) => {
+                return src.invalid(
+                    gspan,
+                    "repo.github",
+                    "no credentials: set token_env or token_file, or app_id, private_key_file and installation_id".into(),
+                );
+            }
+            (None, _, _, _) => {
+                return src.invalid(
+                    gspan,
+                    "repo.github",
+                    "a GitHub App needs all of app_id, private_key_file and installation_id".into(),
+                );
+            }
+        };
+        forges.push((
+            gspan,
+            ForgeConfig::Github(GithubConfig {
+                repo: g.repo.into_inner(),
+                api_url,
+                auth,
+            }),
+        ));
+    }
+    if let Some(g) = raw.gitlab {
+        let gspan = g.span();
+        let g = g.into_inner();
+        refuse_inline(src, "repo.gitlab", [&g.token, &g.private_key, &g.password])?;
+        let base_url = check_http_url(src, &g.base_url, "repo.gitlab.base_url")?;
+        if let GitlabProject::Path(p) = g.project.get_ref()
+            && (p.is_empty() || p.starts_with('/') || p.ends_with('/'))
+        {
+            return src.invalid(
+                g.project.span(),
+                "repo.gitlab.project",
+                format!("{p:?} is not a project id or group/project path"),
+            );
+        }
+        let Some(token) = token_ref(src, gspan.clone(), "repo.gitlab", g.token_env, g.token_file)?
+        else {
+            return src.invalid(
+                gspan,
+                "repo.gitlab",
+                "no credentials: set token_env or token_file".into(),
+            );
+        };
+        forges.push((
+            gspan,
+            ForgeConfig::Gitlab(GitlabConfig {
+                base_url,
+                project: g.project.into_inner(),
+                token,
+            }),
+        ));
+    }
+    if let Some(s) = raw.stdout {
+        forges.push((s.span(), ForgeConfig::Stdout));
+    }
+    if let Some(f) = raw.file {
+        let fspan = f.span();
+        forges.push((fspan, ForgeConfig::File(src.path(f.into_inner().path))));
+    }
+    let forge = match forges.len() {
+        0 => {
+            return src.invalid(
+                span,
+                "repo",
+                format!("repo {name}: no forge: add [repo.github], [repo.gitlab], [repo.stdout] or [repo.file]"),
+            );
+        }
+        1 => forges.pop().expect("one").1,
+        _ => {
+            return src.invalid(
+                forges[1].0.clone(),
+                "repo",
+                format!("repo {name}: more than one forge table; keep one"),
+            );
+        }
+    };
+    Ok(RepoConfig {
+        name,
+        source,
+        branches: raw.branches.into_inner(),
+        layout: raw.layout.map(Spanned::into_inner),
+        root: raw.root,
+        ignore: raw.ignore.into_iter().map(Spanned::into_inner).collect(),
+        backfill: raw.backfill,
+        forge,
+        line: src.line(span.start),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_show_in_debug_or_display() {
+        let s = Secret::new("ghp_supersecret");
+        assert!(!format!("{s:?} {s}").contains("supersecret"));
+        assert_eq!(s.expose(), "ghp_supersecret");
+    }
+
+    #[test]
+    fn repo_names_are_restricted() {
+        assert!(RepoName::new("linux-6.1_x.y").is_ok());
+        for bad in ["", ".hidden", "a/b", "a b", "ü"] {
+            assert!(RepoName::new(bad).is_err(), "{bad:?}");
+        }
+    }
+}

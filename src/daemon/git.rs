@@ -1,0 +1,325 @@
+//! The daemon's git side, run on blocking threads: opening or fetching a
+//! watched repository, deciding which commits of a branch are new (first
+//! start, backfill, fast-forward, force-push), and scanning them with the
+//! library's [`Walker`] and [`Scanner`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use git2::{
+    AutotagOption, Cred, CredentialType, ErrorCode, FetchOptions, Oid, RemoteCallbacks, Repository,
+};
+
+use crate::config::{RepoConfig, RepoSource};
+use crate::findings::{Finding, FindingKind};
+use crate::history::scan::Scanner;
+use crate::history::{CommitSha, HistoryError, RevState, RevisionError, Step, WalkOptions, Walker};
+use crate::ignore::IgnoreRules;
+use crate::layouts::Layout;
+use crate::report::scan::finding_markdown;
+use crate::state::FindingId;
+
+/// A git operation failed for a repository.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {message}")]
+pub struct GitError {
+    /// What was being done (`fetch https://...`, `branch master`).
+    pub what: String,
+    /// What git said.
+    pub message: String,
+}
+
+fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
+    let what = what.into();
+    move |e| GitError {
+        what,
+        message: e.message().to_owned(),
+    }
+}
+
+impl From<HistoryError> for GitError {
+    fn from(e: HistoryError) -> GitError {
+        GitError {
+            what: "scan".into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Opens the repository: an existing clone as it is, or the cached bare
+/// clone of a URL, created on first use and fetched every time.
+pub fn open(repo: &RepoConfig, cache_dir: &Path) -> Result<Repository, GitError> {
+    match &repo.source {
+        RepoSource::Path(path) => {
+            Repository::open(path).map_err(git_err(format!("open {}", path.display())))
+        }
+        RepoSource::Url(url) => {
+            let dir = cache_dir.join(format!("{}.git", repo.name));
+            let git = if dir.exists() {
+                Repository::open_bare(&dir).map_err(git_err(format!("open {}", dir.display())))?
+            } else {
+                std::fs::create_dir_all(cache_dir).map_err(|e| GitError {
+                    what: format!("create {}", cache_dir.display()),
+                    message: e.to_string(),
+                })?;
+                Repository::init_bare(&dir).map_err(git_err(format!("create {}", dir.display())))?
+            };
+            fetch(&git, url, &repo.branches)?;
+            Ok(git)
+        }
+    }
+}
+
+/// Fetches the watched branches into `refs/remotes/origin/*`.
+fn fetch(git: &Repository, url: &str, branches: &[String]) -> Result<(), GitError> {
+    let what = format!("fetch {url}");
+    let mut remote = match git.find_remote("origin") {
+        Ok(remote) if remote.url().ok() == Some(url) => remote,
+        Ok(_) => {
+            git.remote_set_url("origin", url).map_err(git_err(&what))?;
+            git.find_remote("origin").map_err(git_err(&what))?
+        }
+        Err(_) => git.remote("origin", url).map_err(git_err(&what))?,
+    };
+    let refspecs: Vec<String> = branches
+        .iter()
+        .map(|b| format!("+refs/heads/{b}:refs/remotes/origin/{b}"))
+        .collect();
+    let mut callbacks = RemoteCallbacks::new();
+    let mut tries = 0;
+    callbacks.credentials(move |url, username, allowed| {
+        // libgit2 asks again after a refused credential: give up after a few.
+        tries += 1;
+        if tries > 3 {
+            return Err(git2::Error::from_str("authentication failed"));
+        }
+        if allowed.contains(CredentialType::SSH_KEY) {
+            return Cred::ssh_key_from_agent(username.unwrap_or("git"));
+        }
+        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT)
+            && let Ok(config) = git2::Config::open_default()
+        {
+            return Cred::credential_helper(&config, url, username);
+        }
+        Cred::default()
+    });
+    let mut options = FetchOptions::new();
+    options
+        .remote_callbacks(callbacks)
+        .download_tags(AutotagOption::None);
+    remote
+        .fetch(&refspecs, Some(&mut options), None)
+        .map_err(git_err(what))
+}
+
+/// The head commit of a watched branch.
+pub fn branch_head(git: &Repository, repo: &RepoConfig, branch: &str) -> Result<Oid, GitError> {
+    let candidates = match repo.source {
+        RepoSource::Url(_) => vec![format!("refs/remotes/origin/{branch}")],
+        RepoSource::Path(_) => vec![format!("refs/heads/{branch}"), branch.to_owned()],
+    };
+    let mut last = None;
+    for rev in &candidates {
+        match git.revparse_single(rev).and_then(|o| o.peel_to_commit()) {
+            Ok(commit) => return Ok(commit.id()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(git_err(format!("branch {branch}"))(
+        last.expect("at least one candidate"),
+    ))
+}
+
+/// Where a branch's scan starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// First poll: the head is the starting point; old history is not commented on.
+    First,
+    /// First poll with `backfill`: the whole history is scanned.
+    Backfill,
+    /// Nothing new.
+    UpToDate,
+    /// New commits after the last processed one.
+    After(CommitSha),
+    /// The branch was rewritten: the last processed commit is no longer in
+    /// its history; scanning resumes from their merge base.
+    Rewritten {
+        /// The last processed commit.
+        last: CommitSha,
+        /// Where the new history leaves the old one.
+        base: CommitSha,
+    },
+    /// The last processed commit shares no history with the branch (or is
+    /// gone): the head becomes the new starting point.
+    Unrelated(CommitSha),
+}
+
+/// A finding as the daemon keeps it: rendered at once, so the comparisons
+/// behind it (tens of thousands of changes for a Debian refresh) are freed
+/// commit by commit instead of piling up over a backfill.
+pub struct Scanned {
+    /// The finding's id.
+    pub id: FindingId,
+    /// Its commit.
+    pub commit: CommitSha,
+    /// Its kind.
+    pub kind: FindingKind,
+    /// Its Markdown, marker included.
+    pub body: String,
+}
+
+impl Scanned {
+    fn render(finding: &Finding) -> Scanned {
+        Scanned {
+            id: FindingId::of(finding),
+            commit: finding.commit.clone(),
+            kind: finding.kind,
+            body: finding_markdown(finding),
+        }
+    }
+}
+
+/// The result of scanning one branch.
+pub struct BranchScan {
+    /// The branch.
+    pub branch: String,
+    /// Its head, the new progress.
+    pub head: CommitSha,
+    /// How the range was chosen.
+    pub start: Start,
+    /// Commits scanned.
+    pub commits: usize,
+    /// Findings, oldest commit first.
+    pub findings: Vec<Scanned>,
+    /// Problems at single revisions.
+    pub errors: Vec<RevisionError>,
+}
+
+/// Decides where a branch's scan starts, given its last processed commit.
+pub fn start(
+    git: &Repository,
+    head: Oid,
+    last: Option<&CommitSha>,
+    backfill: bool,
+) -> Result<(Start, Option<Oid>), GitError> {
+    let Some(last) = last else {
+        return Ok(if backfill {
+            (Start::Backfill, None)
+        } else {
+            (Start::First, None)
+        });
+    };
+    let Ok(last_oid) = Oid::from_str(&last.0) else {
+        return Ok((Start::Unrelated(last.clone()), None));
+    };
+    if last_oid == head {
+        return Ok((Start::UpToDate, None));
+    }
+    if git.find_commit(last_oid).is_err() {
+        return Ok((Start::Unrelated(last.clone()), None));
+    }
+    let what = format!("history of {}", CommitSha::of(head).short());
+    if git
+        .graph_descendant_of(head, last_oid)
+        .map_err(git_err(&what))?
+    {
+        return Ok((Start::After(last.clone()), Some(last_oid)));
+    }
+    match git.merge_base(head, last_oid) {
+        Ok(base) => Ok((
+            Start::Rewritten {
+                last: last.clone(),
+                base: CommitSha::of(base),
+            },
+            Some(base),
+        )),
+        Err(e) if e.code() == ErrorCode::NotFound => Ok((Start::Unrelated(last.clone()), None)),
+        Err(e) => Err(git_err(what)(e)),
+    }
+}
+
+/// Adds the configuration's ignore rules to every flavour of a revision.
+fn with_extra_rules(state: &RevState, extra: &IgnoreRules) -> RevState {
+    let mut state = state.clone();
+    for source in state.snapshot.flavours.values_mut() {
+        let mut rules = (*source.ignore).clone();
+        rules.extend(extra.clone());
+        source.ignore = Arc::new(rules);
+    }
+    state
+}
+
+/// Scans one branch from its last processed commit to its head.
+pub fn scan_branch(
+    git: &Repository,
+    repo: &RepoConfig,
+    branch: &str,
+    last: Option<&CommitSha>,
+    jobs: usize,
+) -> Result<BranchScan, GitError> {
+    let head = branch_head(git, repo, branch)?;
+    let (start, from) = start(git, head, last, repo.backfill)?;
+    let mut scan = BranchScan {
+        branch: branch.to_owned(),
+        head: CommitSha::of(head),
+        start: start.clone(),
+        commits: 0,
+        findings: Vec::new(),
+        errors: Vec::new(),
+    };
+    if matches!(start, Start::First | Start::UpToDate | Start::Unrelated(_)) {
+        return Ok(scan);
+    }
+    let layout = match &repo.layout {
+        Some(name) => Some(
+            Layout::named(name, repo.root.as_deref().unwrap_or("")).ok_or_else(|| GitError {
+                what: "layout".into(),
+                message: format!("unknown layout {name:?}"),
+            })?,
+        ),
+        None => None,
+    };
+    let options = WalkOptions {
+        root: repo.root.clone(),
+        layout,
+        jobs,
+        ..WalkOptions::default()
+    };
+    let extra =
+        IgnoreRules::parse(repo.ignore.iter().map(String::as_str)).map_err(|e| GitError {
+            what: "ignore rules".into(),
+            message: e.to_string(),
+        })?;
+    let mut walker = Walker::new(git, options);
+    let mut scanner = Scanner::new(repo.name.as_str());
+    let mut findings = Vec::new();
+    walker.walk(
+        from,
+        head,
+        |_, _| {},
+        |step| {
+            if extra.is_empty() || !step.touched {
+                scanner.visit(step);
+            } else {
+                let parent = with_extra_rules(step.parent, &extra);
+                let state = with_extra_rules(step.state, &extra);
+                scanner.visit(Step {
+                    parent: &parent,
+                    state: &state,
+                    ..step
+                });
+            }
+            findings.extend(
+                scanner
+                    .report
+                    .findings
+                    .drain(..)
+                    .map(|f| Scanned::render(&f)),
+            );
+        },
+    )?;
+    scan.commits = scanner.report.commits_scanned;
+    scan.errors = scanner.report.errors;
+    scan.findings = findings;
+    Ok(scan)
+}

@@ -1,0 +1,527 @@
+//! The long-running service: for every watched repository, every poll
+//! interval, fetch, scan the new commits of each branch, record findings and
+//! progress, and post one comment per finding on the finding's commit.
+//!
+//! Owns the tokio side: scheduling (one loop per repository, at most
+//! `concurrency` polling at once), shutdown (waits end at once, a write or a
+//! request in flight is finished and recorded), and the health/metrics
+//! endpoint. The git work runs on blocking threads ([`git`]), progress and
+//! the outbox live in [`crate::state`], comments go through
+//! [`crate::forge::Publisher`].
+//!
+//! Order of writes, for crash safety: (1) findings and the new progress in
+//! one transaction; (2) for each pending finding, search the commit's
+//! comments for its marker and post only when absent; (3) record the
+//! comment. A crash anywhere repeats at most step 2's search, never a post.
+
+pub mod git;
+pub mod health;
+pub mod http;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use tokio::sync::{Semaphore, watch};
+
+use crate::config::{Config, ForgeConfig, RepoConfig, RepoName};
+use crate::forge::{
+    self, Cancel, ErrorClass, Forge, ForgeError, Pacer, Published, Publisher, Retrier, RetryPolicy,
+};
+use crate::history::CommitSha;
+use crate::report::scan::marker;
+use crate::state::{NewFinding, State, StateError};
+use git::{BranchScan, GitError, Start};
+use health::Health;
+
+/// Points where a test can stop a poll as a crash would, leaving the state
+/// exactly as the writes before it left it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failpoint {
+    /// After findings and progress are recorded, before anything is posted.
+    AfterRecord,
+    /// After a comment is on the forge, before it is recorded.
+    AfterPost,
+}
+
+/// A repository's poll failed; it is retried at the next one.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// Opening, fetching or scanning failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// The state database failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The forge refused or failed.
+    #[error("{error}{}", hint(.error))]
+    Forge {
+        /// The forge's error.
+        error: ForgeError,
+    },
+    /// A failpoint stopped the poll.
+    #[error("stopped at failpoint {0:?}")]
+    Failpoint(Failpoint),
+    /// Shutdown was requested.
+    #[error("interrupted by shutdown")]
+    Interrupted,
+    /// The scan thread panicked.
+    #[error("scan task failed: {0}")]
+    Task(String),
+}
+
+/// What operators should check after an error that stops a repository.
+fn hint(e: &ForgeError) -> &'static str {
+    match e {
+        ForgeError::Status { status: 401, .. } => {
+            " (the token was refused: check it, and that it has not expired; the repository is retried at the next poll)"
+        }
+        ForgeError::Status { status: 403, .. } => {
+            " (the token lacks permission to comment on this repository)"
+        }
+        ForgeError::Status { status: 404, .. } => {
+            " (check the repository or project name, and that the token can see it)"
+        }
+        _ => "",
+    }
+}
+
+impl From<ForgeError> for RepoError {
+    fn from(error: ForgeError) -> RepoError {
+        match error {
+            ForgeError::Interrupted => RepoError::Interrupted,
+            error => RepoError::Forge { error },
+        }
+    }
+}
+
+/// The daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The state database could not be opened.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The health endpoint could not listen.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// One branch's part in a poll.
+#[derive(Clone, Debug)]
+pub struct BranchReport {
+    /// The branch.
+    pub branch: String,
+    /// How its range was chosen.
+    pub start: Start,
+    /// Its head, now its progress.
+    pub head: CommitSha,
+    /// Commits scanned.
+    pub commits: usize,
+    /// Findings seen in them.
+    pub findings: usize,
+    /// Of which new to the state.
+    pub new_findings: usize,
+}
+
+/// What one poll of a repository did.
+#[derive(Clone, Debug, Default)]
+pub struct PollReport {
+    /// Per branch.
+    pub branches: Vec<BranchReport>,
+    /// Comments posted.
+    pub posted: usize,
+    /// Comments found already on the forge (posted before a crash).
+    pub found: usize,
+    /// Findings the forge refused.
+    pub failed: usize,
+}
+
+/// The service.
+pub struct Daemon {
+    config: Config,
+    state: Arc<State>,
+    health: Arc<Health>,
+    policy: RetryPolicy,
+    stop: watch::Sender<bool>,
+    cancel: Cancel,
+    injected: HashMap<RepoName, Arc<dyn Forge>>,
+    publishers: Mutex<HashMap<RepoName, Arc<Publisher>>>,
+    pacers: Mutex<HashMap<String, Arc<Pacer>>>,
+    failpoint: Mutex<Option<Failpoint>>,
+    jobs: usize,
+}
+
+impl Daemon {
+    /// A daemon for `config`, opening its state database.
+    pub fn new(config: Config) -> Result<Daemon, DaemonError> {
+        let state = State::open(&config.state)?;
+        Ok(Daemon::with_state(config, state))
+    }
+
+    /// A daemon over an already opened state.
+    pub fn with_state(config: Config, state: State) -> Daemon {
+        let (stop, rx) = watch::channel(false);
+        let health = Arc::new(Health::default());
+        for repo in &config.repos {
+            health.register(&repo.name);
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let jobs = (cores / config.concurrency).max(1);
+        Daemon {
+            config,
+            state: Arc::new(state),
+            health,
+            policy: RetryPolicy::default(),
+            stop,
+            cancel: Cancel::new(rx),
+            injected: HashMap::new(),
+            publishers: Mutex::new(HashMap::new()),
+            pacers: Mutex::new(HashMap::new()),
+            failpoint: Mutex::new(None),
+            jobs,
+        }
+    }
+
+    /// Replaces the retry timing (tests shorten it).
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Daemon {
+        self.policy = policy;
+        self
+    }
+
+    /// Posts a repository's comments through `forge` instead of the one its
+    /// configuration names (tests; the demo).
+    pub fn with_forge(mut self, repo: &RepoName, forge: Arc<dyn Forge>) -> Daemon {
+        self.injected.insert(repo.clone(), forge);
+        self
+    }
+
+    /// Arms (or disarms) a failpoint; it fires once.
+    pub fn set_failpoint(&self, failpoint: Option<Failpoint>) {
+        *self.failpoint.lock().expect("failpoint lock") = failpoint;
+    }
+
+    /// The state database.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Health and metrics.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Asks every loop to stop after the write or request in flight.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    fn hit(&self, point: Failpoint) -> Result<(), RepoError> {
+        let mut armed = self.failpoint.lock().expect("failpoint lock");
+        if *armed == Some(point) {
+            *armed = None;
+            return Err(RepoError::Failpoint(point));
+        }
+        Ok(())
+    }
+
+    /// Polls every repository once, at most `concurrency` at a time.
+    pub async fn poll_once(self: &Arc<Self>) -> Vec<(RepoName, Result<PollReport, RepoError>)> {
+        let gate = Arc::new(Semaphore::new(self.config.concurrency));
+        let mut tasks = tokio::task::JoinSet::new();
+        for index in 0..self.config.repos.len() {
+            let daemon = self.clone();
+            let gate = gate.clone();
+            tasks.spawn(async move {
+                let _permit = gate.acquire().await.expect("semaphore open");
+                let repo = &daemon.config.repos[index];
+                (index, repo.name.clone(), daemon.poll_repo(repo).await)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            results.push(done.expect("poll task panicked"));
+        }
+        results.sort_by_key(|(index, _, _)| *index);
+        results.into_iter().map(|(_, n, r)| (n, r)).collect()
+    }
+
+    /// Runs until [`Daemon::shutdown`]: one loop per repository, and the
+    /// health endpoint when configured.
+    pub async fn run(self: Arc<Self>) -> Result<(), DaemonError> {
+        let server = match self.config.listen {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| DaemonError::Listen { addr, source })?;
+                tracing::info!(%addr, "serving /healthz and /metrics");
+                Some(tokio::spawn(http::serve(
+                    listener,
+                    self.health.clone(),
+                    self.cancel.clone(),
+                )))
+            }
+            None => None,
+        };
+        tracing::info!(
+            repos = self.config.repos.len(),
+            poll_interval = %humantime::format_duration(self.config.poll_interval),
+            "abibot daemon started"
+        );
+        let gate = Arc::new(Semaphore::new(self.config.concurrency));
+        let mut loops = tokio::task::JoinSet::new();
+        for index in 0..self.config.repos.len() {
+            let daemon = self.clone();
+            let gate = gate.clone();
+            loops.spawn(async move { daemon.repo_loop(index, &gate).await });
+        }
+        while loops.join_next().await.is_some() {}
+        if let Some(server) = server {
+            let _ = server.await;
+        }
+        tracing::info!("abibot daemon stopped");
+        Ok(())
+    }
+
+    async fn repo_loop(&self, index: usize, gate: &Semaphore) {
+        let repo = &self.config.repos[index];
+        loop {
+            let permit = tokio::select! {
+                permit = gate.acquire() => permit.expect("semaphore open"),
+                () = self.cancel.cancelled() => return,
+            };
+            if let Err(RepoError::Interrupted) = self.poll_repo(repo).await {
+                return;
+            }
+            drop(permit);
+            if self.cancel.sleep(self.config.poll_interval).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Polls one repository: fetch, scan, record, post.
+    pub async fn poll_repo(&self, repo: &RepoConfig) -> Result<PollReport, RepoError> {
+        let started = Instant::now();
+        let span = tracing::info_span!("poll", repo = %repo.name);
+        let result = tracing::Instrument::instrument(self.poll(repo), span).await;
+        let took = started.elapsed();
+        match &result {
+            Ok(report) => {
+                self.health.polled(&repo.name, took, None);
+                tracing::debug!(
+                    repo = %repo.name,
+                    took_ms = took.as_millis() as u64,
+                    posted = report.posted,
+                    "poll done"
+                );
+            }
+            Err(RepoError::Interrupted) => {}
+            Err(e) => {
+                self.health.polled(&repo.name, took, Some(e.to_string()));
+                tracing::error!(repo = %repo.name, error = %e, "poll failed; retrying at the next poll");
+            }
+        }
+        result
+    }
+
+    async fn poll(&self, repo: &RepoConfig) -> Result<PollReport, RepoError> {
+        let mut lasts = Vec::new();
+        for branch in &repo.branches {
+            lasts.push((branch.clone(), self.state.progress(&repo.name, branch)?));
+        }
+        let scans = {
+            let repo = repo.clone();
+            let cache_dir = self.config.cache_dir.clone();
+            let jobs = self.jobs;
+            tokio::task::spawn_blocking(move || -> Result<Vec<BranchScan>, GitError> {
+                let git = git::open(&repo, &cache_dir)?;
+                lasts
+                    .iter()
+                    .map(|(branch, last)| {
+                        git::scan_branch(&git, &repo, branch, last.as_ref(), jobs)
+                    })
+                    .collect()
+            })
+            .await
+            .map_err(|e| RepoError::Task(e.to_string()))??
+        };
+        let mut report = PollReport::default();
+        for scan in scans {
+            report.branches.push(self.record(repo, scan)?);
+        }
+        self.hit(Failpoint::AfterRecord)?;
+        self.drain(repo, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Records one branch's scan: findings into the outbox and progress, together.
+    fn record(&self, repo: &RepoConfig, scan: BranchScan) -> Result<BranchReport, RepoError> {
+        match &scan.start {
+            Start::First => tracing::info!(
+                branch = %scan.branch,
+                head = %scan.head.short(),
+                "first poll: starting from the branch head (set backfill = true to comment on history)"
+            ),
+            Start::Rewritten { last, base } => tracing::warn!(
+                branch = %scan.branch,
+                last = %last.short(),
+                base = %base.short(),
+                "branch was force-pushed: resuming from the merge base"
+            ),
+            Start::Unrelated(last) => tracing::warn!(
+                branch = %scan.branch,
+                last = %last.short(),
+                head = %scan.head.short(),
+                "last processed commit is not in the branch's history any more: starting again from the head"
+            ),
+            Start::Backfill | Start::After(_) | Start::UpToDate => {}
+        }
+        for e in &scan.errors {
+            tracing::warn!(commit = %e.commit.short(), path = %e.path, error = %e.message, "revision skipped");
+        }
+        let findings: Vec<NewFinding> = scan
+            .findings
+            .iter()
+            .map(|s| NewFinding {
+                id: s.id.clone(),
+                commit: s.commit.clone(),
+                kind: s.kind.name(),
+                body: s.body.clone(),
+                post: s.kind.is_problem(),
+            })
+            .collect();
+        let new = self
+            .state
+            .record_scan(&repo.name, &scan.branch, &scan.head, &findings)?;
+        self.health.commits_scanned(&repo.name, scan.commits);
+        for f in findings.iter().filter(|f| new.contains(&f.id)) {
+            self.health.finding(&repo.name, f.kind);
+            tracing::info!(
+                finding = %f.id,
+                kind = f.kind,
+                commit = %f.commit.short(),
+                "new finding"
+            );
+        }
+        Ok(BranchReport {
+            branch: scan.branch,
+            start: scan.start,
+            head: scan.head,
+            commits: scan.commits,
+            findings: findings.len(),
+            new_findings: new.len(),
+        })
+    }
+
+    /// Posts the outbox, oldest first.
+    async fn drain(&self, repo: &RepoConfig, report: &mut PollReport) -> Result<(), RepoError> {
+        let pending = self.state.pending(&repo.name)?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let publisher = self.publisher(repo)?;
+        for p in pending {
+            if self.cancel.is_cancelled() {
+                return Err(RepoError::Interrupted);
+            }
+            match publisher
+                .publish(&p.commit, &marker(&p.id.0), &p.body)
+                .await
+            {
+                Ok(published) => {
+                    self.hit(Failpoint::AfterPost)?;
+                    let c = published.comment();
+                    let found = matches!(published, Published::Found(_));
+                    self.state
+                        .mark_posted(&p.id, c.id.as_deref(), c.url.as_deref(), found)?;
+                    if found {
+                        report.found += 1;
+                        tracing::info!(finding = %p.id, commit = %p.commit.short(), "comment already on the forge; recorded");
+                    } else {
+                        report.posted += 1;
+                        self.health.comment_posted(&repo.name);
+                        tracing::info!(
+                            finding = %p.id,
+                            commit = %p.commit.short(),
+                            url = c.url.as_deref().unwrap_or("-"),
+                            "comment posted"
+                        );
+                    }
+                }
+                Err(e) => match e.class(SystemTime::now()) {
+                    ErrorClass::Rejected => {
+                        tracing::warn!(finding = %p.id, error = %e, "forge refused the comment; recorded as failed");
+                        self.state.mark_failed(&p.id, &e.to_string())?;
+                        report.failed += 1;
+                    }
+                    class => {
+                        if class == ErrorClass::Unauthorized {
+                            // Built again (secret read again) at the next poll,
+                            // so a fixed token file needs no restart.
+                            self.publishers
+                                .lock()
+                                .expect("publishers lock")
+                                .remove(&repo.name);
+                        }
+                        return Err(e.into());
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// The repository's publisher, built on first use.
+    fn publisher(&self, repo: &RepoConfig) -> Result<Arc<Publisher>, RepoError> {
+        if let Some(p) = self
+            .publishers
+            .lock()
+            .expect("publishers lock")
+            .get(&repo.name)
+        {
+            return Ok(p.clone());
+        }
+        let forge = match self.injected.get(&repo.name) {
+            Some(forge) => forge.clone(),
+            None => forge::connect(&repo.forge, self.policy.request_timeout)?,
+        };
+        let pacer = self
+            .pacers
+            .lock()
+            .expect("pacers lock")
+            .entry(account(&repo.forge, &repo.name))
+            .or_insert_with(|| Arc::new(Pacer::new(forge.limits())))
+            .clone();
+        let health = self.health.clone();
+        let name = repo.name.clone();
+        let retrier = Retrier::new(self.policy.clone(), self.cancel.clone()).observe(Arc::new(
+            move |e: &ForgeError| health.forge_error(&name, &e.label()),
+        ));
+        let publisher = Arc::new(Publisher::new(forge, retrier, pacer));
+        self.publishers
+            .lock()
+            .expect("publishers lock")
+            .insert(repo.name.clone(), publisher.clone());
+        Ok(publisher)
+    }
+}
+
+/// Repositories posting with the same credentials share one pacer: the
+/// forge's limits apply per account, not per repository.
+fn account(forge: &ForgeConfig, repo: &RepoName) -> String {
+    match forge {
+        ForgeConfig::Github(g) => format!("github {} {:?}", g.api_url, g.auth),
+        ForgeConfig::Gitlab(g) => format!("gitlab {} {}", g.base_url, g.token),
+        ForgeConfig::Stdout | ForgeConfig::File(_) => format!("sink {repo}"),
+    }
+}

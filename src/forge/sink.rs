@@ -1,0 +1,155 @@
+//! Dry-run forges: comment bodies written to standard output (or any
+//! writer), or appended to a JSON Lines file. The file sink can list what it
+//! wrote, so the at-most-once guarantee holds for it as for a real forge.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::pace::PaceLimits;
+use super::{Comment, Forge, ForgeError, ForgeFuture};
+use crate::history::CommitSha;
+
+/// Writes each comment, with a header naming its commit, to a writer.
+pub struct WriterSink {
+    out: Mutex<Box<dyn Write + Send>>,
+    target: String,
+}
+
+impl WriterSink {
+    /// A sink writing to standard output.
+    pub fn stdout() -> WriterSink {
+        WriterSink::new(Box::new(std::io::stdout()), "stdout")
+    }
+
+    /// A sink writing to `out`.
+    pub fn new(out: Box<dyn Write + Send>, target: &str) -> WriterSink {
+        WriterSink {
+            out: Mutex::new(out),
+            target: target.to_owned(),
+        }
+    }
+
+    /// Writes text that is not a comment (the demo's summary) in order with the comments.
+    pub fn write_text(&self, text: &str) -> std::io::Result<()> {
+        let mut out = self.out.lock().expect("sink lock");
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    }
+}
+
+impl Forge for WriterSink {
+    fn target(&self) -> String {
+        self.target.clone()
+    }
+
+    /// A writer cannot be read back: nothing is known to be there.
+    fn list_comments<'a>(&'a self, _sha: &'a CommitSha) -> ForgeFuture<'a, Vec<Comment>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn post_comment<'a>(&'a self, sha: &'a CommitSha, body: &'a str) -> ForgeFuture<'a, Comment> {
+        Box::pin(async move {
+            let mut out = self.out.lock().expect("sink lock");
+            write!(
+                out,
+                "──── comment on commit {} ────\n\n{body}\n",
+                sha.short()
+            )
+            .and_then(|()| out.flush())
+            .map_err(|source| ForgeError::Io {
+                target: self.target.clone(),
+                source,
+            })?;
+            Ok(Comment::body_only(body))
+        })
+    }
+
+    fn limits(&self) -> PaceLimits {
+        PaceLimits::none()
+    }
+}
+
+/// One line of the file sink.
+#[derive(Serialize, Deserialize)]
+struct Line {
+    commit: CommitSha,
+    body: String,
+}
+
+/// Appends `{"commit", "body"}` lines to a file (`jq -r .body` shows them).
+pub struct FileSink {
+    path: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl FileSink {
+    /// A sink appending to `path` (created when first written).
+    pub fn new(path: &Path) -> FileSink {
+        FileSink {
+            path: path.to_owned(),
+            lock: Mutex::new(()),
+        }
+    }
+
+    fn io(&self, source: std::io::Error) -> ForgeError {
+        ForgeError::Io {
+            target: self.target(),
+            source,
+        }
+    }
+}
+
+impl Forge for FileSink {
+    fn target(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+
+    fn list_comments<'a>(&'a self, sha: &'a CommitSha) -> ForgeFuture<'a, Vec<Comment>> {
+        Box::pin(async move {
+            let _guard = self.lock.lock().expect("sink lock");
+            let text = match std::fs::read_to_string(&self.path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(self.io(e)),
+            };
+            // A torn last line (a crash while appending) is not a comment.
+            Ok(text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Line>(l).ok())
+                .filter(|l| &l.commit == sha)
+                .map(|l| Comment::body_only(&l.body))
+                .collect())
+        })
+    }
+
+    fn post_comment<'a>(&'a self, sha: &'a CommitSha, body: &'a str) -> ForgeFuture<'a, Comment> {
+        Box::pin(async move {
+            let _guard = self.lock.lock().expect("sink lock");
+            let mut line = serde_json::to_string(&Line {
+                commit: sha.clone(),
+                body: body.to_owned(),
+            })
+            .expect("plain data serializes");
+            line.push('\n');
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+            }
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(|e| self.io(e))?;
+            file.write_all(line.as_bytes())
+                .and_then(|()| file.sync_data())
+                .map_err(|e| self.io(e))?;
+            Ok(Comment::body_only(body))
+        })
+    }
+
+    fn limits(&self) -> PaceLimits {
+        PaceLimits::none()
+    }
+}

@@ -1,0 +1,328 @@
+//! The configuration file: the issue's minimal form, the shipped example,
+//! and errors that name the key and the line without echoing secrets.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use abibot::config::{
+    Config, ConfigError, ForgeConfig, GithubAuth, GitlabProject, LogFormat, RepoSource, SecretRef,
+};
+
+const MINIMAL: &str = r#"state = "/var/lib/abibot/state.sqlite"
+poll_interval = "60s"
+[[repo]]
+name = "linux"
+path = "/srv/linux"          # or: url = "https://host/kernel-team/linux.git"
+branches = ["master"]
+[repo.github]                # or [repo.gitlab] base_url/project/token_env, or [repo.stdout]
+repo = "owner/linux"
+api_url = "https://api.github.com"
+token_env = "ABIBOT_GITHUB_TOKEN"
+"#;
+
+fn invalid(text: &str) -> (usize, String, String) {
+    match Config::parse(text, "abibot.toml") {
+        Err(ConfigError::Invalid {
+            line, key, message, ..
+        }) => (line, key, message),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+fn syntax(text: &str) -> String {
+    match Config::parse(text, "abibot.toml") {
+        Err(e @ ConfigError::Syntax { .. }) => e.to_string(),
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_minimal_configuration_of_the_issue_works() {
+    let c = Config::parse(MINIMAL, "abibot.toml").unwrap();
+    assert_eq!(c.state, PathBuf::from("/var/lib/abibot/state.sqlite"));
+    assert_eq!(c.poll_interval, Duration::from_secs(60));
+    assert_eq!(c.log_format, LogFormat::Text);
+    assert_eq!(c.concurrency, 2);
+    assert_eq!(c.cache_dir, PathBuf::from("/var/lib/abibot/repos"));
+    assert_eq!(c.listen, None);
+    let repo = &c.repos[0];
+    assert_eq!(repo.name.as_str(), "linux");
+    assert_eq!(repo.source, RepoSource::Path("/srv/linux".into()));
+    assert_eq!(repo.branches, ["master"]);
+    assert!(!repo.backfill);
+    assert_eq!(repo.line, 3);
+    let ForgeConfig::Github(g) = &repo.forge else {
+        panic!("{:?}", repo.forge)
+    };
+    assert_eq!(g.repo, "owner/linux");
+    assert_eq!(g.api_url, "https://api.github.com");
+    assert_eq!(
+        g.auth,
+        GithubAuth::Token(SecretRef::Env("ABIBOT_GITHUB_TOKEN".into()))
+    );
+}
+
+#[test]
+fn the_shipped_example_is_valid() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/abibot.toml");
+    let c = Config::load(&path).unwrap();
+    assert_eq!(c.repos.len(), 2);
+    assert_eq!(c.listen, Some("127.0.0.1:9464".parse().unwrap()));
+    let ForgeConfig::Gitlab(g) = &c.repos[1].forge else {
+        panic!("{:?}", c.repos[1].forge)
+    };
+    assert_eq!(g.project, GitlabProject::Path("kernel-team/linux".into()));
+    assert_eq!(g.base_url, "https://salsa.debian.org");
+}
+
+#[test]
+fn every_forge_form_parses() {
+    let text = r#"
+state = "state.sqlite"
+log_format = "json"
+concurrency = 4
+listen = "127.0.0.1:9464"
+[[repo]]
+name = "a"
+url = "git@salsa.debian.org:kernel-team/linux.git"
+branches = ["master", "bookworm"]
+layout = "debian"
+root = "linux"
+ignore = ["module:arch/x86/kvm/*", "fixed_phy_add"]
+backfill = true
+[repo.gitlab]
+base_url = "https://salsa.debian.org/"
+project = 2345
+token_file = "secrets/gitlab"
+[[repo]]
+name = "b"
+path = "clone"
+branches = ["main"]
+[repo.github]
+repo = "corp/kernel"
+api_url = "https://ghe.example.com/api/v3"
+app_id = 12
+private_key_file = "/etc/abibot/app.pem"
+installation_id = 34
+[[repo]]
+name = "c"
+path = "/srv/c"
+branches = ["main"]
+[repo.stdout]
+[[repo]]
+name = "d"
+path = "/srv/d"
+branches = ["main"]
+[repo.file]
+path = "out/comments.jsonl"
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("abibot.toml");
+    std::fs::write(&file, text).unwrap();
+    let c = Config::load(&file).unwrap();
+    assert_eq!(c.log_format, LogFormat::Json);
+    assert_eq!(c.concurrency, 4);
+    // Relative paths are taken from the configuration's directory.
+    assert_eq!(c.state, dir.path().join("state.sqlite"));
+    assert_eq!(c.cache_dir, dir.path().join("repos"));
+    assert_eq!(
+        c.repos[1].source,
+        RepoSource::Path(dir.path().join("clone"))
+    );
+    let ForgeConfig::Gitlab(g) = &c.repos[0].forge else {
+        panic!()
+    };
+    assert_eq!(g.project, GitlabProject::Id(2345));
+    assert_eq!(g.base_url, "https://salsa.debian.org");
+    assert_eq!(g.token, SecretRef::File(dir.path().join("secrets/gitlab")));
+    assert_eq!(c.repos[0].ignore.len(), 2);
+    assert!(c.repos[0].backfill);
+    let ForgeConfig::Github(g) = &c.repos[1].forge else {
+        panic!()
+    };
+    assert_eq!(
+        g.auth,
+        GithubAuth::App {
+            app_id: 12,
+            private_key: SecretRef::File("/etc/abibot/app.pem".into()),
+            installation_id: 34
+        }
+    );
+    assert_eq!(c.repos[2].forge, ForgeConfig::Stdout);
+    assert_eq!(
+        c.repos[3].forge,
+        ForgeConfig::File(dir.path().join("out/comments.jsonl"))
+    );
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_key_and_line() {
+    let text = MINIMAL.replace(
+        "branches = [\"master\"]",
+        "branches = [\"master\"]\nbranchs = [\"x\"]",
+    );
+    let e = syntax(&text);
+    assert!(e.contains("line 7"), "{e}");
+    assert!(e.contains("unknown field `branchs`"), "{e}");
+    let e = syntax(&format!("{MINIMAL}colour = \"blue\"\n"));
+    assert!(e.contains("unknown field `colour`"), "{e}");
+    let e = syntax(&MINIMAL.replace("state = \"/var/lib/abibot/state.sqlite\"", "state = 3"));
+    assert!(e.contains("line 1"), "{e}");
+    assert!(e.contains("invalid type"), "{e}");
+}
+
+#[test]
+fn inline_secrets_are_refused_without_repeating_them() {
+    let text = MINIMAL.replace(
+        "token_env = \"ABIBOT_GITHUB_TOKEN\"",
+        "token = \"ghp_inline_secret_value\"",
+    );
+    let err = Config::parse(&text, "abibot.toml").unwrap_err().to_string();
+    assert!(err.contains("abibot.toml:10: `repo.github.token`"), "{err}");
+    assert!(err.contains("use token_env or token_file"), "{err}");
+    assert!(!err.contains("ghp_inline_secret_value"), "{err}");
+    let text = "state = \"s\"\n[[repo]]\nname = \"x\"\npath = \"/p\"\nbranches = [\"m\"]\n[repo.gitlab]\nbase_url = \"https://h\"\nproject = 1\nprivate_key = \"-----BEGIN\"\n";
+    let err = Config::parse(text, "f").unwrap_err().to_string();
+    assert!(!err.contains("BEGIN"), "{err}");
+}
+
+#[test]
+fn validation_errors_name_key_and_line() {
+    let cases: Vec<(String, usize, &str, &str)> = vec![
+        (
+            MINIMAL.replace("poll_interval = \"60s\"", "poll_interval = \"often\""),
+            2,
+            "poll_interval",
+            "\"often\"",
+        ),
+        (
+            MINIMAL.replace("path = \"/srv/linux\"", "path = \"/srv/linux\"\nurl = \"https://h/l.git\""),
+            5,
+            "repo.path",
+            "not both",
+        ),
+        (
+            MINIMAL.replace("path = \"/srv/linux\"", ""),
+            3,
+            "repo",
+            "give url or path",
+        ),
+        (
+            MINIMAL.replace("name = \"linux\"", "name = \"../etc\""),
+            4,
+            "repo.name",
+            "not a valid repository name",
+        ),
+        (
+            MINIMAL.replace("repo = \"owner/linux\"", "repo = \"owner\""),
+            8,
+            "repo.github.repo",
+            "not owner/repo",
+        ),
+        (
+            MINIMAL.replace("https://api.github.com", "ftp://x"),
+            9,
+            "repo.github.api_url",
+            "not an http(s) URL",
+        ),
+        (
+            MINIMAL.replace("token_env = \"ABIBOT_GITHUB_TOKEN\"", ""),
+            7,
+            "repo.github",
+            "no credentials",
+        ),
+        (
+            MINIMAL.replace(
+                "token_env = \"ABIBOT_GITHUB_TOKEN\"",
+                "token_env = \"A\"\ntoken_file = \"/f\"",
+            ),
+            7,
+            "repo.github.token_env",
+            "not both",
+        ),
+        (
+            MINIMAL.replace("token_env = \"ABIBOT_GITHUB_TOKEN\"", "token_env = \"A\"\napp_id = 3"),
+            7,
+            "repo.github",
+            "not both",
+        ),
+        (
+            MINIMAL.replace("branches = [\"master\"]", "branches = []"),
+            6,
+            "repo.branches",
+            "at least one branch",
+        ),
+        (
+            MINIMAL.replace("branches = [\"master\"]", "branches = [\"master\"]\nlayout = \"suse\""),
+            7,
+            "repo.layout",
+            "not one of debian, ubuntu, redhat",
+        ),
+        (
+            MINIMAL.replace("branches = [\"master\"]", "branches = [\"master\"]\nignore = [\"path:x\"]"),
+            7,
+            "repo.ignore",
+            "path:x",
+        ),
+        (
+            format!("{MINIMAL}[repo.stdout]\n"),
+            11,
+            "repo",
+            "more than one forge",
+        ),
+        (
+            format!("listen = \"localhost\"\n{MINIMAL}"),
+            1,
+            "listen",
+            "host:port",
+        ),
+        (
+            format!("concurrency = 0\n{MINIMAL}"),
+            1,
+            "concurrency",
+            "at least 1",
+        ),
+        (
+            format!("{MINIMAL}[[repo]]\nname = \"linux\"\npath = \"/x\"\nbranches = [\"m\"]\n[repo.stdout]\n"),
+            11,
+            "repo.name",
+            "used by two",
+        ),
+        (
+            MINIMAL.replace(
+                "[repo.github]                # or [repo.gitlab] base_url/project/token_env, or [repo.stdout]\nrepo = \"owner/linux\"\napi_url = \"https://api.github.com\"\ntoken_env = \"ABIBOT_GITHUB_TOKEN\"\n",
+                "",
+            ),
+            3,
+            "repo",
+            "no forge",
+        ),
+    ];
+    for (text, line, key, message) in cases {
+        let (l, k, m) = invalid(&text);
+        assert_eq!((l, k.as_str()), (line, key), "{m}\n---\n{text}");
+        assert!(m.contains(message), "{m:?} lacks {message:?}");
+    }
+    let err = Config::parse(&format!("listen = \"x\"\n{MINIMAL}"), "etc/abibot.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("etc/abibot.toml:1: `listen`: "), "{err}");
+}
+
+#[test]
+fn warnings_name_unresolvable_secrets_and_paths() {
+    let text = MINIMAL
+        .replace("ABIBOT_GITHUB_TOKEN", "ABIBOT_TEST_SURELY_UNSET_VARIABLE")
+        .replace("/srv/linux", "/nonexistent/abibot/clone");
+    let c = Config::parse(&text, "f").unwrap();
+    let w = c.warnings();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].contains("ABIBOT_TEST_SURELY_UNSET_VARIABLE is not set"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].contains("/nonexistent/abibot/clone does not exist"),
+        "{w:?}"
+    );
+}

@@ -1,0 +1,488 @@
+//! The GitHub and GitLab clients against loopback fakes of the real APIs:
+//! request shapes, pagination, authentication, and the retry helper's
+//! behaviour on every class of failure.
+
+mod fakes;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use abibot::config::{GithubAuth, GithubConfig, GitlabConfig, GitlabProject, SecretRef};
+use abibot::forge::github::Github;
+use abibot::forge::gitlab::Gitlab;
+use abibot::forge::{
+    Cancel, ErrorClass, Forge, ForgeError, PaceLimits, Pacer, Published, Publisher, Retrier,
+    RetryPolicy,
+};
+use abibot::history::CommitSha;
+use fakes::{Fake, FakeGithub, FakeGitlab, Fault, INSTALLATION_ID};
+
+const TOKEN: &str = "ghp_test0123456789abcdef";
+
+fn sha(n: u8) -> CommitSha {
+    CommitSha(format!("{n:02x}").repeat(20))
+}
+
+fn fast() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+        max_rate_limit_wait: Duration::from_secs(10),
+        // Long enough for a loaded CI machine; the slowness faults exceed it.
+        request_timeout: Duration::from_millis(1500),
+    }
+}
+
+struct Secret {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+fn token_file(token: &str) -> Secret {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token");
+    std::fs::write(&path, format!("{token}\n")).unwrap();
+    Secret { _dir: dir, path }
+}
+
+fn github_at(url: &str, repo: &str, secret: &Secret) -> Github {
+    let config = GithubConfig {
+        repo: repo.to_owned(),
+        api_url: url.to_owned(),
+        auth: GithubAuth::Token(SecretRef::File(secret.path.clone())),
+    };
+    Github::new(&config, fast().request_timeout).unwrap()
+}
+
+fn gitlab_at(url: &str, project: GitlabProject, secret: &Secret) -> Gitlab {
+    let config = GitlabConfig {
+        base_url: url.to_owned(),
+        project,
+        token: SecretRef::File(secret.path.clone()),
+    };
+    Gitlab::new(&config, fast().request_timeout).unwrap()
+}
+
+/// A publisher that counts failed attempts by label.
+fn publisher(
+    forge: Arc<dyn Forge>,
+    policy: RetryPolicy,
+) -> (Publisher, Arc<std::sync::Mutex<Vec<String>>>) {
+    let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = errors.clone();
+    let retrier = Retrier::new(policy, Cancel::never()).observe(Arc::new(move |e: &ForgeError| {
+        seen.lock().unwrap().push(e.label())
+    }));
+    let pacer = Arc::new(Pacer::new(PaceLimits::none()));
+    (Publisher::new(forge, retrier, pacer), errors)
+}
+
+#[tokio::test]
+async fn github_posts_and_lists_as_the_api_expects() {
+    let gh = FakeGithub::start("kernel-team/linux", TOKEN).await;
+    let secret = token_file(TOKEN);
+    let forge = github_at(&gh.url(), "kernel-team/linux", &secret);
+    let body = "### abibot\n\n`x`\n<!-- abibot:finding=abc -->\n";
+    let posted = forge.post_comment(&sha(1), body).await.unwrap();
+    assert_eq!(posted.body, body);
+    assert_eq!(posted.id.as_deref(), Some("1"));
+    assert_eq!(
+        posted.url.as_deref(),
+        Some(
+            format!(
+                "https://github.com/kernel-team/linux/commit/{}#commitcomment-1",
+                sha(1)
+            )
+            .as_str()
+        )
+    );
+    let stored = gh.comments_on(&sha(1).0);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].body, body);
+    assert!(gh.comments_on(&sha(2).0).is_empty());
+
+    // Pagination: the fake serves 2 per page and links the next page under
+    // another path (`/repositories/<id>/...`), as GitHub does.
+    *gh.page_cap.lock().unwrap() = 2;
+    for i in 0..4 {
+        gh.add_comment(&sha(1).0, &format!("someone else {i}"));
+    }
+    let listed = forge.list_comments(&sha(1)).await.unwrap();
+    assert_eq!(listed.len(), 5);
+    assert_eq!(listed[0].body, body);
+    assert_eq!(listed[4].body, "someone else 3");
+    let gets: Vec<(String, String)> = gh
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.method == "GET")
+        .map(|s| (s.path.clone(), s.query.clone()))
+        .collect();
+    assert_eq!(gets.len(), 3, "{gets:?}");
+    assert_eq!(
+        gets[0].0,
+        format!("/repos/kernel-team/linux/commits/{}/comments", sha(1))
+    );
+    assert_eq!(gets[0].1, "per_page=100");
+    assert!(gets[2].0.starts_with("/repositories/987654/"), "{gets:?}");
+    assert!(gets[2].1.ends_with("page=3"), "{gets:?}");
+    gh.assert_no_violations();
+}
+
+#[tokio::test]
+async fn github_enterprise_api_under_a_path() {
+    let gh = FakeGithub::start_at("/api/v3", "corp/kernel", TOKEN).await;
+    let secret = token_file(TOKEN);
+    let forge = github_at(&format!("{}/api/v3", gh.url()), "corp/kernel", &secret);
+    forge.post_comment(&sha(3), "hello").await.unwrap();
+    *gh.page_cap.lock().unwrap() = 1;
+    gh.add_comment(&sha(3).0, "second");
+    assert_eq!(forge.list_comments(&sha(3)).await.unwrap().len(), 2);
+    let paths: Vec<String> = gh
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.path.clone())
+        .collect();
+    assert!(paths.iter().all(|p| p.starts_with("/api/v3/")), "{paths:?}");
+    gh.assert_no_violations();
+}
+
+#[tokio::test]
+async fn github_app_installation_token_is_minted_and_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("app.pem");
+    let generated = std::process::Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .output()
+        .expect("openssl is needed to generate a test key");
+    assert!(generated.status.success(), "{generated:?}");
+    let gh = FakeGithub::start("kernel-team/linux", "ghs_installation_token").await;
+    let config = GithubConfig {
+        repo: "kernel-team/linux".into(),
+        api_url: gh.url(),
+        auth: GithubAuth::App {
+            app_id: 1234,
+            private_key: SecretRef::File(key),
+            installation_id: INSTALLATION_ID,
+        },
+    };
+    let forge = Github::new(&config, fast().request_timeout).unwrap();
+    forge.post_comment(&sha(4), "from the app").await.unwrap();
+    assert_eq!(gh.comments_on(&sha(4).0).len(), 1);
+    let paths: Vec<String> = gh
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.path.clone())
+        .collect();
+    assert_eq!(
+        paths[0],
+        format!("/app/installations/{INSTALLATION_ID}/access_tokens")
+    );
+    gh.assert_no_violations();
+}
+
+#[tokio::test]
+async fn gitlab_posts_notes_with_an_encoded_project_path_and_pages_by_header() {
+    let gl = FakeGitlab::start("kernel-team%2Flinux", "glpat-secret").await;
+    let secret = token_file("glpat-secret");
+    let forge = gitlab_at(
+        &gl.url(),
+        GitlabProject::Path("kernel-team/linux".into()),
+        &secret,
+    );
+    let body = "note body <!-- abibot:finding=f1 -->";
+    let posted = forge.post_comment(&sha(5), body).await.unwrap();
+    assert_eq!(posted.body, body);
+    assert_eq!(posted.id, None, "GitLab commit comments have no id");
+    assert_eq!(
+        posted.url,
+        Some(format!(
+            "{}/kernel-team/linux/-/commit/{}",
+            gl.url(),
+            sha(5)
+        ))
+    );
+    *gl.page_cap.lock().unwrap() = 2;
+    for i in 0..4 {
+        gl.add_comment(&sha(5).0, &format!("other {i}"));
+    }
+    let listed = forge.list_comments(&sha(5)).await.unwrap();
+    assert_eq!(listed.len(), 5);
+    assert!(listed.iter().any(|c| c.body == body));
+    assert_eq!(gl.requests("GET"), 3);
+    let first_get = gl
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|s| s.method == "GET")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        first_get.path,
+        format!(
+            "/api/v4/projects/kernel-team%2Flinux/repository/commits/{}/comments",
+            sha(5)
+        )
+    );
+    assert_eq!(first_get.query, "per_page=100&page=1");
+    gl.assert_no_violations();
+}
+
+#[tokio::test]
+async fn gitlab_numeric_project_and_wrong_token() {
+    let gl = FakeGitlab::start("4242", "right").await;
+    let good = token_file("right");
+    let forge = gitlab_at(&gl.url(), GitlabProject::Id(4242), &good);
+    forge.post_comment(&sha(6), "n").await.unwrap();
+    assert_eq!(gl.comments_on(&sha(6).0).len(), 1);
+    let bad = token_file("wrong");
+    let forge = gitlab_at(&gl.url(), GitlabProject::Id(4242), &bad);
+    let err = forge.post_comment(&sha(6), "n").await.unwrap_err();
+    assert!(
+        matches!(err, ForgeError::Status { status: 401, .. }),
+        "{err}"
+    );
+    assert_eq!(err.class(SystemTime::now()), ErrorClass::Unauthorized);
+}
+
+/// Both forges, each behind its fake, for the fault tests.
+enum Server {
+    Github(FakeGithub),
+    Gitlab(FakeGitlab),
+}
+
+impl Server {
+    async fn both() -> Vec<(Server, Arc<dyn Forge>, Secret)> {
+        let gh = FakeGithub::start("o/r", TOKEN).await;
+        let gh_secret = token_file(TOKEN);
+        let gh_forge: Arc<dyn Forge> = Arc::new(github_at(&gh.url(), "o/r", &gh_secret));
+        let gl = FakeGitlab::start("7", TOKEN).await;
+        let gl_secret = token_file(TOKEN);
+        let gl_forge: Arc<dyn Forge> =
+            Arc::new(gitlab_at(&gl.url(), GitlabProject::Id(7), &gl_secret));
+        vec![
+            (Server::Github(gh), gh_forge, gh_secret),
+            (Server::Gitlab(gl), gl_forge, gl_secret),
+        ]
+    }
+
+    fn fake(&self) -> &Fake {
+        match self {
+            Server::Github(s) => s,
+            Server::Gitlab(s) => s,
+        }
+    }
+}
+
+#[tokio::test]
+async fn publish_posts_once_per_marker() {
+    for (server, forge, _secret) in Server::both().await {
+        let (publisher, _) = publisher(forge, fast());
+        let marker = "<!-- abibot:finding=0123 -->";
+        let body = format!("body\n{marker}\n");
+        let first = publisher.publish(&sha(7), marker, &body).await.unwrap();
+        assert!(matches!(first, Published::Posted(_)));
+        let second = publisher.publish(&sha(7), marker, &body).await.unwrap();
+        assert!(matches!(second, Published::Found(_)));
+        assert_eq!(server.fake().comments_on(&sha(7).0).len(), 1);
+        assert_eq!(server.fake().posts().len(), 1);
+        server.fake().assert_no_violations();
+    }
+}
+
+#[tokio::test]
+async fn server_error_then_success() {
+    for (server, forge, _secret) in Server::both().await {
+        server.fake().fail_next("POST", Fault::Status(500));
+        let (publisher, errors) = publisher(forge, fast());
+        let result = publisher
+            .publish(&sha(8), "<!-- m -->", "b <!-- m -->")
+            .await
+            .unwrap();
+        assert!(matches!(result, Published::Posted(_)));
+        assert_eq!(server.fake().comments_on(&sha(8).0).len(), 1);
+        assert_eq!(server.fake().posts().len(), 2);
+        assert_eq!(*errors.lock().unwrap(), ["500"]);
+    }
+}
+
+#[tokio::test]
+async fn retries_are_ours_alone_and_bounded() {
+    // octocrab's own retry layer would repeat each 5xx internally; with it
+    // off, two attempts mean exactly two POSTs.
+    for (server, forge, _secret) in Server::both().await {
+        for _ in 0..5 {
+            server.fake().fail_next("POST", Fault::Status(502));
+        }
+        let policy = RetryPolicy {
+            max_attempts: 2,
+            ..fast()
+        };
+        let (publisher, errors) = publisher(forge, policy);
+        let err = publisher
+            .publish(&sha(9), "<!-- m -->", "b")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ForgeError::Status { status: 502, .. }),
+            "{err}"
+        );
+        assert_eq!(server.fake().posts().len(), 2);
+        assert_eq!(errors.lock().unwrap().len(), 2);
+        assert!(server.fake().all_comments().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn github_403_rate_limit_waits_for_the_reset() {
+    let gh = FakeGithub::start("o/r", TOKEN).await;
+    let secret = token_file(TOKEN);
+    let forge: Arc<dyn Forge> = Arc::new(github_at(&gh.url(), "o/r", &secret));
+    gh.fail_next(
+        "POST",
+        Fault::RateLimit403 {
+            reset_in: Duration::from_secs(2),
+        },
+    );
+    let (publisher, errors) = publisher(forge, fast());
+    let started = Instant::now();
+    publisher
+        .publish(&sha(10), "<!-- m -->", "b")
+        .await
+        .unwrap();
+    let posts = gh.posts();
+    assert_eq!(posts.len(), 2);
+    // The reset is whole seconds 2 s ahead: the retry must come after it, not
+    // after the 10-40 ms backoff.
+    let gap = posts[1].at.duration_since(posts[0].at);
+    assert!(gap >= Duration::from_millis(1000), "retried after {gap:?}");
+    assert!(started.elapsed() < Duration::from_secs(6));
+    assert_eq!(gh.comments_on(&sha(10).0).len(), 1);
+    assert_eq!(*errors.lock().unwrap(), ["403"]);
+}
+
+#[tokio::test]
+async fn too_many_requests_honours_retry_after() {
+    for (server, forge, _secret) in Server::both().await {
+        server
+            .fake()
+            .fail_next("POST", Fault::Retry429 { after_secs: 1 });
+        let (publisher, _) = publisher(forge, fast());
+        publisher
+            .publish(&sha(11), "<!-- m -->", "b")
+            .await
+            .unwrap();
+        let posts = server.fake().posts();
+        assert_eq!(posts.len(), 2);
+        let gap = posts[1].at.duration_since(posts[0].at);
+        assert!(gap >= Duration::from_secs(1), "retried after {gap:?}");
+        assert_eq!(server.fake().comments_on(&sha(11).0).len(), 1);
+    }
+}
+
+/// The slow answer cost at least one timeout, and nothing else failed (a
+/// loaded machine may add a timeout, never another kind of error).
+fn assert_timeouts_only(errors: &[String]) {
+    assert!(!errors.is_empty(), "no timeout seen");
+    assert!(errors.iter().all(|e| e == "timeout"), "{errors:?}");
+}
+
+#[tokio::test]
+async fn a_post_that_timed_out_but_landed_is_found_not_repeated() {
+    for (server, forge, _secret) in Server::both().await {
+        // The POST takes effect, but its answer comes after the client gave up.
+        server
+            .fake()
+            .fail_next("POST", Fault::Slow(Duration::from_secs(5)));
+        let (publisher, errors) = publisher(forge, fast());
+        let marker = "<!-- abibot:finding=slow -->";
+        let result = publisher
+            .publish(&sha(12), marker, &format!("b {marker}"))
+            .await
+            .unwrap();
+        assert!(matches!(result, Published::Found(_)), "{result:?}");
+        assert_eq!(server.fake().comments_on(&sha(12).0).len(), 1);
+        assert_timeouts_only(&errors.lock().unwrap());
+    }
+}
+
+#[tokio::test]
+async fn a_slow_listing_is_retried() {
+    for (server, forge, _secret) in Server::both().await {
+        server
+            .fake()
+            .fail_next("GET", Fault::Slow(Duration::from_secs(5)));
+        let (publisher, errors) = publisher(forge, fast());
+        publisher
+            .publish(&sha(13), "<!-- m -->", "b")
+            .await
+            .unwrap();
+        assert_eq!(server.fake().comments_on(&sha(13).0).len(), 1);
+        assert_timeouts_only(&errors.lock().unwrap());
+    }
+}
+
+#[tokio::test]
+async fn permanent_errors_are_not_retried() {
+    for (status, class) in [
+        (401, ErrorClass::Unauthorized),
+        (404, ErrorClass::Unauthorized),
+        (422, ErrorClass::Rejected),
+    ] {
+        for (server, forge, _secret) in Server::both().await {
+            server.fake().fail_next("POST", Fault::Status(status));
+            let (publisher, errors) = publisher(forge, fast());
+            let err = publisher
+                .publish(&sha(14), "<!-- m -->", "b")
+                .await
+                .unwrap_err();
+            assert_eq!(err.class(SystemTime::now()), class, "{err}");
+            assert_eq!(server.fake().posts().len(), 1, "{status}");
+            assert_eq!(errors.lock().unwrap().len(), 1);
+        }
+    }
+}
+
+#[tokio::test]
+async fn unreachable_forge_is_a_transient_connection_error() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let secret = token_file(TOKEN);
+    let forge: Arc<dyn Forge> = Arc::new(github_at(
+        &format!("http://127.0.0.1:{port}"),
+        "o/r",
+        &secret,
+    ));
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counter = attempts.clone();
+    let retrier = Retrier::new(
+        RetryPolicy {
+            max_attempts: 3,
+            ..fast()
+        },
+        Cancel::never(),
+    )
+    .observe(Arc::new(move |e: &ForgeError| {
+        assert_eq!(e.label(), "connection", "{e}");
+        counter.fetch_add(1, Ordering::SeqCst);
+    }));
+    let publisher = Publisher::new(forge, retrier, Arc::new(Pacer::new(PaceLimits::none())));
+    let err = publisher.publish(&sha(15), "m", "b").await.unwrap_err();
+    assert_eq!(err.class(SystemTime::now()), ErrorClass::Transient);
+    assert_eq!(attempts.load(Ordering::SeqCst), 3);
+}
