@@ -197,7 +197,16 @@ pub fn markdown_changes(out: &mut String, c: &Comparison, budget: usize) {
             continue;
         }
         let _ = writeln!(out, "\n**{}** ({}):", kind.title(), thousands(count));
-        for change in c.of_kind(kind).take(MARKDOWN_SHOWN_PER_KIND) {
+        // Core kernel interfaces first: nearly every out-of-tree module
+        // imports from vmlinux, few from any one module.
+        let mut shown: Vec<&Change> = c.of_kind(kind).collect();
+        shown.sort_by_key(|c| {
+            c.new
+                .as_ref()
+                .or(c.old.as_ref())
+                .is_none_or(|s| s.module != "vmlinux")
+        });
+        for change in shown.into_iter().take(MARKDOWN_SHOWN_PER_KIND) {
             let _ = writeln!(
                 out,
                 "- {} {}{}",

@@ -77,10 +77,10 @@ pub fn headline(f: &Finding) -> String {
             "ABI {} unchanged, but the references of {flavours} changed incompatibly",
             f.abi
         ),
-        FindingKind::CoverageLost => format!(
-            "ABI {} unchanged, but {flavours} lost their reference",
-            f.abi
-        ),
+        FindingKind::CoverageLost => {
+            let verb = if n == 1 { "lost its" } else { "lost their" };
+            format!("ABI {} unchanged, but {flavours} {verb} reference", f.abi)
+        }
         FindingKind::Unversioned => {
             format!("{flavours} gained symbols with CRC 0x00000000 (not versioned)")
         }
