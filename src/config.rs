@@ -200,6 +200,8 @@ pub struct RepoConfig {
     pub root: Option<String>,
     /// Ignore rules added to the repository's own (Debian `ignore-changes` syntax).
     pub ignore: Vec<String>,
+    /// Prebuilt modules to protect: comments say which of them a finding breaks.
+    pub modules: Vec<PathBuf>,
     /// On first start, comment on the existing history too.
     pub backfill: bool,
     /// Where comments go.
@@ -352,6 +354,8 @@ struct RawRepo {
     root: Option<String>,
     #[serde(default)]
     ignore: Vec<Spanned<String>>,
+    #[serde(default)]
+    modules: Vec<PathBuf>,
     #[serde(default)]
     backfill: bool,
     github: Option<Spanned<RawGithub>>,
@@ -804,6 +808,7 @@ fn validate_repo(
         layout: raw.layout.map(Spanned::into_inner),
         root: raw.root,
         ignore: raw.ignore.into_iter().map(Spanned::into_inner).collect(),
+        modules: raw.modules.into_iter().map(|m| src.path(m)).collect(),
         backfill: raw.backfill,
         forge,
         line: src.line(span.start),

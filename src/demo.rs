@@ -236,6 +236,7 @@ pub async fn run(mut out: Box<dyn Write + Send>) -> Result<DemoSummary, DemoErro
             layout: None,
             root: None,
             ignore: Vec::new(),
+            modules: Vec::new(),
             backfill: true,
             forge: ForgeConfig::Stdout,
             line: 0,

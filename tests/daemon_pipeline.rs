@@ -609,6 +609,31 @@ async fn extra_ignore_rules_from_the_configuration_apply() {
 }
 
 #[tokio::test]
+async fn comments_name_the_watched_modules_a_finding_breaks() {
+    let env = Env::new();
+    let gh = FakeGithub::start(REPO, TOKEN).await;
+    env.repo.write(
+        "debian/abi/6.1.0-47/amd64_none_amd64",
+        abi_file("6.1.0-47", "amd64_none_amd64"),
+    );
+    env.repo.commit("Release 6.1.170-3");
+    let fat = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/debian-bookworm/modules/6.1.0-50/fat.ko"
+    );
+    let daemon = env.daemon(env.config(&format!("modules = [\"{fat}\"]"), &env.github(&gh)));
+    poll(&daemon).await;
+    env.repo.write(
+        "debian/abi/6.1.0-47/amd64_none_amd64",
+        abi_file("6.1.0-50", "amd64_none_amd64"),
+    );
+    let refresh = env.repo.commit("Refresh ABI reference files");
+    assert_eq!(poll(&daemon).await.posted, 1);
+    let body = &gh.comments_on(&refresh.to_string())[0].body;
+    assert!(body.contains("**Breaks `fat.ko`**: "), "{body}");
+}
+
+#[tokio::test]
 async fn url_sources_are_cloned_then_fetched() {
     let env = Env::new();
     let gh = FakeGithub::start(REPO, TOKEN).await;

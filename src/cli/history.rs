@@ -2,14 +2,13 @@
 //! repository, with a progress bar on a terminal.
 
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use anyhow::Context as _;
 use clap::Args;
 
 use super::{Outcome, print};
-use crate::elf::{ObjectKind, ReadOptions, read_paths};
 use crate::history::scan::{ScanReport, Scanner, WatchedModule};
 use crate::history::timeline::Timeline;
 use crate::history::{Step, WalkOptions, Walker};
@@ -198,35 +197,9 @@ pub fn run_scan(history: &HistoryArgs) -> anyhow::Result<ScanReport> {
     run_scan_watching(history, &[])
 }
 
-/// The symbols each module imports (its `__versions` entries and undefined
-/// symbols), named by file name.
-fn watched_modules(paths: &[PathBuf]) -> anyhow::Result<Vec<WatchedModule>> {
-    let infos = read_paths(paths, &ReadOptions::default())?;
-    infos
-        .into_iter()
-        .map(|info| {
-            if info.kind != ObjectKind::Module {
-                anyhow::bail!(
-                    "{}: --module takes kernel modules, not a linked image",
-                    info.path
-                );
-            }
-            let name = Path::new(&info.path)
-                .file_name()
-                .map_or_else(|| info.path.clone(), |n| n.to_string_lossy().into_owned());
-            let versions = info.versions.into_iter().map(|v| v.name);
-            let undefined = info.undefined.into_iter().map(|u| u.name);
-            Ok(WatchedModule {
-                name,
-                imports: versions.chain(undefined).collect(),
-            })
-        })
-        .collect()
-}
-
 /// Runs a scan that also says which of `modules` each finding breaks.
 pub fn run_scan_watching(history: &HistoryArgs, modules: &[PathBuf]) -> anyhow::Result<ScanReport> {
-    let watched = watched_modules(modules)?;
+    let watched = WatchedModule::read(modules)?;
     let walk = history.open()?;
     let mut scanner = Scanner::new(&walk.name).watch(watched);
     let walker = walk.run(|step| scanner.visit(step))?;

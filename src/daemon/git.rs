@@ -12,7 +12,7 @@ use git2::{
 
 use crate::config::{RepoConfig, RepoSource};
 use crate::findings::{Finding, FindingKind};
-use crate::history::scan::Scanner;
+use crate::history::scan::{Scanner, WatchedModule};
 use crate::history::{CommitSha, HistoryError, RevState, RevisionError, Step, WalkOptions, Walker};
 use crate::ignore::IgnoreRules;
 use crate::layouts::Layout;
@@ -290,8 +290,12 @@ pub fn scan_branch(
             what: "ignore rules".into(),
             message: e.to_string(),
         })?;
+    let watched = WatchedModule::read(&repo.modules).map_err(|e| GitError {
+        what: "modules".into(),
+        message: e.to_string(),
+    })?;
     let mut walker = Walker::new(git, options);
-    let mut scanner = Scanner::new(repo.name.as_str());
+    let mut scanner = Scanner::new(repo.name.as_str()).watch(watched);
     let mut findings = Vec::new();
     walker.walk(
         from,

@@ -28,6 +28,9 @@ pub enum ElfErrorKind {
     /// The file or directory could not be read.
     #[error("cannot read: {0}")]
     Io(#[source] std::io::Error),
+    /// A kernel module was expected, but this is a linked image (vmlinux).
+    #[error("a linked image, not a kernel module")]
+    NotAModule,
     /// The data does not start with the ELF magic (after decompression).
     #[error("not an ELF file (starts with {magic})")]
     NotElf {

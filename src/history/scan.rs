@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use super::{CommitSha, RevState, RevisionError, Step};
 use crate::compare::{Comparison, compare, compare_keeping};
+use crate::elf::{ElfError, ElfErrorKind, ObjectKind, ReadErrors, ReadOptions, read_paths};
 use crate::findings::{Finding, FindingKind, FlavourChange, ModuleImpact, finding_id};
 use crate::ignore::IgnoreRules;
 use crate::symbols::{AbiName, FlavourKey, SymbolSet};
@@ -70,6 +71,31 @@ pub struct WatchedModule {
     pub name: String,
     /// Names of the symbols it imports.
     pub imports: BTreeSet<String>,
+}
+
+impl WatchedModule {
+    /// Reads modules (`.ko`, `.ko.xz`, ...): each is named by its file name
+    /// and imports its `__versions` entries and undefined symbols.
+    pub fn read(paths: &[std::path::PathBuf]) -> Result<Vec<WatchedModule>, ReadErrors> {
+        let infos = read_paths(paths, &ReadOptions::default())?;
+        let mut out = Vec::with_capacity(infos.len());
+        for info in infos {
+            if info.kind != ObjectKind::Module {
+                let error = ElfError::new(&info.path, ElfErrorKind::NotAModule);
+                return Err(ReadErrors(vec![error]));
+            }
+            let name = std::path::Path::new(&info.path)
+                .file_name()
+                .map_or_else(|| info.path.clone(), |n| n.to_string_lossy().into_owned());
+            let versions = info.versions.into_iter().map(|v| v.name);
+            let undefined = info.undefined.into_iter().map(|u| u.name);
+            out.push(WatchedModule {
+                name,
+                imports: versions.chain(undefined).collect(),
+            });
+        }
+        Ok(out)
+    }
 }
 
 /// How many symbols of a module impact are named.
