@@ -102,3 +102,33 @@ fn module_argument_must_be_a_module() {
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent.ko"), "{err}");
 }
+
+#[test]
+fn ignore_rules_do_not_hide_a_break_from_a_module_that_imports_the_symbol() {
+    let r = common::TestRepo::new();
+    r.write("debian/changelog", common::changelog("6.1.170-3", "a"));
+    r.write(
+        "debian/config/defines",
+        common::defines("47", &["module:**"]),
+    );
+    r.write(
+        "debian/abi/6.1.0-47/amd64_none_amd64",
+        abi_file("6.1.0-47", "amd64_none_amd64"),
+    );
+    r.commit("base, everything ignored");
+    r.write(
+        "debian/abi/6.1.0-47/amd64_none_amd64",
+        abi_file("6.1.0-50", "amd64_none_amd64"),
+    );
+    r.commit("Refresh ABI reference files");
+    let repo = r.path().to_str().unwrap();
+    let (code, out, _) = abibot(&["scan", "--repo", repo, "--format", "json"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = abibot(&["scan", "--repo", repo, "--format", "json", "--module", FAT]);
+    assert_eq!(code, 1, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let finding = &doc["findings"][0];
+    assert_eq!(finding["kind"], "hidden-break");
+    assert_eq!(finding["flavours"][0]["summary"]["incompatible"], 0);
+    assert_eq!(finding["breaks_modules"][0]["module"], "fat.ko");
+}

@@ -1,8 +1,9 @@
 //! `scan`: turns each commit's [`Step`] into [`Finding`]s.
 //!
 //! Per flavour, against the first parent:
-//! - same ABI name, reference changed incompatibly (after ignore rules):
-//!   part of the commit's `hidden-break`;
+//! - same ABI name, reference changed incompatibly (after ignore rules, or
+//!   in a symbol a watched module imports, whatever the rules say): part of
+//!   the commit's `hidden-break`;
 //! - same ABI name, reference gone: part of its `coverage-lost`;
 //! - new symbols at CRC `0x00000000`: part of its `unversioned`;
 //! - ABI name changed: part of its `bump`, `needed` when the new reference is
@@ -252,7 +253,11 @@ impl Scanner {
                         unversioned.push(FlavourChange::new(key, &ns.path, Some(c.clone())));
                     }
                     impacted.push((oset.as_ref(), nset.as_ref()));
-                    if c.is_breaking() {
+                    // A change the maintainers ignore still stops a watched
+                    // module that imports the symbol: that is a hidden break.
+                    let breaks_watched = !self.modules.is_empty()
+                        && !self.impacts(&[(oset.as_ref(), nset.as_ref())]).is_empty();
+                    if c.is_breaking() || breaks_watched {
                         broken.push(FlavourChange::new(key, &ns.path, Some(c)));
                     } else if !c.is_empty() {
                         refreshed = true;
