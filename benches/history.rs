@@ -122,6 +122,9 @@ fn generate(dir: &Path, commits: usize) -> usize {
     // symbols: a compatible refresh keeps both.
     let mut salts = vec![0u32; names.len()];
     let mut on_changed = vec![false; names.len()];
+    // Symbols each flavour gained in compatible refreshes since it was last
+    // rewritten: a few per refresh, so references keep a realistic size.
+    let mut added = vec![0usize; names.len()];
     let content = |set: &[Vec<u8>; 3], i: usize, salt_gen: u32, extra: usize| {
         derive(
             &set[i / FLAVOURS_PER_FEATURESET],
@@ -132,12 +135,14 @@ fn generate(dir: &Path, commits: usize) -> usize {
     let write_all = |g: &mut Gen<'_>,
                      salts: &mut Vec<u32>,
                      on_changed: &mut Vec<bool>,
+                     added: &mut Vec<usize>,
                      abiname: u32,
                      set: &[Vec<u8>; 3],
                      salt_gen: u32| {
         for (i, name) in names.iter().enumerate() {
             salts[i] = salt_gen;
             on_changed[i] = false;
+            added[i] = 0;
             g.write(
                 &format!("debian/abi/6.1.0-{abiname}/{name}"),
                 &content(set, i, salt_gen, 0),
@@ -156,7 +161,15 @@ fn generate(dir: &Path, commits: usize) -> usize {
         "debian/config/defines",
         format!("[abi]\nabiname: {abiname}\n").as_bytes(),
     );
-    write_all(&mut g, &mut salts, &mut on_changed, abiname, &bases, 0);
+    write_all(
+        &mut g,
+        &mut salts,
+        &mut on_changed,
+        &mut added,
+        abiname,
+        &bases,
+        0,
+    );
     g.commit("Initial packaging");
     let mut state = 0x1234_5678_u64;
     let mut rand = move || {
@@ -175,6 +188,7 @@ fn generate(dir: &Path, commits: usize) -> usize {
                     for i in fs * FLAVOURS_PER_FEATURESET..(fs + 1) * FLAVOURS_PER_FEATURESET {
                         salts[i] = n as u32;
                         on_changed[i] = true;
+                        added[i] = 0;
                         g.write(
                             &format!("debian/abi/6.1.0-{abiname}/{}", names[i]),
                             &content(&changed, i, n as u32, 0),
@@ -196,6 +210,7 @@ fn generate(dir: &Path, commits: usize) -> usize {
                         &mut g,
                         &mut salts,
                         &mut on_changed,
+                        &mut added,
                         abiname,
                         &bases,
                         n as u32,
@@ -206,13 +221,14 @@ fn generate(dir: &Path, commits: usize) -> usize {
                     // A compatible refresh of a couple of flavours.
                     for _ in 0..2 {
                         let i = (rand() % names.len() as u64) as usize;
+                        added[i] += 3;
                         g.write(
                             &format!("debian/abi/6.1.0-{abiname}/{}", names[i]),
                             &content(
                                 if on_changed[i] { &changed } else { &bases },
                                 i,
                                 salts[i],
-                                n,
+                                added[i],
                             ),
                         );
                     }
@@ -301,7 +317,9 @@ fn child_walk(path: &Path, limit: usize) {
     let head = walker.resolve("HEAD").unwrap();
     let commits = walker.commits(None, head).unwrap();
     let to = commits[limit.min(commits.len()) - 1];
-    let mut scanner = Scanner::new("bench");
+    // Counts only, as `scan --format json` keeps them: what is measured is
+    // the walk, not the findings a long history accumulates.
+    let mut scanner = Scanner::new("bench").counts_only();
     walker
         .walk(None, to, |_, _| {}, |s| scanner.visit(s))
         .unwrap();
@@ -400,7 +418,7 @@ fn main() {
     );
 
     let exe = std::env::current_exe().unwrap();
-    for limit in [all.len() / 2, all.len()] {
+    for limit in [all.len() / 4, all.len() / 2, all.len()] {
         let out = Command::new(&exe)
             .env("ABIBOT_BENCH_CHILD", format!("{}:{limit}", dir.display()))
             .output()

@@ -194,14 +194,21 @@ impl Walk {
 
 /// Runs a scan as `abibot scan` does, for reuse by other commands.
 pub fn run_scan(history: &HistoryArgs) -> anyhow::Result<ScanReport> {
-    run_scan_watching(history, &[])
+    run_scan_watching(history, &[], true)
 }
 
 /// Runs a scan that also says which of `modules` each finding breaks.
-pub fn run_scan_watching(history: &HistoryArgs, modules: &[PathBuf]) -> anyhow::Result<ScanReport> {
+pub fn run_scan_watching(
+    history: &HistoryArgs,
+    modules: &[PathBuf],
+    details: bool,
+) -> anyhow::Result<ScanReport> {
     let watched = WatchedModule::read(modules)?;
     let walk = history.open()?;
     let mut scanner = Scanner::new(&walk.name).watch(watched);
+    if !details {
+        scanner = scanner.counts_only();
+    }
     let walker = walk.run(|step| scanner.visit(step))?;
     let mut report = scanner.finish();
     report.stats.references_parsed = walker.loader.stats.parsed.load(Ordering::Relaxed);
@@ -220,7 +227,10 @@ pub(super) fn scan(mut args: ScanArgs) -> anyhow::Result<Outcome> {
     if let Some(target) = &target {
         args.history.repo_name = Some(target.name());
     }
-    let report = run_scan_watching(&args.history, &args.modules)?;
+    // Only Markdown and posted comments list changed symbols; the other
+    // forms need counts.
+    let details = args.format == OutputFormat::Markdown || target.is_some();
+    let report = run_scan_watching(&args.history, &args.modules, details)?;
     let rendered = match args.format {
         OutputFormat::Text => report::scan::scan_text(&report),
         OutputFormat::Json => report::scan::scan_json(&report),

@@ -108,6 +108,7 @@ pub struct Scanner {
     repo: String,
     baselines: BTreeMap<FlavourKey, (AbiName, Arc<SymbolSet>)>,
     modules: Vec<WatchedModule>,
+    details: bool,
     /// The report being built.
     pub report: ScanReport,
 }
@@ -119,8 +120,17 @@ impl Scanner {
             repo: repo.to_owned(),
             baselines: BTreeMap::new(),
             modules: Vec::new(),
+            details: true,
             report: ScanReport::default(),
         }
+    }
+
+    /// Keeps only counts in findings, not the changed symbols: what JSON and
+    /// text need, and memory then stays flat however many findings a long
+    /// history holds.
+    pub fn counts_only(mut self) -> Scanner {
+        self.details = false;
+        self
     }
 
     /// Also says, for each finding, which of these modules it breaks, and
@@ -194,7 +204,12 @@ impl Scanner {
             return;
         }
         self.report.stats.commits_touching_references += 1;
-        let findings = self.findings(&step.commit, &step.title, step.parent, step.state);
+        let mut findings = self.findings(&step.commit, &step.title, step.parent, step.state);
+        if !self.details {
+            for flavour in findings.iter_mut().flat_map(|f| f.flavours.iter_mut()) {
+                flavour.comparison = None;
+            }
+        }
         self.report.findings.extend(findings);
         self.update_baselines(step.state);
     }
