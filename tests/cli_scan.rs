@@ -168,6 +168,19 @@ fn timeline_counts_states_under_one_name() {
             .len(),
         1
     );
+    let (_, md, _) = abibot(&[
+        "timeline",
+        "--repo",
+        r.path().to_str().unwrap(),
+        "--format",
+        "markdown",
+    ]);
+    assert!(
+        md.contains("**ABI 6.1.0-47 named 3 different ABIs (amd64_none_amd64: 3 states)**"),
+        "{md}"
+    );
+    assert_eq!(md.matches("| `amd64_none_amd64` |").count(), 3, "{md}");
+    assert_eq!(md.matches(" | yes |").count(), 2, "{md}");
 }
 
 #[test]

@@ -252,37 +252,12 @@ pub(super) fn timeline(args: TimelineArgs) -> anyhow::Result<Outcome> {
     let mut timeline = Timeline::default();
     walk.run(|step| timeline.visit(step))?;
     let rendered = match args.format {
-        OutputFormat::Json => serde_json::to_string_pretty(&timeline.abis)? + "\n",
-        OutputFormat::Text | OutputFormat::Markdown => {
-            let mut out = String::new();
-            for abi in &timeline.abis {
-                out.push_str(&abi.verdict());
-                out.push('\n');
-                for (flavour, states) in abi.flavours.iter().filter(|(_, s)| s.len() > 1) {
-                    for s in states {
-                        let tag = if s.incompatible {
-                            " [incompatible]"
-                        } else {
-                            ""
-                        };
-                        out.push_str(&format!(
-                            "  {flavour:<28} {} {}{tag}\n",
-                            s.commit.short(),
-                            s.title
-                        ));
-                    }
-                }
-            }
-            out
-        }
+        OutputFormat::Text => report::timeline::text(&timeline.abis),
+        OutputFormat::Json => report::timeline::json(&timeline.abis),
+        OutputFormat::Markdown => report::timeline::markdown(&timeline.abis),
     };
     print(&rendered)?;
-    let broken = timeline
-        .abis
-        .iter()
-        .flat_map(|a| a.flavours.values().flatten())
-        .any(|s| s.incompatible);
-    Ok(if broken {
+    Ok(if timeline.has_incompatible() {
         Outcome::Incompatible
     } else {
         Outcome::Clean

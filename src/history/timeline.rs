@@ -40,25 +40,6 @@ impl AbiHistory {
     pub fn distinct(&self) -> usize {
         self.flavours.values().map(Vec::len).max().unwrap_or(0)
     }
-
-    /// `ABI 6.1.0-53 named 3 different ABIs (amd64_none_amd64: 3 states, ...)`.
-    pub fn verdict(&self) -> String {
-        let n = self.distinct();
-        if n <= 1 {
-            return format!("ABI {} named one ABI", self.abi);
-        }
-        let detail: Vec<String> = self
-            .flavours
-            .iter()
-            .filter(|(_, s)| s.len() > 1)
-            .map(|(f, s)| format!("{f}: {} states", s.len()))
-            .collect();
-        format!(
-            "ABI {} named {n} different ABIs ({})",
-            self.abi,
-            detail.join(", ")
-        )
-    }
 }
 
 /// Builds the timeline from a walk's steps.
@@ -69,6 +50,14 @@ pub struct Timeline {
 }
 
 impl Timeline {
+    /// Whether some name covered an incompatible change of state.
+    pub fn has_incompatible(&self) -> bool {
+        self.abis
+            .iter()
+            .flat_map(|a| a.flavours.values().flatten())
+            .any(|s| s.incompatible)
+    }
+
     /// Takes one commit's step.
     pub fn visit(&mut self, step: Step<'_>) {
         if !step.touched {

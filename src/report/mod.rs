@@ -11,6 +11,7 @@ use serde::Serialize;
 pub mod bisect;
 pub mod loadcheck;
 pub mod scan;
+pub mod timeline;
 
 use crate::compare::{Change, ChangeKind, Comparison, Summary};
 
