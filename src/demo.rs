@@ -10,12 +10,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use git2::{Index, IndexEntry, IndexTime, Oid, Repository, Signature};
+use git2::{Index, Oid, Repository, Signature};
 
 use crate::config::{Config, ForgeConfig, LogFormat, RepoConfig, RepoName, RepoSource};
 use crate::daemon::{Daemon, PollReport};
 use crate::forge::sink::WriterSink;
-use crate::history::CommitSha;
+use crate::history::{CommitSha, file_entry};
 use crate::state::State;
 
 /// Real Debian bookworm references (see `data/demo/README.md`).
@@ -80,20 +80,7 @@ impl Builder<'_> {
     fn commit(&mut self, message: &str) -> Result<Oid, git2::Error> {
         let mut index = Index::new()?;
         for (path, id) in &self.files {
-            index.add(&IndexEntry {
-                ctime: IndexTime::new(0, 0),
-                mtime: IndexTime::new(0, 0),
-                dev: 0,
-                ino: 0,
-                mode: 0o100644,
-                uid: 0,
-                gid: 0,
-                file_size: 0,
-                id: *id,
-                flags: 0,
-                flags_extended: 0,
-                path: path.as_bytes().to_vec(),
-            })?;
+            index.add(&file_entry(path, *id))?;
         }
         let tree = self.repo.find_tree(index.write_tree_to(self.repo)?)?;
         let sig = Signature::new(

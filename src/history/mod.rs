@@ -100,6 +100,27 @@ fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> HistoryError 
     }
 }
 
+/// The index entry of a regular file whose content is blob `id` (or, with
+/// `Oid::ZERO_SHA1`, content given to `Index::add_frombuffer`): what the demo,
+/// the tests and the benchmarks stage to build packaging repositories
+/// without a work tree.
+pub fn file_entry(path: &str, id: Oid) -> git2::IndexEntry {
+    git2::IndexEntry {
+        ctime: git2::IndexTime::new(0, 0),
+        mtime: git2::IndexTime::new(0, 0),
+        dev: 0,
+        ino: 0,
+        mode: 0o100644,
+        uid: 0,
+        gid: 0,
+        file_size: 0,
+        id,
+        flags: 0,
+        flags_extended: 0,
+        path: path.as_bytes().to_vec(),
+    }
+}
+
 /// One revision's tree, read through the object database.
 pub struct GitTree<'r> {
     repo: &'r Repository,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use abibot::history::scan::{ScanReport, Scanner};
 use abibot::history::{WalkOptions, Walker};
-use git2::{IndexEntry, IndexTime, Oid, Repository, Signature};
+use git2::{IndexEntry, Oid, Repository, Signature};
 
 /// Real Debian reference files shipped in tests/data.
 pub fn abi_file(abi: &str, flavour: &str) -> Vec<u8> {
@@ -26,20 +26,7 @@ pub const FLAVOURS: [&str; 3] = [
 
 /// An index entry for a regular file at `path`, for `Index::add_frombuffer`.
 pub fn blob_entry(path: &str) -> IndexEntry {
-    IndexEntry {
-        ctime: IndexTime::new(0, 0),
-        mtime: IndexTime::new(0, 0),
-        dev: 0,
-        ino: 0,
-        mode: 0o100644,
-        uid: 0,
-        gid: 0,
-        file_size: 0,
-        id: Oid::ZERO_SHA1,
-        flags: 0,
-        flags_extended: 0,
-        path: path.as_bytes().to_vec(),
-    }
+    abibot::history::file_entry(path, Oid::ZERO_SHA1)
 }
 
 /// A Debian packaging repository for ABI `6.1.0-47` (changelog and defines
