@@ -2,9 +2,16 @@
 //! repositories promise: modules built against ABI name N must keep loading on
 //! every later kernel that still calls itself N.
 //!
-//! Data flows one way: reference files are parsed ([`formats`]) into the model
-//! ([`symbols`]), compared ([`compare`], with [`ignore`] rules) into plain
-//! results, and rendered ([`report`]) by the command line ([`cli`]).
+//! Data flows one way: git objects ([`history`]) are read through a
+//! distribution's [`layouts`] into reference sets ([`symbols`], parsed by
+//! [`formats`]), compared ([`compare`], with [`ignore`] rules) into
+//! [`findings`], rendered ([`report`]) and handed to a sink: stdout, or a
+//! forge ([`forge`]) through the restart-safe [`daemon`] and its [`state`].
+//! [`elf`] and [`loadcheck`] answer the same questions from kernel binaries;
+//! [`bisect`] finds where a change happened. [`cli`] maps commands onto all
+//! of it; [`config`] is the daemon's configuration; [`demo`] the first run.
+
+#![warn(missing_docs)]
 
 pub mod bisect;
 pub mod cli;
