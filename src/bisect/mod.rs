@@ -3,7 +3,7 @@
 //! Two modes share one probe strategy ([`search`]) and one report
 //! ([`BisectReport`], rendered by [`crate::report::bisect`]):
 //!
-//! - **Reference mode** ([`reference`]) reads the packaging repository's own
+//! - **Reference mode** ([`mod@reference`]) reads the packaging repository's own
 //!   ABI references straight from the git object database, at the revisions
 //!   it probes only (O(log n) of them), and never builds anything.
 //! - **Build mode** ([`build`]) checks each probed revision out into a
@@ -14,7 +14,7 @@
 //!
 //! The good end `A` is the baseline: its state (the chosen flavours'
 //! references, or the ABI its build produced) is what every probe is compared
-//! with, by [`compare`](crate::compare::compare) with no ignore rules (the
+//! with, by [`compare`] with no ignore rules (the
 //! question is where a change happened, not whether the packaging forgives
 //! it). A probed revision is
 //!

@@ -37,7 +37,7 @@ pub enum ExtractFormat {
 #[derive(Debug, Args)]
 pub struct ExtractArgs {
     /// vmlinux, modules (.ko, .ko.xz, .ko.zst, .ko.gz) or directories to search
-    /// (an unpacked lib/modules/<release>/, a build tree).
+    /// (an unpacked `lib/modules/<release>/`, a build tree).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Write here instead of stdout.
