@@ -105,3 +105,32 @@ fn unknown_flavour_or_revision_is_a_clear_error() {
     assert_eq!(code, 2);
     assert!(err.contains("--rev") && err.contains("--flavour"), "{err}");
 }
+
+#[test]
+fn a_malformed_reference_at_the_revision_names_revision_file_and_line() {
+    let (r, _, _) = repo();
+    r.write(
+        "linux/debian/abi/6.1.0-47/amd64_none_amd64",
+        "0x00000001\tfoo\tvmlinux\tEXPORT_SYMBOL\t\nbroken line\n",
+    );
+    let bad = r.commit("Broken refresh").to_string();
+    let path = r.path().to_str().unwrap();
+    let (code, _, err) = abibot(&[
+        "check-module",
+        FAT,
+        "--repo",
+        path,
+        "--rev",
+        &bad,
+        "--flavour",
+        "amd64_none_amd64",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!(
+            "{bad}: linux/debian/abi/6.1.0-47/amd64_none_amd64: "
+        )),
+        "{err}"
+    );
+    assert!(err.contains(":2: "), "{err}");
+}

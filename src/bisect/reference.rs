@@ -112,7 +112,7 @@ fn baseline(
     rev: &CommitSha,
     options: &ReferenceOptions,
 ) -> Result<Baseline, BisectError> {
-    let flavours = &state.snapshot.flavours;
+    let flavours = &state.sources;
     if flavours.is_empty() {
         let mut reason = "no ABI reference found".to_owned();
         for e in errors {
@@ -150,7 +150,12 @@ fn baseline(
         if baseline.iter().any(|(k, _)| k == key) {
             continue;
         }
-        match state.sets.get(key).filter(|_| !state.broken.contains(key)) {
+        match state
+            .reference
+            .flavours
+            .get(key)
+            .filter(|_| !state.broken.contains_key(key))
+        {
             Some(set) => baseline.push((key.clone(), set.clone())),
             None => {
                 return Err(BisectError::GoodUnreadable {
@@ -179,11 +184,11 @@ fn baseline(
 
 /// Why `key` cannot be read at a revision: its parse error, or its absence.
 fn unreadable(state: &RevState, errors: &[RevisionError], key: &FlavourKey) -> String {
-    let path = state.snapshot.flavours.get(key).map(|s| s.path.as_str());
+    let path = state.sources.get(key).map(|s| s.path.as_str());
     if let Some(e) = errors.iter().find(|e| Some(e.path.as_str()) == path) {
         return format!("{}: {}", e.path, e.message);
     }
-    let mut reason = match &state.snapshot.abi {
+    let mut reason = match &state.reference.abi {
         Some(abi) => format!("{key}: no reference under ABI name {abi}"),
         None => format!("{key}: no reference"),
     };
@@ -204,7 +209,12 @@ fn judge(
     let mut matches = Vec::new();
     let mut unread = Vec::new();
     for (key, good) in baseline {
-        match state.sets.get(key).filter(|_| !state.broken.contains(key)) {
+        match state
+            .reference
+            .flavours
+            .get(key)
+            .filter(|_| !state.broken.contains_key(key))
+        {
             Some(set) => {
                 let changes = predicate.matching(good, set);
                 if !changes.is_empty() {

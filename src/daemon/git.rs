@@ -241,7 +241,7 @@ pub fn start(
 /// Adds the configuration's ignore rules to every flavour of a revision.
 fn with_extra_rules(state: &RevState, extra: &IgnoreRules) -> RevState {
     let mut state = state.clone();
-    for source in state.snapshot.flavours.values_mut() {
+    for source in state.sources.values_mut() {
         let mut rules = (*source.ignore).clone();
         rules.extend(extra.clone());
         source.ignore = Arc::new(rules);

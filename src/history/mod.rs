@@ -13,7 +13,7 @@ pub mod cache;
 pub mod scan;
 pub mod timeline;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::path::Path;
@@ -23,8 +23,8 @@ use git2::{ErrorCode, ObjectType, Oid, Repository, Sort};
 use lru::LruCache;
 use serde::Serialize;
 
-use crate::layouts::{DirEntry, FlavourSource, Layout, Snapshot, TreeError, TreeSource};
-use crate::symbols::{AbiName, FlavourKey, SymbolSet};
+use crate::layouts::{DirEntry, FlavourSource, Layout, TreeError, TreeSource};
+use crate::symbols::{AbiName, FlavourKey, ReferenceSet, SymbolSet};
 use cache::Loader;
 
 /// A full 40-hex commit id.
@@ -206,14 +206,15 @@ pub struct RevState {
     /// The layout found (none in a revision without references).
     pub layout: Option<Layout>,
     inputs: Vec<Option<Oid>>,
-    /// Where each flavour's reference is.
-    pub snapshot: Snapshot,
-    /// Parsed references. A flavour whose reference failed to parse keeps
-    /// the last good set, so the commit that repairs it is compared with
-    /// what held before the damage.
-    pub sets: BTreeMap<FlavourKey, Arc<SymbolSet>>,
-    /// Flavours whose reference failed to parse at this revision.
-    pub broken: BTreeSet<FlavourKey>,
+    /// Where each flavour's reference is, as the layout found it.
+    pub sources: BTreeMap<FlavourKey, FlavourSource>,
+    /// The reference set: the ABI name in force and every flavour's parsed
+    /// reference. A flavour whose reference failed to parse keeps the last
+    /// good set, so the commit that repairs it is compared with what held
+    /// before the damage.
+    pub reference: ReferenceSet,
+    /// Flavours whose reference failed to parse at this revision, with why.
+    pub broken: BTreeMap<FlavourKey, String>,
 }
 
 /// What selects the commits of a walk.
@@ -399,12 +400,7 @@ impl<'r> Walker<'r> {
         let snapshot = match layout.read(tree) {
             Ok(s) => s,
             Err(e) => {
-                let path = match &e {
-                    crate::layouts::LayoutError::Tree(t) => t.path.clone(),
-                    crate::layouts::LayoutError::Config { path, .. }
-                    | crate::layouts::LayoutError::Ignore { path, .. } => path.clone(),
-                };
-                report(&path, e.to_string());
+                report(e.path(), e.to_string());
                 return RevState {
                     layout: Some(layout),
                     inputs,
@@ -413,14 +409,14 @@ impl<'r> Walker<'r> {
             }
         };
         let mut sets = BTreeMap::new();
+        let mut broken = BTreeMap::new();
         let mut to_load: Vec<(&FlavourKey, &FlavourSource)> = Vec::new();
         for (key, source) in &snapshot.flavours {
             let reuse = parent
-                .snapshot
-                .flavours
+                .sources
                 .get(key)
-                .filter(|p| p.id == source.id && !parent.broken.contains(key))
-                .and_then(|_| parent.sets.get(key));
+                .filter(|p| p.id == source.id && !parent.broken.contains_key(key))
+                .and_then(|_| parent.reference.flavours.get(key));
             match reuse {
                 Some(set) => {
                     sets.insert(key.clone(), set.clone());
@@ -430,7 +426,6 @@ impl<'r> Walker<'r> {
         }
         let sources: Vec<&FlavourSource> = to_load.iter().map(|(_, s)| *s).collect();
         let loaded = self.loader.load_all(self.repo, &sources, sha.short());
-        let mut broken = BTreeSet::new();
         for ((key, source), result) in to_load.into_iter().zip(loaded) {
             match result {
                 Ok(set) => {
@@ -438,8 +433,8 @@ impl<'r> Walker<'r> {
                 }
                 Err(e) => {
                     report(&source.path, e.to_string());
-                    broken.insert(key.clone());
-                    if let Some(last_good) = parent.sets.get(key) {
+                    broken.insert(key.clone(), e.to_string());
+                    if let Some(last_good) = parent.reference.flavours.get(key) {
                         sets.insert(key.clone(), last_good.clone());
                     }
                 }
@@ -448,8 +443,11 @@ impl<'r> Walker<'r> {
         RevState {
             layout: Some(layout),
             inputs,
-            snapshot,
-            sets,
+            sources: snapshot.flavours,
+            reference: ReferenceSet {
+                abi: snapshot.abi,
+                flavours: sets,
+            },
             broken,
         }
     }
@@ -462,24 +460,15 @@ impl<'r> Walker<'r> {
         flavour: &str,
     ) -> Result<(AbiName, Arc<SymbolSet>), HistoryError> {
         let commit = self.resolve(rev)?;
-        let (state, errors) = self.state_at(commit, None)?;
+        let (state, _) = self.state_at(commit, None)?;
         if state.layout.is_none() {
             return Err(HistoryError::NoLayout {
                 rev: rev.to_owned(),
             });
         }
-        let found = state
-            .snapshot
-            .flavours
-            .iter()
-            .find(|(k, _)| k.to_string() == flavour);
+        let found = state.sources.iter().find(|(k, _)| k.to_string() == flavour);
         let Some((key, source)) = found else {
-            let names: Vec<String> = state
-                .snapshot
-                .flavours
-                .keys()
-                .map(ToString::to_string)
-                .collect();
+            let names: Vec<String> = state.sources.keys().map(ToString::to_string).collect();
             return Err(HistoryError::NoReference {
                 rev: rev.to_owned(),
                 flavour: flavour.to_owned(),
@@ -490,15 +479,16 @@ impl<'r> Walker<'r> {
                 },
             });
         };
-        if let Some(e) = errors.iter().find(|e| e.path == source.path) {
+        if let Some(message) = state.broken.get(key) {
             return Err(HistoryError::Unreadable {
                 rev: rev.to_owned(),
-                path: e.path.clone(),
-                message: e.message.clone(),
+                path: source.path.clone(),
+                message: message.clone(),
             });
         }
         let set = state
-            .sets
+            .reference
+            .flavours
             .get(key)
             .cloned()
             .expect("a readable flavour has a set");

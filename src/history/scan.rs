@@ -215,15 +215,15 @@ impl Scanner {
     }
 
     fn update_baselines(&mut self, state: &RevState) {
-        for (key, source) in &state.snapshot.flavours {
-            let Some(set) = state.sets.get(key) else {
+        for (key, source) in &state.sources {
+            let Some(set) = state.reference.flavours.get(key) else {
                 continue;
             };
             let stale = self
                 .baselines
                 .get(key)
                 .is_none_or(|(abi, _)| *abi != source.abi);
-            if stale && !state.broken.contains(key) {
+            if stale && !state.broken.contains_key(key) {
                 self.baselines
                     .insert(key.clone(), (source.abi.clone(), set.clone()));
             }
@@ -246,21 +246,23 @@ impl Scanner {
         let mut impacted = Vec::new();
         let mut bump_impacted = Vec::new();
         let empty = Arc::new(SymbolSet::default());
-        let keys: BTreeSet<&FlavourKey> = parent
-            .snapshot
-            .flavours
-            .keys()
-            .chain(state.snapshot.flavours.keys())
-            .collect();
+        let keys: BTreeSet<&FlavourKey> =
+            parent.sources.keys().chain(state.sources.keys()).collect();
         for key in keys {
-            if state.broken.contains(key) {
+            if state.broken.contains_key(key) {
                 continue;
             }
-            let old = parent.snapshot.flavours.get(key).zip(parent.sets.get(key));
-            let new = state.snapshot.flavours.get(key).zip(state.sets.get(key));
+            let old = parent
+                .sources
+                .get(key)
+                .zip(parent.reference.flavours.get(key));
+            let new = state
+                .sources
+                .get(key)
+                .zip(state.reference.flavours.get(key));
             match (old, new) {
                 (Some((os, oset)), Some((ns, nset))) if os.abi == ns.abi => {
-                    if os.id == ns.id && !parent.broken.contains(key) {
+                    if os.id == ns.id && !parent.broken.contains_key(key) {
                         continue;
                     }
                     let c = kept(oset, nset, &ns.ignore);
@@ -279,9 +281,9 @@ impl Scanner {
                     }
                 }
                 (Some((os, _)), None) => {
-                    let abi_stayed = state.snapshot.abi.as_ref() == Some(&os.abi)
-                        || state.snapshot.abi.is_none()
-                            && parent.snapshot.abi.as_ref() == Some(&os.abi);
+                    let abi_stayed = state.reference.abi.as_ref() == Some(&os.abi)
+                        || state.reference.abi.is_none()
+                            && parent.reference.abi.as_ref() == Some(&os.abi);
                     if abi_stayed {
                         lost.push(FlavourChange::new(key, &os.path, None));
                     } else {
@@ -312,18 +314,17 @@ impl Scanner {
             self.report.stats.compatible_refreshes += 1;
         }
         let old_abi = parent
-            .snapshot
+            .reference
             .abi
             .clone()
-            .or_else(|| state.snapshot.abi.clone())
+            .or_else(|| state.reference.abi.clone())
             .unwrap_or_else(|| AbiName("unknown".into()));
         let abi_of = |flavours: &[FlavourChange]| {
             flavours
                 .first()
                 .and_then(|f| {
                     parent
-                        .snapshot
-                        .flavours
+                        .sources
                         .iter()
                         .find(|(k, _)| k.to_string() == f.flavour)
                 })
@@ -363,8 +364,7 @@ impl Scanner {
         };
         let unchanged = |changed: &[FlavourChange]| -> Vec<String> {
             state
-                .snapshot
-                .flavours
+                .sources
                 .keys()
                 .map(ToString::to_string)
                 .filter(|k| !changed.iter().any(|c| &c.flavour == k))
@@ -382,7 +382,7 @@ impl Scanner {
             f.lost_featuresets = lost_featuresets.clone();
         });
         emit(FindingKind::Unversioned, unversioned, &|_| {});
-        let new_abi = state.snapshot.abi.clone();
+        let new_abi = state.reference.abi.clone();
         emit(FindingKind::Bump, bumped, &|f| {
             f.new_abi = new_abi.clone();
             f.bump_needed = Some(bump_needed);
@@ -395,7 +395,7 @@ impl Scanner {
 /// Featuresets (per arch) whose every flavour is among `lost`.
 fn whole_featuresets(lost: &[FlavourChange], parent: &RevState) -> Vec<String> {
     let mut groups: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
-    for key in parent.snapshot.flavours.keys() {
+    for key in parent.sources.keys() {
         groups
             .entry((key.arch.clone(), key.featureset.clone()))
             .or_default()

@@ -63,8 +63,8 @@ impl Timeline {
         if !step.touched {
             return;
         }
-        for (key, source) in &step.state.snapshot.flavours {
-            if step.state.broken.contains(key) {
+        for (key, source) in &step.state.sources {
+            if step.state.broken.contains_key(key) {
                 continue;
             }
             let index = match self.abis.iter().position(|a| a.abi == source.abi) {
@@ -87,8 +87,8 @@ impl Timeline {
             }
             let incompatible = match (
                 states.last(),
-                step.parent.sets.get(key),
-                step.state.sets.get(key),
+                step.parent.reference.flavours.get(key),
+                step.state.reference.flavours.get(key),
             ) {
                 (Some(_), Some(old), Some(new)) => {
                     compare(old, new, &IgnoreRules::default()).is_breaking()

@@ -77,6 +77,16 @@ pub enum LayoutError {
     },
 }
 
+impl LayoutError {
+    /// The file the error concerns.
+    pub fn path(&self) -> &str {
+        match self {
+            LayoutError::Tree(t) => &t.path,
+            LayoutError::Config { path, .. } | LayoutError::Ignore { path, .. } => path,
+        }
+    }
+}
+
 /// How a flavour's reference is stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Storage {
