@@ -192,13 +192,9 @@ impl Walk {
     }
 }
 
-/// Runs a scan as `abibot scan` does, for reuse by other commands.
-pub fn run_scan(history: &HistoryArgs) -> anyhow::Result<ScanReport> {
-    run_scan_watching(history, &[], true)
-}
-
-/// Runs a scan that also says which of `modules` each finding breaks.
-pub fn run_scan_watching(
+/// Runs a scan as `abibot scan` does: saying which of `modules` each
+/// finding breaks, and keeping changed symbols only when `details`.
+fn run_scan(
     history: &HistoryArgs,
     modules: &[PathBuf],
     details: bool,
@@ -230,7 +226,7 @@ pub(super) fn scan(mut args: ScanArgs) -> anyhow::Result<Outcome> {
     // Only Markdown and posted comments list changed symbols; the other
     // forms need counts.
     let details = args.format == OutputFormat::Markdown || target.is_some();
-    let report = run_scan_watching(&args.history, &args.modules, details)?;
+    let report = run_scan(&args.history, &args.modules, details)?;
     let rendered = match args.format {
         OutputFormat::Text => report::scan::scan_text(&report),
         OutputFormat::Json => report::scan::scan_json(&report),

@@ -13,7 +13,7 @@ pub use bisect::{BisectArgs, BisectFormat};
 pub use daemon::{ConfigArgs, ConfigCommand, DaemonArgs, DemoArgs, PostTarget};
 pub use diff::{DiffArgs, ignore_rules};
 pub use elf::{CheckFormat, CheckModuleArgs, ExtractArgs, ExtractFormat};
-pub use history::{HistoryArgs, ScanArgs, TimelineArgs, run_scan};
+pub use history::{HistoryArgs, ScanArgs, TimelineArgs};
 
 pub(crate) const EXIT_CODES: &str = "\
 Exit codes:

@@ -159,15 +159,14 @@ impl Scanner {
         self.report
     }
 
-    /// Which watched modules lose imports between `old` and `new`. Ignore
-    /// rules do not apply: a maintainer's "harmless" does not make a symbol
-    /// a module really imports load.
-    fn impacts(&self, pairs: &[(&SymbolSet, &SymbolSet)]) -> Vec<ModuleImpact> {
+    /// For each watched module (in order), its imports that break between
+    /// `old` and `new`. Ignore rules do not apply: a maintainer's "harmless"
+    /// does not make a symbol a module really imports load.
+    fn broken_imports(&self, old: &SymbolSet, new: &SymbolSet) -> Vec<BTreeSet<String>> {
         let none = IgnoreRules::default();
-        let mut out = Vec::new();
-        for module in &self.modules {
-            let mut broken = BTreeSet::new();
-            for (old, new) in pairs {
+        self.modules
+            .iter()
+            .map(|module| {
                 let pick = |set: &SymbolSet| {
                     let imported = module
                         .imports
@@ -178,22 +177,27 @@ impl Scanner {
                     SymbolSet::from_symbols(imported).expect("names from a set are unique")
                 };
                 let c = compare(&pick(old), &pick(new), &none);
-                broken.extend(
-                    c.changes
-                        .into_iter()
-                        .filter(|c| c.breaks())
-                        .map(|c| c.symbol),
-                );
-            }
-            if !broken.is_empty() {
-                out.push(ModuleImpact {
-                    module: module.name.clone(),
-                    changed_imports: broken.len(),
-                    symbols: broken.into_iter().take(NAMED_IMPORTS).collect(),
-                });
-            }
-        }
-        out
+                c.changes
+                    .into_iter()
+                    .filter(|c| c.breaks())
+                    .map(|c| c.symbol)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Module impacts from the broken imports gathered over a finding's flavours.
+    fn impacts(&self, broken: Vec<BTreeSet<String>>) -> Vec<ModuleImpact> {
+        self.modules
+            .iter()
+            .zip(broken)
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(module, b)| ModuleImpact {
+                module: module.name.clone(),
+                changed_imports: b.len(),
+                symbols: b.into_iter().take(NAMED_IMPORTS).collect(),
+            })
+            .collect()
     }
 
     /// Takes one commit's step.
@@ -243,8 +247,13 @@ impl Scanner {
         let mut unversioned = Vec::new();
         let mut bumped = Vec::new();
         let mut bump_needed = false;
-        let mut impacted = Vec::new();
-        let mut bump_impacted = Vec::new();
+        let mut hidden_imports = vec![BTreeSet::new(); self.modules.len()];
+        let mut bump_imports = vec![BTreeSet::new(); self.modules.len()];
+        let gather = |into: &mut Vec<BTreeSet<String>>, from: Vec<BTreeSet<String>>| {
+            for (all, more) in into.iter_mut().zip(from) {
+                all.extend(more);
+            }
+        };
         let empty = Arc::new(SymbolSet::default());
         let keys: BTreeSet<&FlavourKey> =
             parent.sources.keys().chain(state.sources.keys()).collect();
@@ -269,12 +278,12 @@ impl Scanner {
                     if c.summary.unversioned > 0 {
                         unversioned.push(FlavourChange::new(key, &ns.path, Some(c.clone())));
                     }
-                    impacted.push((oset.as_ref(), nset.as_ref()));
                     // A change the maintainers ignore still stops a watched
                     // module that imports the symbol: that is a hidden break.
-                    let breaks_watched = !self.modules.is_empty()
-                        && !self.impacts(&[(oset.as_ref(), nset.as_ref())]).is_empty();
+                    let imports = self.broken_imports(oset, nset);
+                    let breaks_watched = imports.iter().any(|b| !b.is_empty());
                     if c.is_breaking() || breaks_watched {
+                        gather(&mut hidden_imports, imports);
                         broken.push(FlavourChange::new(key, &ns.path, Some(c)));
                     } else if !c.is_empty() {
                         refreshed = true;
@@ -298,7 +307,7 @@ impl Scanner {
                         .map_or(oset, |(_, set)| set);
                     let c = kept(baseline, nset, &ns.ignore);
                     bump_needed |= c.is_breaking();
-                    bump_impacted.push((baseline.as_ref(), nset.as_ref()));
+                    gather(&mut bump_imports, self.broken_imports(baseline, nset));
                     bumped.push(FlavourChange::new(key, &ns.path, Some(c)));
                 }
                 (None, Some((ns, nset))) => {
@@ -331,16 +340,8 @@ impl Scanner {
                 .map(|(_, s)| s.abi.clone())
                 .unwrap_or_else(|| old_abi.clone())
         };
-        let broken_modules = if broken.is_empty() {
-            Vec::new()
-        } else {
-            self.impacts(&impacted)
-        };
-        let bump_modules = if bumped.is_empty() {
-            Vec::new()
-        } else {
-            self.impacts(&bump_impacted)
-        };
+        let broken_modules = self.impacts(hidden_imports);
+        let bump_modules = self.impacts(bump_imports);
         let mut out = Vec::new();
         let mut emit = |kind, flavours: Vec<FlavourChange>, extra: &dyn Fn(&mut Finding)| {
             if flavours.is_empty() {
