@@ -520,18 +520,10 @@ impl<'r> Walker<'r> {
                 None => RevState::default(),
                 Some(p) => match previous.take() {
                     Some((id, state)) if id == p => state,
-                    _ => {
-                        let grandparent = self
-                            .repo
-                            .find_commit(p)
-                            .ok()
-                            .and_then(|c| c.parent_id(0).ok());
-                        let base = match grandparent {
-                            Some(g) => self.states.get(&g).cloned(),
-                            None => None,
-                        };
-                        self.state_at(p, base.as_ref())?.0
-                    }
+                    // Another line of history (`--all-parents`, a range's
+                    // first commit): its state is usually cached; if not, it
+                    // is rebuilt, reusing parsed references by blob id.
+                    _ => self.state_at(p, None)?.0,
                 },
             };
             let (state, errors) = self.state_at(oid, Some(&parent_state))?;

@@ -233,6 +233,21 @@ impl Debian {
         }
     }
 
+    /// Reads `rel` into `cache` once per revision: the arch files serve both
+    /// the ABI name and the ignore rules of every flavour of the arch.
+    fn load_defines<'c>(
+        &self,
+        tree: &dyn TreeSource,
+        cache: &'c mut BTreeMap<String, Defines>,
+        rel: &str,
+    ) -> Result<&'c Defines, LayoutError> {
+        if !cache.contains_key(rel) {
+            let defines = self.defines(tree, rel)?;
+            cache.insert(rel.to_owned(), defines);
+        }
+        Ok(&cache[rel])
+    }
+
     fn ignore_for(
         &self,
         tree: &dyn TreeSource,
@@ -246,10 +261,7 @@ impl Debian {
             format!("debian/config/featureset-{}/defines", key.featureset),
         ];
         for file in &files {
-            if !cache.contains_key(file) {
-                let defines = self.defines(tree, file)?;
-                cache.insert(file.clone(), defines);
-            }
+            self.load_defines(tree, cache, file)?;
         }
         let flavour_section = format!("{}_abi", key.flavour);
         let sections: [(&Defines, &str, String); 6] = [
@@ -307,9 +319,9 @@ impl Debian {
                     continue;
                 }
                 if !arch_names.contains_key(&key.arch) {
-                    let arch_defines =
-                        self.defines(tree, &format!("debian/config/{}/defines", key.arch))?;
-                    arch_names.insert(key.arch.clone(), self.names_for(&config, &arch_defines));
+                    let rel = format!("debian/config/{}/defines", key.arch);
+                    let arch_defines = self.load_defines(tree, &mut defines_cache, &rel)?;
+                    arch_names.insert(key.arch.clone(), self.names_for(&config, arch_defines));
                 }
                 let Some(name) = pick(&arch_names[&key.arch], &dirs) else {
                     continue;
