@@ -97,6 +97,59 @@ fn flavour_names() -> Vec<String> {
     names
 }
 
+/// One synthetic flavour and what its reference holds now.
+struct Flavour {
+    index: usize,
+    name: String,
+    /// Xor-ed into every CRC: a rewrite changes it, a compatible refresh keeps it.
+    salt: u32,
+    /// Whether it holds 6.1.0-50's symbols rather than 6.1.0-47's.
+    refreshed: bool,
+    /// Symbols gained in compatible refreshes since the last rewrite: a few
+    /// at a time, so references keep a realistic size.
+    added: usize,
+}
+
+impl Flavour {
+    fn new(index: usize, name: String) -> Flavour {
+        Flavour {
+            index,
+            name,
+            salt: 0,
+            refreshed: false,
+            added: 0,
+        }
+    }
+
+    fn write(&self, g: &mut Gen<'_>, abiname: u32, sets: &[&[Vec<u8>; 3]; 2]) {
+        let base = &sets[usize::from(self.refreshed)][self.index / FLAVOURS_PER_FEATURESET];
+        let salt = (self.index as u32 + 1).wrapping_mul(0x9e37_79b9) ^ self.salt;
+        g.write(
+            &format!("debian/abi/6.1.0-{abiname}/{}", self.name),
+            &derive(base, salt, self.added),
+        );
+    }
+
+    /// New CRCs throughout (a hidden break, or a bump's fresh references).
+    fn rewrite(
+        &mut self,
+        g: &mut Gen<'_>,
+        abiname: u32,
+        sets: &[&[Vec<u8>; 3]; 2],
+        refreshed: bool,
+        salt: u32,
+    ) {
+        (self.salt, self.refreshed, self.added) = (salt, refreshed, 0);
+        self.write(g, abiname, sets);
+    }
+
+    /// A compatible refresh: `n` more exports, nothing else changed.
+    fn add_exports(&mut self, g: &mut Gen<'_>, abiname: u32, sets: &[&[Vec<u8>; 3]; 2], n: usize) {
+        self.added += n;
+        self.write(g, abiname, sets);
+    }
+}
+
 /// Builds the synthetic history; returns the number of commits.
 fn generate(dir: &Path, commits: usize) -> usize {
     let repo = Repository::init(dir).unwrap();
@@ -115,40 +168,14 @@ fn generate(dir: &Path, commits: usize) -> usize {
         real("6.1.0-50", "amd64_rt_amd64"),
         real("6.1.0-50", "amd64_none_cloud-amd64"),
     ];
-    let names = flavour_names();
+    let mut flavours: Vec<Flavour> = flavour_names()
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| Flavour::new(i, name))
+        .collect();
     let mut abiname = 40;
     let mut version = 0u32;
-    // Each flavour's current CRC salt and whether it holds the 6.1.0-50
-    // symbols: a compatible refresh keeps both.
-    let mut salts = vec![0u32; names.len()];
-    let mut on_changed = vec![false; names.len()];
-    // Symbols each flavour gained in compatible refreshes since it was last
-    // rewritten: a few per refresh, so references keep a realistic size.
-    let mut added = vec![0usize; names.len()];
-    let content = |set: &[Vec<u8>; 3], i: usize, salt_gen: u32, extra: usize| {
-        derive(
-            &set[i / FLAVOURS_PER_FEATURESET],
-            (i as u32 + 1).wrapping_mul(0x9e37_79b9) ^ salt_gen,
-            extra,
-        )
-    };
-    let write_all = |g: &mut Gen<'_>,
-                     salts: &mut Vec<u32>,
-                     on_changed: &mut Vec<bool>,
-                     added: &mut Vec<usize>,
-                     abiname: u32,
-                     set: &[Vec<u8>; 3],
-                     salt_gen: u32| {
-        for (i, name) in names.iter().enumerate() {
-            salts[i] = salt_gen;
-            on_changed[i] = false;
-            added[i] = 0;
-            g.write(
-                &format!("debian/abi/6.1.0-{abiname}/{name}"),
-                &content(set, i, salt_gen, 0),
-            );
-        }
-    };
+    let sets = [&bases, &changed];
     g.write(
         "debian/changelog",
         format!(
@@ -161,15 +188,9 @@ fn generate(dir: &Path, commits: usize) -> usize {
         "debian/config/defines",
         format!("[abi]\nabiname: {abiname}\n").as_bytes(),
     );
-    write_all(
-        &mut g,
-        &mut salts,
-        &mut on_changed,
-        &mut added,
-        abiname,
-        &bases,
-        0,
-    );
+    for f in &mut flavours {
+        f.rewrite(&mut g, abiname, &sets, false, 0);
+    }
     g.commit("Initial packaging");
     let mut state = 0x1234_5678_u64;
     let mut rand = move || {
@@ -185,14 +206,10 @@ fn generate(dir: &Path, commits: usize) -> usize {
                 3 => {
                     // A hidden break: one featureset refreshed with other CRCs.
                     let fs = (n / 200) % 3;
-                    for i in fs * FLAVOURS_PER_FEATURESET..(fs + 1) * FLAVOURS_PER_FEATURESET {
-                        salts[i] = n as u32;
-                        on_changed[i] = true;
-                        added[i] = 0;
-                        g.write(
-                            &format!("debian/abi/6.1.0-{abiname}/{}", names[i]),
-                            &content(&changed, i, n as u32, 0),
-                        );
+                    for f in &mut flavours
+                        [fs * FLAVOURS_PER_FEATURESET..(fs + 1) * FLAVOURS_PER_FEATURESET]
+                    {
+                        f.rewrite(&mut g, abiname, &sets, true, n as u32);
                     }
                     g.commit("Refresh ABI reference files");
                 }
@@ -206,31 +223,16 @@ fn generate(dir: &Path, commits: usize) -> usize {
                         "debian/config/defines",
                         format!("[abi]\nabiname: {abiname}\n").as_bytes(),
                     );
-                    write_all(
-                        &mut g,
-                        &mut salts,
-                        &mut on_changed,
-                        &mut added,
-                        abiname,
-                        &bases,
-                        n as u32,
-                    );
+                    for f in &mut flavours {
+                        f.rewrite(&mut g, abiname, &sets, false, n as u32);
+                    }
                     g.commit(&format!("Bump ABI to {abiname}"));
                 }
                 _ => {
                     // A compatible refresh of a couple of flavours.
                     for _ in 0..2 {
-                        let i = (rand() % names.len() as u64) as usize;
-                        added[i] += 3;
-                        g.write(
-                            &format!("debian/abi/6.1.0-{abiname}/{}", names[i]),
-                            &content(
-                                if on_changed[i] { &changed } else { &bases },
-                                i,
-                                salts[i],
-                                added[i],
-                            ),
-                        );
+                        let i = (rand() % flavours.len() as u64) as usize;
+                        flavours[i].add_exports(&mut g, abiname, &sets, 3);
                     }
                     g.commit("Add new exports to ABI reference");
                 }
