@@ -162,10 +162,13 @@ fn excerpt(text: &str) -> String {
 }
 
 /// Guesses the format from the first non-blank line; `None` for a file with
-/// no such line or a line of no known shape.
+/// no such line, a line of no known shape, or bytes that are not UTF-8.
 pub fn detect(bytes: &[u8]) -> Option<Format> {
-    let first = lines(bytes).find(|(_, l)| !is_blank(l))?.1;
-    let first = std::str::from_utf8(first).ok()?;
+    detect_text(std::str::from_utf8(bytes).ok()?)
+}
+
+fn detect_text(text: &str) -> Option<Format> {
+    let first = text_lines(text).find(|(_, l)| !is_blank(l))?.1;
     if first.starts_with('#') {
         return Some(Format::Kabi);
     }
@@ -187,9 +190,15 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
 /// Reads a whole reference file. `format` `None` means detect it; `file` names
 /// the source in errors.
 pub fn parse(bytes: &[u8], format: Option<Format>, file: &str) -> Result<SymbolSet, ParseError> {
-    let format = match format.or_else(|| detect(bytes)) {
+    let err = |line, kind| ParseError {
+        file: file.to_owned(),
+        line,
+        kind,
+    };
+    let text = checked_utf8(bytes).map_err(|(line, kind)| err(line, kind))?;
+    let format = match format.or_else(|| detect_text(text)) {
         Some(f) => f,
-        None => return parse_undetected(bytes, file),
+        None => return parse_undetected(text, file),
     };
     if format == Format::Kabi {
         return Ok(
@@ -197,16 +206,10 @@ pub fn parse(bytes: &[u8], format: Option<Format>, file: &str) -> Result<SymbolS
                 .expect("one symbol has no duplicate"),
         );
     }
-    let err = |line, kind| ParseError {
-        file: file.to_owned(),
-        line,
-        kind,
-    };
-    let text = checked_utf8(bytes).map_err(|(line, kind)| err(line, kind))?;
     let mut symbols = Vec::with_capacity(bytes.len() / 64);
     let mut line_numbers = Vec::with_capacity(bytes.len() / 64);
     for (number, line) in text_lines(text) {
-        if is_blank(line.as_bytes()) {
+        if is_blank(line) {
             continue;
         }
         let symbol = match format {
@@ -231,24 +234,17 @@ pub fn parse(bytes: &[u8], format: Option<Format>, file: &str) -> Result<SymbolS
 }
 
 /// An empty file is an empty reference; anything else of unknown shape is an error.
-fn parse_undetected(bytes: &[u8], file: &str) -> Result<SymbolSet, ParseError> {
-    let first = lines(bytes).find(|(_, l)| !is_blank(l));
-    let Some((line, text)) = first else {
-        return Ok(SymbolSet::default());
-    };
-    let kind = match std::str::from_utf8(text) {
-        Ok(text) => ParseErrorKind::UnknownFormat {
-            text: excerpt(text),
-        },
-        Err(e) => ParseErrorKind::InvalidUtf8 {
-            column: e.valid_up_to() + 1,
-        },
-    };
-    Err(ParseError {
-        file: file.to_owned(),
-        line,
-        kind,
-    })
+fn parse_undetected(text: &str, file: &str) -> Result<SymbolSet, ParseError> {
+    match text_lines(text).find(|(_, l)| !is_blank(l)) {
+        None => Ok(SymbolSet::default()),
+        Some((line, first)) => Err(ParseError {
+            file: file.to_owned(),
+            line,
+            kind: ParseErrorKind::UnknownFormat {
+                text: excerpt(first),
+            },
+        }),
+    }
 }
 
 /// One Red Hat kABI stablelist entry (`kabi_<arch>/<symbol>`).
@@ -268,7 +264,7 @@ pub fn parse_kabi(bytes: &[u8], file: &str) -> Result<KabiEntry, ParseError> {
         kind,
     };
     let text = checked_utf8(bytes).map_err(|(line, kind)| err(line, kind))?;
-    let mut content = text_lines(text).filter(|(_, l)| !is_blank(l.as_bytes()));
+    let mut content = text_lines(text).filter(|(_, l)| !is_blank(l));
     let (marker_line, marker) = content.next().ok_or_else(|| {
         err(
             1,
@@ -303,23 +299,11 @@ pub fn parse_kabi(bytes: &[u8], file: &str) -> Result<KabiEntry, ParseError> {
 }
 
 /// Numbered lines (1-based) with a trailing `\r` removed.
-fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    let mut pieces = body.split(|&b| b == b'\n');
-    if body.is_empty() {
-        // `split` yields one empty piece for an empty input; an empty file has no line.
-        pieces.next();
-    }
-    pieces
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
-}
-
-/// [`lines`] over text already checked to be UTF-8.
 fn text_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     let body = text.strip_suffix('\n').unwrap_or(text);
     let mut pieces = body.split('\n');
     if body.is_empty() {
+        // `split` yields one empty piece for an empty input; an empty file has no line.
         pieces.next();
     }
     pieces
@@ -327,8 +311,8 @@ fn text_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
         .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
 }
 
-fn is_blank(line: &[u8]) -> bool {
-    line.iter().all(u8::is_ascii_whitespace)
+fn is_blank(line: &str) -> bool {
+    line.bytes().all(|b| b.is_ascii_whitespace())
 }
 
 /// Validates the whole buffer at once (fast path) and locates the first bad
@@ -667,6 +651,21 @@ mod tests {
                 name: "a".into(),
                 first_line: 1
             }
+        );
+    }
+
+    #[test]
+    fn undetectable_bytes_are_located_before_guessing_a_format() {
+        let err = parse(b"\n\nab\xffc\n", None, "f").unwrap_err();
+        assert_eq!(
+            (err.line, err.kind),
+            (3, ParseErrorKind::InvalidUtf8 { column: 3 })
+        );
+        assert_eq!(detect(b"0x1\ta\tvmlinux\n\xff\n"), None);
+        let err = parse(b"\nnot a reference\n", None, "f").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "f:2: unknown reference format: \"not a reference\" is not a Module.symvers, Debian, Ubuntu or kABI line"
         );
     }
 
