@@ -391,11 +391,20 @@ async fn too_many_requests_honours_retry_after() {
     }
 }
 
-/// The slow answer cost at least one timeout, and nothing else failed (a
-/// loaded machine may add a timeout, never another kind of error).
+/// The slow answer cost at least one timeout, and nothing but transport
+/// trouble followed: after the client gives up on a request, the next one may
+/// meet the pooled connection the server is closing (a connection error,
+/// also retried), the more so on a loaded machine. A status error, or a
+/// stalled answer reported as anything but a timeout, would be a bug.
 fn assert_timeouts_only(errors: &[String]) {
-    assert!(!errors.is_empty(), "no timeout seen");
-    assert!(errors.iter().all(|e| e == "timeout"), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e == "timeout"),
+        "no timeout seen: {errors:?}"
+    );
+    assert!(
+        errors.iter().all(|e| e == "timeout" || e == "connection"),
+        "{errors:?}"
+    );
 }
 
 #[tokio::test]

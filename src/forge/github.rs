@@ -86,8 +86,10 @@ impl Github {
                 HeaderName::from_static("x-github-api-version"),
                 "2022-11-28".into(),
             )
+            // No read timeout here: `timed` bounds the whole exchange, and a
+            // second timer racing it would report a stalled answer as a
+            // connection error instead of a timeout.
             .set_connect_timeout(Some(timeout))
-            .set_read_timeout(Some(timeout))
             .base_uri(config.api_url.as_str())
             .map_err(|e| setup(&format!("api_url {}: {}", config.api_url, error_chain(&e))))?;
         let crab = match &config.auth {
