@@ -9,6 +9,7 @@
 //! known to be on the forge. Between the two, the marker in the comment
 //! lets a restarted daemon find a comment it posted but did not record.
 
+use std::io::Read as _;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -37,24 +38,65 @@ impl std::fmt::Display for FindingId {
     }
 }
 
+/// A command-line argument that is not a finding id.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{0:?} is not a finding id ({FINDING_ID_LEN} hexadecimal digits, as `abibot state list` shows)"
+)]
+pub struct BadFindingId(String);
+
+/// The length of a finding id (see [`crate::findings::finding_id`]).
+const FINDING_ID_LEN: usize = 24;
+
+impl std::str::FromStr for FindingId {
+    type Err = BadFindingId;
+
+    fn from_str(s: &str) -> Result<FindingId, BadFindingId> {
+        let s = s.trim();
+        if s.len() == FINDING_ID_LEN && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(FindingId(s.to_ascii_lowercase()))
+        } else {
+            Err(BadFindingId(s.chars().take(64).collect()))
+        }
+    }
+}
+
 /// The state database failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    /// SQLite reported an error.
-    #[error("state database {path}: {source}")]
+    /// SQLite reported an error. Its message is part of this one and not a
+    /// separate cause, so that a rendered chain says it once.
+    #[error("state database {path}: {error}")]
     Sqlite {
         /// The database file.
         path: String,
         /// What SQLite said.
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
-    /// The database directory could not be created.
-    #[error("cannot create the directory of {path}: {source}")]
-    Dir {
+    /// The database directory could not be created, or the file not read.
+    #[error("state database {path}: {source}")]
+    Io {
         /// The database file.
         path: String,
         /// Why.
         source: std::io::Error,
+    },
+    /// The file exists but is not an abibot state database.
+    #[error(
+        "{path} is not an abibot state database ({reason}): restore it from backup, \
+         or move it away to start afresh"
+    )]
+    NotAbibot {
+        /// The file.
+        path: String,
+        /// What it is instead.
+        reason: String,
+    },
+    /// An operator command found no database to work on.
+    #[error("no state database at {path}: the daemon has not run with this configuration yet")]
+    Missing {
+        /// Where it was looked for.
+        path: String,
     },
     /// The database was written by a newer abibot.
     #[error("state database {path} has schema version {found}, newer than this abibot ({known})")]
@@ -66,6 +108,22 @@ pub enum StateError {
         /// The version this build knows.
         known: i64,
     },
+    /// An operator named a finding the database does not hold.
+    #[error("state database {path}: no finding {id}")]
+    NoSuchFinding {
+        /// The database file.
+        path: String,
+        /// The id asked for.
+        id: FindingId,
+    },
+    /// An operator asked to retry a finding that has not failed.
+    #[error("finding {id} is {status}, not failed: only failed findings can be retried")]
+    NotFailed {
+        /// The finding.
+        id: FindingId,
+        /// Its status.
+        status: FindingStatus,
+    },
 }
 
 /// Where a finding is in its life.
@@ -75,7 +133,8 @@ pub enum FindingStatus {
     Pending,
     /// Its comment is on the forge.
     Posted,
-    /// The forge refused it (422); not retried.
+    /// The forge refused it (422), or it waited too many polls for the
+    /// forge to know its commit; retried only when an operator says so.
     Failed,
     /// Recorded but not commented on (bumps, unversioned symbols).
     Info,
@@ -98,6 +157,12 @@ impl FindingStatus {
             "failed" => FindingStatus::Failed,
             _ => FindingStatus::Info,
         }
+    }
+}
+
+impl std::fmt::Display for FindingStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -132,21 +197,33 @@ pub struct Pending {
 pub struct StoredFinding {
     /// Its id.
     pub id: FindingId,
+    /// Its repository.
+    pub repo: String,
     /// Its commit.
     pub commit: CommitSha,
     /// Its kind.
     pub kind: String,
     /// Its status.
     pub status: FindingStatus,
-    /// The forge's message, for a failed one.
+    /// The forge's last refusal: why it failed, or why it still waits.
     pub error: Option<String>,
+    /// Posting attempts the forge refused so far.
+    pub attempts: u32,
     /// SHA-256 of the rendered body.
     pub body_sha256: String,
     /// The comment's forge id and URL, once posted.
     pub comment: Option<(Option<String>, Option<String>)>,
 }
 
-const SCHEMA_VERSION: i64 = 1;
+/// Version 2 added `findings.attempts` and `application_id`.
+const SCHEMA_VERSION: i64 = 2;
+
+/// `application_id` of an abibot state database ("abib"), so that no other
+/// SQLite file is ever taken for one.
+const APPLICATION_ID: i32 = 0x6162_6962;
+
+/// The first bytes of every SQLite database file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS progress (
@@ -166,6 +243,7 @@ CREATE TABLE IF NOT EXISTS findings (
     body        TEXT,
     status      TEXT NOT NULL CHECK (status IN ('pending', 'posted', 'failed', 'info')),
     error       TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0,
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
 );
@@ -190,6 +268,35 @@ pub fn body_hash(body: &str) -> String {
     hex::encode(Sha256::digest(body.as_bytes()))
 }
 
+/// Refuses what cannot be an SQLite database before SQLite sees it: SQLite
+/// would take an empty file for a new database.
+fn check_header(path: &Path, meta: &std::fs::Metadata) -> Result<(), StateError> {
+    let refuse = |reason: String| StateError::NotAbibot {
+        path: path.display().to_string(),
+        reason,
+    };
+    if !meta.is_file() {
+        return Err(refuse("not a regular file".into()));
+    }
+    if meta.len() == 0 {
+        return Err(refuse("0 bytes".into()));
+    }
+    let mut head = Vec::with_capacity(SQLITE_MAGIC.len());
+    std::fs::File::open(path)
+        .and_then(|f| f.take(SQLITE_MAGIC.len() as u64).read_to_end(&mut head))
+        .map_err(|source| StateError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    if head != SQLITE_MAGIC {
+        return Err(refuse(format!(
+            "{} bytes, not an SQLite database",
+            meta.len()
+        )));
+    }
+    Ok(())
+}
+
 /// The state database.
 pub struct State {
     conn: Mutex<Connection>,
@@ -197,59 +304,134 @@ pub struct State {
 }
 
 impl State {
-    /// Opens (creating when needed) the database at `path`.
+    /// Opens the database at `path`, creating it only where no file exists:
+    /// an existing file that is not an abibot database (empty, another
+    /// program's) is refused, never taken for a new database.
     pub fn open(path: &Path) -> Result<State, StateError> {
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::create(path),
+            _ => State::open_existing(path),
+        }
+    }
+
+    /// Opens the database at `path`, which must exist (operator commands).
+    pub fn open_existing(path: &Path) -> Result<State, StateError> {
         let name = path.display().to_string();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StateError::Dir {
+        let meta = std::fs::metadata(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => StateError::Missing { path: name.clone() },
+            _ => StateError::Io {
                 path: name.clone(),
                 source,
-            })?;
-        }
-        let conn = Connection::open(path).map_err(|source| StateError::Sqlite {
+            },
+        })?;
+        check_header(path, &meta)?;
+        let conn = Connection::open(path).map_err(|error| StateError::Sqlite {
+            path: name.clone(),
+            error,
+        })?;
+        State::init(conn, name, false)
+    }
+
+    /// Creates a database at `path`: built under a temporary name beside it,
+    /// then linked into place only if `path` is still free, so a crash
+    /// never leaves a half-made database where the real one belongs.
+    fn create(path: &Path) -> Result<State, StateError> {
+        let name = path.display().to_string();
+        let io = |source| StateError::Io {
             path: name.clone(),
             source,
+        };
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let temp = tempfile::Builder::new()
+            .prefix(".abibot-state-")
+            .tempfile_in(dir.unwrap_or(Path::new(".")))
+            .map_err(io)?;
+        let conn = Connection::open(temp.path()).map_err(|error| StateError::Sqlite {
+            path: temp.path().display().to_string(),
+            error,
         })?;
-        State::init(conn, name)
+        // Closing checkpoints the write-ahead log into the file itself.
+        drop(State::init(conn, name.clone(), true)?);
+        match temp.persist_noclobber(path) {
+            Ok(_) => {}
+            // Another process created it meanwhile: use (or refuse) theirs.
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(e.error)),
+        }
+        State::open_existing(path)
     }
 
     /// A database in memory (the demo; tests).
     pub fn in_memory() -> Result<State, StateError> {
-        let conn = Connection::open_in_memory().map_err(|source| StateError::Sqlite {
+        let conn = Connection::open_in_memory().map_err(|error| StateError::Sqlite {
             path: ":memory:".into(),
-            source,
+            error,
         })?;
-        State::init(conn, ":memory:".into())
+        State::init(conn, ":memory:".into(), true)
     }
 
-    fn init(conn: Connection, path: String) -> Result<State, StateError> {
+    /// Checks that the database is abibot's (`fresh`: or new and empty)
+    /// before writing anything to it, then brings its schema up to date.
+    fn init(conn: Connection, path: String, fresh: bool) -> Result<State, StateError> {
         let state = State {
             conn: Mutex::new(conn),
             path,
         };
+        state.with(|c| c.busy_timeout(std::time::Duration::from_secs(10)))?;
+        let version = state.schema_version(fresh)?;
         state.with(|c| {
             // WAL keeps readers (operators with sqlite3) from blocking the
             // daemon; FULL makes every commit durable before it returns.
             c.pragma_update(None, "journal_mode", "WAL")?;
             c.pragma_update(None, "synchronous", "FULL")?;
             c.pragma_update(None, "foreign_keys", "ON")?;
-            c.busy_timeout(std::time::Duration::from_secs(10))?;
-            Ok(())
-        })?;
-        let version: i64 =
-            state.with(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))?;
-        if version > SCHEMA_VERSION {
-            return Err(StateError::Schema {
-                path: state.path.clone(),
-                found: version,
-                known: SCHEMA_VERSION,
-            });
-        }
-        state.with(|c| {
-            c.execute_batch(SCHEMA)?;
-            c.pragma_update(None, "user_version", SCHEMA_VERSION)
+            let tx = c.transaction()?;
+            if version == 1 {
+                tx.execute_batch(
+                    "ALTER TABLE findings ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+                )?;
+            }
+            tx.execute_batch(SCHEMA)?;
+            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()
         })?;
         Ok(state)
+    }
+
+    /// The schema version of an abibot database (0 for a fresh one), or
+    /// why the database is not abibot's.
+    fn schema_version(&self, fresh: bool) -> Result<i64, StateError> {
+        let (app, version, tables) = self.with(|c| {
+            let app: i32 = c.pragma_query_value(None, "application_id", |r| r.get(0))?;
+            let version: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            let tables: i64 = c.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'findings'",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok((app, version, tables))
+        })?;
+        match (app, version) {
+            (APPLICATION_ID, found) if found > SCHEMA_VERSION => Err(StateError::Schema {
+                path: self.path.clone(),
+                found,
+                known: SCHEMA_VERSION,
+            }),
+            (APPLICATION_ID, found) => Ok(found),
+            // Written by abibot before it set `application_id`.
+            (0, 1) if tables == 1 => Ok(1),
+            (0, 0) if fresh => Ok(0),
+            _ => Err(StateError::NotAbibot {
+                path: self.path.clone(),
+                reason: format!(
+                    "an SQLite database with application_id {app:#x} and user_version {version}"
+                ),
+            }),
+        }
     }
 
     fn with<T>(
@@ -257,9 +439,9 @@ impl State {
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StateError> {
         let mut conn = self.conn.lock().expect("state lock");
-        f(&mut conn).map_err(|source| StateError::Sqlite {
+        f(&mut conn).map_err(|error| StateError::Sqlite {
             path: self.path.clone(),
-            source,
+            error,
         })
     }
 
@@ -378,33 +560,110 @@ impl State {
         let t = now();
         self.with(|c| {
             c.execute(
-                "UPDATE findings SET status = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1",
+                "UPDATE findings SET status = 'failed', error = ?2, attempts = attempts + 1,
+                        updated_at = ?3
+                 WHERE id = ?1",
                 params![id.0, message, t],
             )
             .map(drop)
         })
     }
 
+    /// Records a refusal the forge may not repeat later (its copy of the
+    /// repository lags behind): the finding stays in the outbox with the
+    /// reason and one more attempt, until `max_attempts` are spent, when it
+    /// fails. Returns its status and attempts now.
+    pub fn mark_deferred(
+        &self,
+        id: &FindingId,
+        message: &str,
+        max_attempts: u32,
+    ) -> Result<(FindingStatus, u32), StateError> {
+        let t = now();
+        self.with(|c| {
+            c.query_row(
+                "UPDATE findings
+                 SET attempts = attempts + 1, error = ?2, updated_at = ?3,
+                     status = CASE WHEN attempts + 1 >= ?4 THEN 'failed' ELSE status END
+                 WHERE id = ?1 AND status = 'pending'
+                 RETURNING status, attempts",
+                params![id.0, message, t, max_attempts],
+                |r| Ok((FindingStatus::parse(&r.get::<_, String>(0)?), r.get(1)?)),
+            )
+        })
+    }
+
+    /// Puts a failed finding back into the outbox, its attempts reset, for
+    /// the next poll to post (`abibot state retry`).
+    pub fn retry(&self, id: &FindingId) -> Result<(), StateError> {
+        let t = now();
+        let status = self.with(|c| {
+            let tx = c.transaction()?;
+            let status = tx
+                .query_row(
+                    "SELECT status FROM findings WHERE id = ?1",
+                    params![id.0],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?;
+            tx.execute(
+                "UPDATE findings SET status = 'pending', attempts = 0, error = NULL, updated_at = ?2
+                 WHERE id = ?1 AND status = 'failed' AND body IS NOT NULL",
+                params![id.0, t],
+            )?;
+            tx.commit()?;
+            Ok(status.map(|s| FindingStatus::parse(&s)))
+        })?;
+        match status {
+            None => Err(StateError::NoSuchFinding {
+                path: self.path.clone(),
+                id: id.clone(),
+            }),
+            Some(FindingStatus::Failed) => Ok(()),
+            Some(status) => Err(StateError::NotFailed {
+                id: id.clone(),
+                status,
+            }),
+        }
+    }
+
     /// Every finding of a repository, oldest first.
     pub fn findings(&self, repo: &RepoName) -> Result<Vec<StoredFinding>, StateError> {
+        self.query("f.repo = ?1", repo.as_str())
+    }
+
+    /// Every finding of every repository (only those with `status`, when
+    /// given), oldest first.
+    pub fn list(&self, status: Option<FindingStatus>) -> Result<Vec<StoredFinding>, StateError> {
+        match status {
+            Some(status) => self.query("f.status = ?1", status.as_str()),
+            None => self.query("?1 IS NOT NULL", ""),
+        }
+    }
+
+    /// The findings matching `filter` (an SQL condition on `f` with one
+    /// parameter, `value`).
+    fn query(&self, filter: &str, value: &str) -> Result<Vec<StoredFinding>, StateError> {
         self.with(|c| {
-            let mut q = c.prepare(
-                "SELECT f.id, f.commit_sha, f.kind, f.status, f.error, f.body_sha256,
-                        c.finding_id IS NOT NULL, c.forge_id, c.url
+            let mut q = c.prepare(&format!(
+                "SELECT f.id, f.repo, f.commit_sha, f.kind, f.status, f.error, f.attempts,
+                        f.body_sha256, c.finding_id IS NOT NULL, c.forge_id, c.url
                  FROM findings f LEFT JOIN comments c ON c.finding_id = f.id
-                 WHERE f.repo = ?1 ORDER BY f.seq",
-            )?;
-            q.query_map(params![repo.as_str()], |r| {
-                let commented: bool = r.get(6)?;
+                 WHERE {filter} ORDER BY f.seq"
+            ))?;
+            q.query_map(params![value], |r| {
+                let commented: bool = r.get(8)?;
                 Ok(StoredFinding {
                     id: FindingId(r.get(0)?),
-                    commit: CommitSha(r.get(1)?),
-                    kind: r.get(2)?,
-                    status: FindingStatus::parse(&r.get::<_, String>(3)?),
-                    error: r.get(4)?,
-                    body_sha256: r.get(5)?,
+                    repo: r.get(1)?,
+                    commit: CommitSha(r.get(2)?),
+                    kind: r.get(3)?,
+                    status: FindingStatus::parse(&r.get::<_, String>(4)?),
+                    error: r.get(5)?,
+                    attempts: r.get(6)?,
+                    body_sha256: r.get(7)?,
                     comment: commented
-                        .then(|| Ok::<_, rusqlite::Error>((r.get(7)?, r.get(8)?)))
+                        .then(|| Ok::<_, rusqlite::Error>((r.get(9)?, r.get(10)?)))
                         .transpose()?,
                 })
             })?
@@ -492,10 +751,11 @@ mod tests {
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
-        Connection::open(&path)
-            .unwrap()
-            .pragma_update(None, "user_version", 99)
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
             .unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
         let err = State::open(&path).err().unwrap();
         assert!(err.to_string().contains("schema version 99"), "{err}");
     }
