@@ -18,10 +18,14 @@ use serde::Deserialize;
 
 use super::pace::PaceLimits;
 use super::{
-    Comment, Forge, ForgeError, ForgeFuture, RateLimit, decode, error_chain, excerpt, timed,
+    Comment, Forge, ForgeError, ForgeFuture, Pages, RateLimit, decode, error_chain, excerpt, timed,
 };
 use crate::config::{GithubAuth, GithubConfig};
 use crate::history::CommitSha;
+
+/// GitHub refuses a comment body longer than this many characters (422
+/// "body is too long (maximum is 65536 characters)").
+pub const MAX_BODY_CHARS: usize = 65_536;
 
 /// One repository on one GitHub instance.
 pub struct Github {
@@ -203,12 +207,17 @@ impl Forge for Github {
     fn list_comments<'a>(&'a self, sha: &'a CommitSha) -> ForgeFuture<'a, Vec<Comment>> {
         Box::pin(async move {
             let mut comments = Vec::new();
-            let mut next = Some(format!("{}?per_page=100", self.path(sha)));
+            let first = format!("{}?per_page=100", self.path(sha));
+            let mut pages = Pages::new(&self.target, &first);
+            let mut next = Some(first);
             while let Some(uri) = next.take() {
                 let (text, link) = exchange!(self, self.crab._get(uri.as_str())).await?;
                 let page: Vec<GithubComment> = decode(&self.target, &text)?;
                 comments.extend(page.into_iter().map(Comment::from));
                 next = next_page(link.as_deref());
+                if let Some(next) = &next {
+                    pages.follow(next)?;
+                }
             }
             Ok(comments)
         })
@@ -225,6 +234,10 @@ impl Forge for Github {
 
     fn limits(&self) -> PaceLimits {
         PaceLimits::github()
+    }
+
+    fn max_body_chars(&self) -> usize {
+        MAX_BODY_CHARS
     }
 }
 

@@ -14,10 +14,14 @@ use serde::Deserialize;
 
 use super::pace::PaceLimits;
 use super::{
-    Comment, Forge, ForgeError, ForgeFuture, RateLimit, decode, error_chain, excerpt, timed,
+    Comment, Forge, ForgeError, ForgeFuture, Pages, RateLimit, decode, error_chain, excerpt, timed,
 };
 use crate::config::{GitlabConfig, GitlabProject};
 use crate::history::CommitSha;
+
+/// GitLab refuses a note longer than this many characters ("Note is too
+/// long (maximum is 1000000 characters)").
+pub const MAX_BODY_CHARS: usize = 1_000_000;
 
 /// One project on one GitLab instance.
 pub struct Gitlab {
@@ -153,6 +157,7 @@ impl Forge for Gitlab {
         Box::pin(async move {
             let mut comments = Vec::new();
             let mut page = "1".to_owned();
+            let mut pages = Pages::new(&self.target, &page);
             loop {
                 let mut url = self.comments_url(sha);
                 url.query_pairs_mut()
@@ -166,7 +171,10 @@ impl Forge for Gitlab {
                     .and_then(|v| v.to_str().ok())
                     .map(str::trim)
                 {
-                    Some(next) if !next.is_empty() && next != page => page = next.to_owned(),
+                    Some(next) if !next.is_empty() => {
+                        pages.follow(next)?;
+                        page = next.to_owned();
+                    }
                     _ => return Ok(comments),
                 }
             }
@@ -186,5 +194,9 @@ impl Forge for Gitlab {
 
     fn limits(&self) -> PaceLimits {
         PaceLimits::gitlab()
+    }
+
+    fn max_body_chars(&self) -> usize {
+        MAX_BODY_CHARS
     }
 }

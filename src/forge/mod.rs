@@ -14,6 +14,7 @@ pub mod pace;
 pub mod retry;
 pub mod sink;
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::config::ForgeConfig;
 use crate::history::CommitSha;
 pub use pace::{PaceLimits, Pacer};
-pub use retry::{Cancel, ErrorClass, Retrier, RetryPolicy};
+pub use retry::{Cancel, ErrorClass, Retrier, RetryPolicy, SECONDARY_LIMIT_WAIT};
 
 /// The future of one forge call.
 pub type ForgeFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ForgeError>> + Send + 'a>>;
@@ -59,6 +60,10 @@ pub trait Forge: Send + Sync {
     fn post_comment<'a>(&'a self, sha: &'a CommitSha, body: &'a str) -> ForgeFuture<'a, Comment>;
     /// How fast comments may be created.
     fn limits(&self) -> PaceLimits;
+    /// The longest comment body this forge accepts, in characters
+    /// (`github::MAX_BODY_CHARS`, `gitlab::MAX_BODY_CHARS`); bodies are
+    /// budgeted to it in bytes, never fewer than characters.
+    fn max_body_chars(&self) -> usize;
 }
 
 /// Rate-limit headers of a refused request.
@@ -176,6 +181,56 @@ impl ForgeError {
             ForgeError::Interrupted => "interrupted".into(),
         }
     }
+
+    /// What an operator should know about an error that stopped a
+    /// repository's posting, and what happens next; `None` when the
+    /// message says it all.
+    pub fn advice(&self, now: SystemTime) -> Option<String> {
+        let ForgeError::Status {
+            status, rate_limit, ..
+        } = self
+        else {
+            return None;
+        };
+        Some(match (self.class(now), status) {
+            (ErrorClass::RateLimited(wait), _) => format!(
+                "rate limited by the forge {}; posting resumes at the first poll after that",
+                until(rate_limit, wait, now)
+            ),
+            (ErrorClass::CommitUnknown, _) => "the forge does not know this commit yet (its copy \
+                 of the repository lags behind the watched clone); the finding stays pending and \
+                 is tried again at later polls"
+                .into(),
+            (ErrorClass::Unauthorized, 401) => "the token was refused: check it, and that it has \
+                 not expired; the repository is retried at the next poll"
+                .into(),
+            (ErrorClass::Unauthorized, 403) => {
+                "the token lacks permission to comment on this repository".into()
+            }
+            (ErrorClass::Unauthorized, _) => "check the repository or project name, and that the \
+                 token can see it"
+                .into(),
+            _ => return None,
+        })
+    }
+}
+
+/// When a rate limit ends: the reset time the forge gave, else the wait.
+fn until(rate_limit: &RateLimit, wait: Duration, now: SystemTime) -> String {
+    let wait = humantime::format_duration(Duration::from_secs(wait.as_secs()));
+    match rate_limit
+        .reset
+        .filter(|_| rate_limit.retry_after.is_none())
+    {
+        Some(reset) => {
+            let reset = UNIX_EPOCH + Duration::from_secs(reset);
+            format!(
+                "until {} (in {wait})",
+                humantime::format_rfc3339_seconds(reset.max(now))
+            )
+        }
+        None => format!("for {wait}"),
+    }
 }
 
 /// Runs one HTTP exchange with a time limit, so a stalled server becomes a
@@ -207,6 +262,43 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// The most pages a comment listing may take (100 comments each): no real
+/// commit carries 10,000 comments, so a longer chain is a forge's fault.
+pub const MAX_PAGES: usize = 100;
+
+/// Follows a forge's pagination and stops it when it loops or never ends:
+/// every page must be new, and there are at most [`MAX_PAGES`].
+pub(crate) struct Pages {
+    target: String,
+    seen: HashSet<String>,
+}
+
+impl Pages {
+    /// A listing of `target`, starting at page `first`.
+    pub(crate) fn new(target: &str, first: &str) -> Pages {
+        Pages {
+            target: target.to_owned(),
+            seen: HashSet::from([first.to_owned()]),
+        }
+    }
+
+    /// Accepts `next` as the next page to fetch, or says why not.
+    pub(crate) fn follow(&mut self, next: &str) -> Result<(), ForgeError> {
+        let message = if self.seen.contains(next) {
+            format!("pagination loops: the next page {next} was already fetched")
+        } else if self.seen.len() >= MAX_PAGES {
+            format!("pagination goes on past {MAX_PAGES} pages (at {next})")
+        } else {
+            self.seen.insert(next.to_owned());
+            return Ok(());
+        };
+        Err(ForgeError::Decode {
+            target: self.target.clone(),
+            message,
+        })
+    }
 }
 
 /// Parses a JSON answer; a mismatch names the target and quotes the answer.
@@ -285,9 +377,18 @@ impl Publisher {
         self.forge.target()
     }
 
+    /// The forge's body limit ([`Forge::max_body_chars`]).
+    pub fn max_body_chars(&self) -> usize {
+        self.forge.max_body_chars()
+    }
+
     /// Makes sure a comment carrying `marker` is on `sha`, posting `body`
     /// when none is. The check and the post are retried together, so a post
     /// that timed out but reached the forge is found, not repeated.
+    ///
+    /// Shutdown abandons the listing at once (it changes nothing on the
+    /// forge) but lets a post in flight finish, so that its answer is
+    /// recorded; a post cut off would be found by its marker anyway.
     pub async fn publish(
         &self,
         sha: &CommitSha,
@@ -299,7 +400,10 @@ impl Publisher {
         let cancel = self.retrier.cancel();
         self.retrier
             .run("publish", || async move {
-                let existing = forge.list_comments(sha).await?;
+                let existing = tokio::select! {
+                    listed = forge.list_comments(sha) => listed?,
+                    () = cancel.cancelled() => return Err(ForgeError::Interrupted),
+                };
                 if let Some(found) = existing.into_iter().find(|c| c.body.contains(marker)) {
                     return Ok(Published::Found(found));
                 }

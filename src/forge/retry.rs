@@ -1,8 +1,10 @@
 //! The one retry helper for every remote call: exponential backoff with
 //! jitter on transient errors (5xx, timeouts, connection errors), waits as
-//! long as rate-limit headers say (`retry-after`, `x-ratelimit-reset`), and
-//! gives up at once on permanent errors (401, 403 without rate-limit
-//! headers, 404, 422). Every wait can be cut short by shutdown.
+//! long as rate-limit headers say (`retry-after`, `x-ratelimit-reset`, or a
+//! minute for a secondary limit that names no time), and gives up at once
+//! on permanent errors (401, 403 that is not a rate limit, 404, 422) and on
+//! a commit the forge does not know yet (left for a later poll). Every wait
+//! can be cut short by shutdown.
 
 use std::collections::hash_map::RandomState;
 use std::future::Future;
@@ -26,6 +28,11 @@ pub enum ErrorClass {
     Unauthorized,
     /// The forge refused this one comment (422): record it as failed.
     Rejected,
+    /// The forge does not know the commit yet (GitHub's `422 No commit
+    /// found for SHA`, GitLab's `404 Commit Not Found`): its copy of the
+    /// repository lags behind the watched clone. Not worth retrying now,
+    /// but at a later poll.
+    CommitUnknown,
     /// Anything else: no point retrying now.
     Permanent,
 }
@@ -35,10 +42,22 @@ impl ForgeError {
     pub fn class(&self, now: SystemTime) -> ErrorClass {
         match self {
             ForgeError::Status {
-                status, rate_limit, ..
+                status,
+                message,
+                rate_limit,
+                ..
             } => match (*status, rate_limit.wait(now)) {
                 (403 | 429, Some(wait)) => ErrorClass::RateLimited(wait),
+                (403 | 429, None)
+                    if rate_limit.remaining == Some(0) || is_secondary_limit(message) =>
+                {
+                    ErrorClass::RateLimited(SECONDARY_LIMIT_WAIT)
+                }
                 (429, None) => ErrorClass::Transient,
+                (422, _) if message.starts_with("No commit found for SHA") => {
+                    ErrorClass::CommitUnknown
+                }
+                (404, _) if message.contains("Commit Not Found") => ErrorClass::CommitUnknown,
                 (401 | 403 | 404, _) => ErrorClass::Unauthorized,
                 (422, _) => ErrorClass::Rejected,
                 (408, _) => ErrorClass::Transient,
@@ -52,6 +71,18 @@ impl ForgeError {
             | ForgeError::Interrupted => ErrorClass::Permanent,
         }
     }
+}
+
+/// How long to wait after a secondary rate limit that names no time:
+/// GitHub documents "at least one minute" when `retry-after` is absent.
+pub const SECONDARY_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// GitHub's secondary (abuse) limits answer 403 or 429 with this message,
+/// sometimes without any rate-limit header.
+fn is_secondary_limit(message: &str) -> bool {
+    message
+        .to_ascii_lowercase()
+        .contains("secondary rate limit")
 }
 
 /// Retry timing. Defaults suit production; tests shorten them.
@@ -222,6 +253,7 @@ impl Retrier {
                 ErrorClass::RateLimited(_)
                 | ErrorClass::Unauthorized
                 | ErrorClass::Rejected
+                | ErrorClass::CommitUnknown
                 | ErrorClass::Permanent => None,
             };
             let Some(wait) = wait else {

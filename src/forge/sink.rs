@@ -3,6 +3,7 @@
 //! wrote, so the at-most-once guarantee holds for it as for a real forge.
 
 use std::io::Write;
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -11,6 +12,10 @@ use serde::{Deserialize, Serialize};
 use super::pace::PaceLimits;
 use super::{Comment, Forge, ForgeError, ForgeFuture};
 use crate::history::CommitSha;
+
+/// The body limit of a dry run: the smallest of the real forges'
+/// (GitHub's), so what a sink shows is what any forge would accept.
+pub const MAX_BODY_CHARS: usize = super::github::MAX_BODY_CHARS;
 
 /// Writes each comment, with a header naming its commit, to a writer.
 pub struct WriterSink {
@@ -70,6 +75,21 @@ impl Forge for WriterSink {
     fn limits(&self) -> PaceLimits {
         PaceLimits::none()
     }
+
+    fn max_body_chars(&self) -> usize {
+        MAX_BODY_CHARS
+    }
+}
+
+/// Whether `file` is empty or its last byte ends a line.
+fn ends_with_newline(file: &std::fs::File) -> std::io::Result<bool> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    let mut last = [0u8];
+    file.read_exact_at(&mut last, len - 1)?;
+    Ok(last[0] == b'\n')
 }
 
 /// One line of the file sink.
@@ -80,6 +100,8 @@ struct Line {
 }
 
 /// Appends `{"commit", "body"}` lines to a file (`jq -r .body` shows them).
+/// Each record is one complete line written at once; a torn line left by a
+/// crash is ended before the next record, so it never swallows one.
 pub struct FileSink {
     path: PathBuf,
     lock: Mutex<()>,
@@ -128,20 +150,25 @@ impl Forge for FileSink {
     fn post_comment<'a>(&'a self, sha: &'a CommitSha, body: &'a str) -> ForgeFuture<'a, Comment> {
         Box::pin(async move {
             let _guard = self.lock.lock().expect("sink lock");
-            let mut line = serde_json::to_string(&Line {
+            let record = serde_json::to_string(&Line {
                 commit: sha.clone(),
                 body: body.to_owned(),
             })
             .expect("plain data serializes");
-            line.push('\n');
             if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
             }
             let mut file = std::fs::OpenOptions::new()
                 .create(true)
+                .read(true)
                 .append(true)
                 .open(&self.path)
                 .map_err(|e| self.io(e))?;
+            // A crash mid-write leaves a torn last line: end it first, so
+            // this record starts a line of its own.
+            let torn = !ends_with_newline(&file).map_err(|e| self.io(e))?;
+            let line = format!("{}{record}\n", if torn { "\n" } else { "" });
+            // One write of whole lines, appended (O_APPEND) as a unit.
             file.write_all(line.as_bytes())
                 .and_then(|()| file.sync_data())
                 .map_err(|e| self.io(e))?;
@@ -151,5 +178,9 @@ impl Forge for FileSink {
 
     fn limits(&self) -> PaceLimits {
         PaceLimits::none()
+    }
+
+    fn max_body_chars(&self) -> usize {
+        MAX_BODY_CHARS
     }
 }
