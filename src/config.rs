@@ -171,8 +171,31 @@ pub struct Config {
     pub cache_dir: PathBuf,
     /// Address of the `/healthz` and `/metrics` server, if any.
     pub listen: Option<SocketAddr>,
+    /// Bounds on git's network operations.
+    pub fetch: FetchTimeouts,
     /// The watched repositories.
     pub repos: Vec<RepoConfig>,
+}
+
+/// How long a fetch or clone may wait on the network before it fails (the
+/// poll is then retried at the next interval). libgit2 applies them to every
+/// socket it opens, for https and ssh alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FetchTimeouts {
+    /// `fetch_connect_timeout`: to establish the connection.
+    pub connect: Duration,
+    /// `fetch_idle_timeout`: for any single read or write once connected; a
+    /// remote that accepts and then stops answering fails after this long.
+    pub idle: Duration,
+}
+
+impl Default for FetchTimeouts {
+    fn default() -> FetchTimeouts {
+        FetchTimeouts {
+            connect: DEFAULT_FETCH_CONNECT_TIMEOUT,
+            idle: DEFAULT_FETCH_IDLE_TIMEOUT,
+        }
+    }
 }
 
 /// Where a repository's commits come from.
@@ -311,6 +334,14 @@ pub enum ConfigError {
         /// toml's message, with line, column and key.
         message: String,
     },
+    /// The state database could not be created or written where `state` says.
+    #[error("`state` {}: {message}", path.display())]
+    State {
+        /// The configured path.
+        path: PathBuf,
+        /// Why it cannot be written.
+        message: String,
+    },
     /// A value that parses but is not acceptable.
     #[error("{file}:{line}: `{key}`: {message}")]
     Invalid {
@@ -328,6 +359,13 @@ pub enum ConfigError {
 const DEFAULT_POLL: Duration = Duration::from_secs(60);
 const DEFAULT_CONCURRENCY: usize = 2;
 const DEFAULT_GITHUB_API: &str = "https://api.github.com";
+/// Default `fetch_connect_timeout`.
+pub const DEFAULT_FETCH_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default `fetch_idle_timeout`: long enough for a server preparing a large
+/// pack, short enough that a stalled remote is reported within minutes.
+pub const DEFAULT_FETCH_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The largest fetch timeout: libgit2 takes milliseconds as a C `int`.
+pub const MAX_FETCH_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -339,6 +377,8 @@ struct RawConfig {
     concurrency: Option<Spanned<usize>>,
     cache_dir: Option<PathBuf>,
     listen: Option<Spanned<String>>,
+    fetch_connect_timeout: Option<Spanned<String>>,
+    fetch_idle_timeout: Option<Spanned<String>>,
     #[serde(default)]
     repo: Vec<Spanned<RawRepo>>,
 }
@@ -369,10 +409,10 @@ struct RawRepo {
 struct RawGithub {
     repo: Spanned<String>,
     api_url: Option<Spanned<String>>,
-    token_env: Option<String>,
-    token_file: Option<PathBuf>,
+    token_env: Option<Spanned<String>>,
+    token_file: Option<Spanned<PathBuf>>,
     app_id: Option<u64>,
-    private_key_file: Option<PathBuf>,
+    private_key_file: Option<Spanned<PathBuf>>,
     installation_id: Option<u64>,
     token: Option<Spanned<toml::Value>>,
     private_key: Option<Spanned<toml::Value>>,
@@ -384,8 +424,8 @@ struct RawGithub {
 struct RawGitlab {
     base_url: Spanned<String>,
     project: Spanned<GitlabProject>,
-    token_env: Option<String>,
-    token_file: Option<PathBuf>,
+    token_env: Option<Spanned<String>>,
+    token_file: Option<Spanned<PathBuf>>,
     token: Option<Spanned<toml::Value>>,
     private_key: Option<Spanned<toml::Value>>,
     password: Option<Spanned<toml::Value>>,
@@ -427,8 +467,83 @@ impl Source<'_> {
             file: self.file.to_owned(),
             line: self.line(span.start),
             key: key.to_owned(),
-            message,
+            // Messages quote what was written: never a URL's credentials
+            // or a token, even where neither belongs.
+            message: crate::secrets::redact(&message).into_owned(),
         })
+    }
+
+    /// A duration key (humantime: `60s`, `5m`) within `range`, or `default`.
+    fn duration(
+        &self,
+        value: Option<Spanned<String>>,
+        key: &str,
+        range: std::ops::RangeInclusive<Duration>,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        match humantime::parse_duration(value.get_ref()) {
+            Ok(d) if range.contains(&d) => Ok(d),
+            Ok(_) if *range.end() == Duration::MAX => self.invalid(
+                value.span(),
+                key,
+                format!(
+                    "must be at least {}",
+                    humantime::format_duration(*range.start())
+                ),
+            ),
+            Ok(_) => self.invalid(
+                value.span(),
+                key,
+                format!(
+                    "must be between {} and {}",
+                    humantime::format_duration(*range.start()),
+                    humantime::format_duration(*range.end())
+                ),
+            ),
+            Err(e) => self.invalid(
+                value.span(),
+                key,
+                format!("{:?}: {e} (write e.g. \"60s\", \"5m\")", value.get_ref()),
+            ),
+        }
+    }
+
+    /// toml's own message for a syntax or schema error, rebuilt from its
+    /// span: toml's `Display` quotes the offending line, which may hold a
+    /// secret under a misspelt key (`tokenn = "ghp_..."`), and serde's
+    /// messages quote values (`invalid type: string "..."`). Only the line,
+    /// the key and the schema's own words are kept.
+    fn syntax(&self, e: &toml::de::Error) -> ConfigError {
+        let key = e.span().and_then(|span| self.key_at(span.start));
+        let message = schema_words(e.message(), key.as_deref());
+        let message = match (e.span(), key) {
+            (Some(span), Some(key)) if !message.contains(&format!("`{key}`")) => {
+                format!("line {}: `{key}`: {message}", self.line(span.start))
+            }
+            (Some(span), _) => format!("line {}: {message}", self.line(span.start)),
+            (None, _) => message,
+        };
+        ConfigError::Syntax {
+            file: self.file.to_owned(),
+            message,
+        }
+    }
+
+    /// The key written on the line holding `offset` (the text before `=`),
+    /// or the table header; `None` when it looks like a token itself.
+    fn key_at(&self, offset: usize) -> Option<String> {
+        let offset = offset.min(self.text.len());
+        let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let line = self.text[start..].lines().next().unwrap_or("").trim();
+        let key = match line.strip_prefix('[') {
+            Some(header) => header.trim_matches(|c| c == '[' || c == ']').trim(),
+            None => line.split_once('=')?.0.trim(),
+        };
+        let key = key.trim_matches('"');
+        (!key.is_empty() && !crate::secrets::looks_like_token(key)).then(|| key.to_owned())
     }
 
     /// Relative paths are taken from the configuration file's directory, so
@@ -459,25 +574,26 @@ impl Config {
 
     fn parse_at(text: &str, file: &str, base: Option<&Path>) -> Result<Config, ConfigError> {
         let src = Source { file, text, base };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            file: file.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
-        })?;
-        let poll_interval = match raw.poll_interval {
-            None => DEFAULT_POLL,
-            Some(p) => match humantime::parse_duration(p.get_ref()) {
-                Ok(d) if d >= Duration::from_secs(1) => d,
-                Ok(_) => {
-                    return src.invalid(p.span(), "poll_interval", "must be at least 1s".into());
-                }
-                Err(e) => {
-                    return src.invalid(
-                        p.span(),
-                        "poll_interval",
-                        format!("{:?}: {e} (write e.g. \"60s\", \"5m\")", p.get_ref()),
-                    );
-                }
-            },
+        let raw: RawConfig = toml::from_str(text).map_err(|e| src.syntax(&e))?;
+        let poll_interval = src.duration(
+            raw.poll_interval,
+            "poll_interval",
+            Duration::from_secs(1)..=Duration::MAX,
+            DEFAULT_POLL,
+        )?;
+        let fetch = FetchTimeouts {
+            connect: src.duration(
+                raw.fetch_connect_timeout,
+                "fetch_connect_timeout",
+                Duration::from_millis(1)..=MAX_FETCH_TIMEOUT,
+                DEFAULT_FETCH_CONNECT_TIMEOUT,
+            )?,
+            idle: src.duration(
+                raw.fetch_idle_timeout,
+                "fetch_idle_timeout",
+                Duration::from_millis(1)..=MAX_FETCH_TIMEOUT,
+                DEFAULT_FETCH_IDLE_TIMEOUT,
+            )?,
         };
         let concurrency = match raw.concurrency {
             None => DEFAULT_CONCURRENCY,
@@ -533,7 +649,19 @@ impl Config {
             concurrency,
             cache_dir,
             listen,
+            fetch,
             repos,
+        })
+    }
+
+    /// Checks that the state database can be written where `state` says: an
+    /// existing regular file opened for writing, in a directory where SQLite
+    /// can create its journal (tried with a temporary file, so permissions,
+    /// read-only mounts and full disks all count).
+    pub fn check_state(&self) -> Result<(), ConfigError> {
+        state_writable(&self.state).map_err(|message| ConfigError::State {
+            path: self.state.clone(),
+            message,
         })
     }
 
@@ -569,6 +697,78 @@ impl Config {
     }
 }
 
+fn state_writable(path: &Path) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => return Err("is a directory; name a file inside it".into()),
+        Ok(m) if !m.is_file() => return Err("is not a regular file".into()),
+        Ok(_) => {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("cannot be opened for writing: {e}"))?;
+        }
+        // No file yet (or a file where a directory should be): the
+        // directory check below says which.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) => {}
+        Err(e) => return Err(format!("cannot be examined: {e}")),
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        let why = if dir.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
+        return Err(format!("its directory {} {why}", dir.display()));
+    }
+    tempfile::Builder::new()
+        .prefix(".abibot-write-check")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| format!("its directory {} is not writable: {e}", dir.display()))
+}
+
+/// `message` without the values serde quotes in it (`"..."` or `` `...` ``
+/// before `expected`), except `key` itself; the list after `expected` is the
+/// schema's and kept. Newlines become `; ` to keep one line per error.
+fn schema_words(message: &str, key: Option<&str>) -> String {
+    let split = message
+        .find(", expected")
+        .or_else(|| message.find("\nexpected"))
+        .unwrap_or(message.len());
+    let (head, tail) = message.split_at(split);
+    let last_key = key.map(|k| k.rsplit('.').next().unwrap_or(k).trim_matches('"'));
+    let mut out = String::new();
+    let mut rest = head;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = rest[open..].chars().next().expect("found a quote");
+        let Some(len) = rest[open + 1..].find(quote) else {
+            break;
+        };
+        let quoted = &rest[open + 1..open + 1 + len];
+        out.push_str(rest[..open].trim_end_matches(' '));
+        if Some(quoted) == last_key {
+            out.push_str(&format!(" `{quoted}`"));
+        }
+        rest = &rest[open + len + 2..];
+    }
+    out.push_str(rest);
+    out.push_str(tail);
+    crate::secrets::redact(out.trim())
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Keys that would hold a secret inline (`token`, `private_key`,
 /// `password`) are in the schema only to be refused with a message that does
 /// not repeat the value: toml's own "unknown field" error quotes the line.
@@ -598,8 +798,8 @@ fn token_ref(
     src: &Source<'_>,
     span: std::ops::Range<usize>,
     table: &str,
-    env: Option<String>,
-    file: Option<PathBuf>,
+    env: Option<Spanned<String>>,
+    file: Option<Spanned<PathBuf>>,
 ) -> Result<Option<SecretRef>, ConfigError> {
     match (env, file) {
         (Some(_), Some(_)) => src.invalid(
@@ -607,22 +807,75 @@ fn token_ref(
             &format!("{table}.token_env"),
             "give token_env or token_file, not both".into(),
         ),
-        (Some(env), None) if env.is_empty() => src.invalid(
-            span,
+        (Some(env), None) => Ok(Some(SecretRef::Env(env_name(
+            src,
+            env,
             &format!("{table}.token_env"),
-            "names no variable".into(),
-        ),
-        (Some(env), None) => Ok(Some(SecretRef::Env(env))),
-        (None, Some(file)) => Ok(Some(SecretRef::File(src.path(file)))),
+        )?))),
+        (None, Some(file)) => Ok(Some(SecretRef::File(secret_path(
+            src,
+            file,
+            &format!("{table}.token_file"),
+        )?))),
         (None, None) => Ok(None),
     }
 }
+
+/// The name of the environment variable holding a secret. The value is
+/// never repeated in an error: where a name belongs, a pasted token is
+/// the likeliest mistake.
+fn env_name(src: &Source<'_>, env: Spanned<String>, key: &str) -> Result<String, ConfigError> {
+    let name = env.get_ref();
+    if crate::secrets::looks_like_token(name) {
+        return src.invalid(
+            env.span(),
+            key,
+            "token_env must name an environment variable; the value looks like a token itself (remove it from the file and revoke it)".into(),
+        );
+    }
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return src.invalid(
+            env.span(),
+            key,
+            "token_env must name an environment variable (letters, digits and '_', not starting with a digit)".into(),
+        );
+    }
+    Ok(env.into_inner())
+}
+
+/// The path of a file holding a secret, refused (without repeating it)
+/// when it looks like the secret itself.
+fn secret_path(
+    src: &Source<'_>,
+    path: Spanned<PathBuf>,
+    key: &str,
+) -> Result<PathBuf, ConfigError> {
+    if crate::secrets::looks_like_token(&path.get_ref().to_string_lossy()) {
+        return src.invalid(
+            path.span(),
+            key,
+            format!("{} must name a file; the value looks like a token itself (remove it from the file and revoke it)", key.rsplit('.').next().unwrap_or(key)),
+        );
+    }
+    Ok(src.path(path.into_inner()))
+}
+
+/// Why a URL with user information is refused, and what to use instead.
+const CREDENTIALS_IN_URL: &str = "credentials in a URL are refused (they would show in logs and /healthz): fetch with a git credential helper or an ssh URL, and give the forge's token with token_env or token_file";
 
 fn check_http_url(
     src: &Source<'_>,
     url: &Spanned<String>,
     key: &str,
 ) -> Result<String, ConfigError> {
+    if crate::secrets::url_has_userinfo(url.get_ref()) {
+        return src.invalid(url.span(), key, CREDENTIALS_IN_URL.into());
+    }
     match reqwest::Url::parse(url.get_ref()) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {
             Ok(url.get_ref().trim_end_matches('/').to_owned())
@@ -634,6 +887,14 @@ fn check_http_url(
         ),
         Err(e) => src.invalid(url.span(), key, format!("{:?}: {e}", url.get_ref())),
     }
+}
+
+/// `ssh://git@host/...`: a user name alone is how ssh URLs name the
+/// account, not a secret.
+fn ssh_user_only(url: &str) -> bool {
+    url.strip_prefix("ssh://")
+        .and_then(|rest| rest.split_once('@'))
+        .is_some_and(|(user, _)| !user.contains(':') && !crate::secrets::looks_like_token(user))
 }
 
 fn validate_repo(
@@ -652,6 +913,11 @@ fn validate_repo(
         }
         (Some(url), None) if url.get_ref().trim().is_empty() => {
             return src.invalid(url.span(), "repo.url", "is empty".into());
+        }
+        (Some(url), None)
+            if crate::secrets::url_has_userinfo(url.get_ref()) && !ssh_user_only(url.get_ref()) =>
+        {
+            return src.invalid(url.span(), "repo.url", CREDENTIALS_IN_URL.into());
         }
         (Some(url), None) => RepoSource::Url(url.into_inner()),
         (None, Some(path)) => RepoSource::Path(src.path(path.into_inner())),
@@ -712,7 +978,11 @@ fn validate_repo(
             (Some(t), None, None, None) => GithubAuth::Token(t),
             (None, Some(app_id), Some(key), Some(installation_id)) => GithubAuth::App {
                 app_id,
-                private_key: SecretRef::File(src.path(key)),
+                private_key: SecretRef::File(secret_path(
+                    src,
+                    key,
+                    "repo.github.private_key_file",
+                )?),
                 installation_id,
             },
             (Some(_), _, _, _) => {

@@ -28,5 +28,6 @@ pub mod ignore;
 pub mod layouts;
 pub mod loadcheck;
 pub mod report;
+pub mod secrets;
 pub mod state;
 pub mod symbols;

@@ -326,3 +326,218 @@ fn warnings_name_unresolvable_secrets_and_paths() {
         "{w:?}"
     );
 }
+
+/// `abibot config check FILE` on `text` written to a temporary file.
+fn config_check(text: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("abibot.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_abibot"))
+        .args(["config", "check"])
+        .arg(&file)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// MINIMAL with a state file in a writable temporary directory and an
+/// existing clone path, so `config check` passes unless a test breaks it.
+fn checkable(dir: &std::path::Path) -> String {
+    MINIMAL.replace(
+        "/var/lib/abibot/state.sqlite",
+        &dir.join("state.sqlite").display().to_string(),
+    )
+}
+
+#[test]
+fn credentials_in_urls_are_refused_and_not_repeated() {
+    for url in [
+        "https://user:S3cretT0kenValue@host/x.git",
+        "https://S3cretT0kenValue@host/x.git",
+        "ssh://git:S3cretT0kenValue@host/x.git",
+        "http://x-access-token:S3cretT0kenValue@host/x.git",
+    ] {
+        let text = MINIMAL.replace("path = \"/srv/linux\"", &format!("url = \"{url}\""));
+        let (line, key, message) = invalid(&text);
+        assert_eq!((line, key.as_str()), (5, "repo.url"), "{url}");
+        assert!(message.contains("credential helper"), "{message}");
+        assert!(message.contains("ssh"), "{message}");
+        assert!(message.contains("token_env"), "{message}");
+        assert!(!message.contains("S3cretT0kenValue"), "{message}");
+    }
+    // The forge's API root may not carry credentials either.
+    let text = MINIMAL.replace(
+        "https://api.github.com",
+        "https://bot:S3cretT0kenValue@ghe.example.com/api/v3",
+    );
+    let (line, key, message) = invalid(&text);
+    assert_eq!((line, key.as_str()), (9, "repo.github.api_url"));
+    assert!(!message.contains("S3cretT0kenValue"), "{message}");
+    // A user name alone in an ssh URL is the account, not a secret.
+    for url in [
+        "ssh://git@salsa.debian.org/kernel-team/linux.git",
+        "git@salsa.debian.org:kernel-team/linux.git",
+    ] {
+        let text = MINIMAL.replace("path = \"/srv/linux\"", &format!("url = \"{url}\""));
+        Config::parse(&text, "f").unwrap();
+    }
+}
+
+#[test]
+fn a_token_pasted_as_token_env_is_refused_without_echo() {
+    for token in [
+        "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "github_pat_11ABCDEFG0aBcDeFgHiJkLmNoP",
+        "glpat-Zr8sYx3QwErTyUiOp1aS",
+        "4f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a",
+    ] {
+        let text = MINIMAL.replace("ABIBOT_GITHUB_TOKEN", token);
+        let err = Config::parse(&text, "abibot.toml").unwrap_err().to_string();
+        assert!(
+            err.starts_with("abibot.toml:10: `repo.github.token_env`: token_env must name an environment variable; the value looks like a token itself"),
+            "{err}"
+        );
+        assert!(!err.contains(token), "{err}");
+        let (code, stdout, stderr) = config_check(&text);
+        assert_eq!(code, 2, "{stdout}{stderr}");
+        assert!(
+            !stderr.contains(token) && !stdout.contains(token),
+            "{stderr}"
+        );
+    }
+    // Not a variable name either: refused without repeating it.
+    let text = MINIMAL.replace("ABIBOT_GITHUB_TOKEN", "my secret phrase");
+    let (line, _, message) = invalid(&text);
+    assert_eq!(line, 10);
+    assert!(
+        message.contains("must name an environment variable"),
+        "{message}"
+    );
+    assert!(!message.contains("secret phrase"), "{message}");
+    // The same for a path.
+    let text = MINIMAL.replace(
+        "token_env = \"ABIBOT_GITHUB_TOKEN\"",
+        "token_file = \"ghp_16C7e42F292c6912E7710c838347Ae178B4a\"",
+    );
+    let (line, key, message) = invalid(&text);
+    assert_eq!((line, key.as_str()), (10, "repo.github.token_file"));
+    assert!(!message.contains("ghp_16C7"), "{message}");
+}
+
+#[test]
+fn a_misspelt_secret_key_names_key_and_line_without_the_value() {
+    let secret = "ghp_16C7e42F292c6912E7710c838347Ae178B4a";
+    let plain = "Zr8sYx3QwErTyUiOp1aSdFgH";
+    for key in ["tokenn", "api_token", "github_token"] {
+        for value in [secret, plain] {
+            let text = MINIMAL.replace(
+                "token_env = \"ABIBOT_GITHUB_TOKEN\"",
+                &format!("token_env = \"ABIBOT_GITHUB_TOKEN\"\n{key} = \"{value}\""),
+            );
+            let err = syntax(&text);
+            assert!(err.contains("line 11"), "{err}");
+            assert!(err.contains(&format!("unknown field `{key}`")), "{err}");
+            assert!(!err.contains(value), "{err}");
+            let (code, stdout, stderr) = config_check(&text);
+            assert_eq!(code, 2);
+            assert!(
+                !stderr.contains(value) && !stdout.contains(value),
+                "{stderr}"
+            );
+            assert!(stderr.contains(key), "{stderr}");
+        }
+    }
+    // Values quoted by serde in type errors are dropped too.
+    let text = format!("concurrency = \"{secret}\"\n{MINIMAL}");
+    let err = syntax(&text);
+    assert!(
+        err.contains("line 1") && err.contains("`concurrency`"),
+        "{err}"
+    );
+    assert!(!err.contains(secret), "{err}");
+    let text = format!("log_format = \"{plain}\"\n{MINIMAL}");
+    let err = syntax(&text);
+    assert!(!err.contains(plain), "{err}");
+    assert!(err.contains("`text`") && err.contains("`json`"), "{err}");
+}
+
+#[test]
+fn the_daemon_does_not_print_secrets_from_a_bad_configuration() {
+    let secret = "ghp_16C7e42F292c6912E7710c838347Ae178B4a";
+    let dir = tempfile::tempdir().unwrap();
+    for text in [
+        MINIMAL.replace("ABIBOT_GITHUB_TOKEN", secret),
+        MINIMAL.replace(
+            "path = \"/srv/linux\"",
+            &format!("url = \"https://u:{secret}@h/x.git\""),
+        ),
+        format!("{MINIMAL}api_token = \"{secret}\"\n"),
+    ] {
+        let file = dir.path().join("abibot.toml");
+        std::fs::write(&file, &text).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_abibot"))
+            .args(["daemon", "--once", "--config"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(!stderr.contains(&secret[4..]), "{stderr}");
+    }
+}
+
+#[test]
+fn config_check_refuses_a_state_path_that_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = config_check(&checkable(dir.path()));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, "").unwrap();
+    for (state, why) in [
+        (dir.path().join("missing/state.sqlite"), "does not exist"),
+        (dir.path().to_path_buf(), "is a directory"),
+        (file.join("state.sqlite"), "is not a directory"),
+    ] {
+        let text = MINIMAL.replace("/var/lib/abibot/state.sqlite", &state.display().to_string());
+        let (code, stdout, stderr) = config_check(&text);
+        assert_eq!(code, 2, "{stdout}");
+        assert!(stderr.contains(&state.display().to_string()), "{stderr}");
+        assert!(stderr.contains(why), "{why}: {stderr}");
+    }
+}
+
+#[test]
+fn fetch_timeouts_have_defaults_and_are_validated() {
+    let c = Config::parse(MINIMAL, "f").unwrap();
+    assert_eq!(
+        c.fetch.connect,
+        abibot::config::DEFAULT_FETCH_CONNECT_TIMEOUT
+    );
+    assert_eq!(c.fetch.idle, abibot::config::DEFAULT_FETCH_IDLE_TIMEOUT);
+    let text = format!("fetch_connect_timeout = \"5s\"\nfetch_idle_timeout = \"2m\"\n{MINIMAL}");
+    let c = Config::parse(&text, "f").unwrap();
+    assert_eq!(c.fetch.connect, Duration::from_secs(5));
+    assert_eq!(c.fetch.idle, Duration::from_secs(120));
+    for (text, key) in [
+        (
+            format!("fetch_idle_timeout = \"0s\"\n{MINIMAL}"),
+            "fetch_idle_timeout",
+        ),
+        (
+            format!("fetch_connect_timeout = \"30d\"\n{MINIMAL}"),
+            "fetch_connect_timeout",
+        ),
+        (
+            format!("fetch_idle_timeout = \"soon\"\n{MINIMAL}"),
+            "fetch_idle_timeout",
+        ),
+    ] {
+        let (line, k, message) = invalid(&text);
+        assert_eq!((line, k.as_str()), (1, key), "{message}");
+    }
+}

@@ -5,12 +5,14 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use git2::{
     AutotagOption, Cred, CredentialType, ErrorCode, FetchOptions, Oid, RemoteCallbacks, Repository,
 };
 
-use crate::config::{RepoConfig, RepoSource};
+use crate::config::{FetchTimeouts, RepoConfig, RepoSource};
 use crate::findings::{Finding, FindingKind};
 use crate::history::scan::{Scanner, WatchedModule};
 use crate::history::{CommitSha, HistoryError, RevState, RevisionError, Step, WalkOptions, Walker};
@@ -19,7 +21,8 @@ use crate::layouts::Layout;
 use crate::report::scan::finding_markdown;
 use crate::state::FindingId;
 
-/// A git operation failed for a repository.
+/// A git operation failed for a repository. Both parts are redacted
+/// ([`crate::secrets::redact`]): git's messages echo the remote's URL.
 #[derive(Debug, thiserror::Error)]
 #[error("{what}: {message}")]
 pub struct GitError {
@@ -31,10 +34,50 @@ pub struct GitError {
 
 fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
     let what = what.into();
-    move |e| GitError {
-        what,
-        message: e.message().to_owned(),
+    move |e| {
+        let mut message = e.message().to_owned();
+        if e.code() == ErrorCode::Timeout {
+            // Say which setting bounds the wait, so the operator can tell a
+            // dead remote from a timeout set too short.
+            message.push_str(" (bounded by fetch_connect_timeout and fetch_idle_timeout)");
+        }
+        GitError {
+            what: crate::secrets::redact(&what).into_owned(),
+            message: crate::secrets::redact(&message).into_owned(),
+        }
     }
+}
+
+/// The timeouts libgit2 applies to the sockets it opens, once set.
+static TIMEOUTS: Mutex<Option<FetchTimeouts>> = Mutex::new(None);
+
+/// Makes libgit2 give up on a connection that is not established within
+/// `connect`, or that stays silent for `idle` (the wait of one read or
+/// write), for every fetch and clone of the process, https and ssh alike.
+pub fn set_timeouts(timeouts: FetchTimeouts) -> Result<(), GitError> {
+    let mut set = TIMEOUTS.lock().expect("timeouts lock");
+    if *set == Some(timeouts) {
+        return Ok(());
+    }
+    let ms = |d: std::time::Duration| {
+        libc::c_int::try_from(d.as_millis())
+            .unwrap_or(libc::c_int::MAX)
+            .max(1)
+    };
+    let failed = |e: git2::Error| GitError {
+        what: "set fetch timeouts".into(),
+        message: e.message().to_owned(),
+    };
+    // SAFETY: libgit2 keeps these two ints as process globals, read only
+    // when a socket is opened; writes are serialised by the lock above, and
+    // the daemon sets them once at start, before its first fetch.
+    unsafe {
+        git2::opts::set_server_connect_timeout_in_milliseconds(ms(timeouts.connect))
+            .map_err(failed)?;
+        git2::opts::set_server_timeout_in_milliseconds(ms(timeouts.idle)).map_err(failed)?;
+    }
+    *set = Some(timeouts);
+    Ok(())
 }
 
 impl From<HistoryError> for GitError {
@@ -47,8 +90,13 @@ impl From<HistoryError> for GitError {
 }
 
 /// Opens the repository: an existing clone as it is, or the cached bare
-/// clone of a URL, created on first use and fetched every time.
-pub fn open(repo: &RepoConfig, cache_dir: &Path) -> Result<Repository, GitError> {
+/// clone of a URL, created on first use and fetched every time. Setting
+/// `abort` stops a fetch at its next packet.
+pub fn open(
+    repo: &RepoConfig,
+    cache_dir: &Path,
+    abort: &AtomicBool,
+) -> Result<Repository, GitError> {
     match &repo.source {
         RepoSource::Path(path) => {
             Repository::open(path).map_err(git_err(format!("open {}", path.display())))
@@ -64,14 +112,19 @@ pub fn open(repo: &RepoConfig, cache_dir: &Path) -> Result<Repository, GitError>
                 })?;
                 Repository::init_bare(&dir).map_err(git_err(format!("create {}", dir.display())))?
             };
-            fetch(&git, url, &repo.branches)?;
+            fetch(&git, url, &repo.branches, abort)?;
             Ok(git)
         }
     }
 }
 
 /// Fetches the watched branches into `refs/remotes/origin/*`.
-fn fetch(git: &Repository, url: &str, branches: &[String]) -> Result<(), GitError> {
+fn fetch(
+    git: &Repository,
+    url: &str,
+    branches: &[String],
+    abort: &AtomicBool,
+) -> Result<(), GitError> {
     let what = format!("fetch {url}");
     let mut remote = match git.find_remote("origin") {
         Ok(remote) if remote.url().ok() == Some(url) => remote,
@@ -103,6 +156,10 @@ fn fetch(git: &Repository, url: &str, branches: &[String]) -> Result<(), GitErro
         }
         Cred::default()
     });
+    // Returning false makes libgit2 stop the transfer and clean up its
+    // temporary pack: shutdown does not wait for a large download.
+    callbacks.transfer_progress(|_| !abort.load(Ordering::Relaxed));
+    callbacks.sideband_progress(|_| !abort.load(Ordering::Relaxed));
     let mut options = FetchOptions::new();
     options
         .remote_callbacks(callbacks)

@@ -30,7 +30,7 @@ pub struct RepoHealth {
     /// When a poll last succeeded (RFC 3339).
     #[serde(serialize_with = "rfc3339")]
     pub last_success: Option<SystemTime>,
-    /// The last poll's error, while failing.
+    /// The last poll's error, while failing (redacted).
     pub last_error: Option<String>,
     /// How long the last poll took, in seconds.
     pub last_poll_seconds: Option<f64>,
@@ -92,7 +92,9 @@ impl Health {
             }
             Some(e) => {
                 entry.status = RepoStatus::Failing;
-                entry.last_error = Some(e);
+                // `/healthz` is unauthenticated: whatever the error quotes,
+                // a URL's credentials or a token never reach it.
+                entry.last_error = Some(crate::secrets::redact(&e).into_owned());
             }
         }
         drop(repos);
@@ -270,4 +272,29 @@ fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthz_never_shows_url_credentials() {
+        let health = Health::default();
+        let repo = RepoName::new("linux").unwrap();
+        health.register(&repo);
+        health.polled(
+            &repo,
+            Duration::from_secs(1),
+            Some(
+                "fetch https://bot:S3cretT0ken@host/x.git: could not read from socket: timed out"
+                    .into(),
+            ),
+        );
+        let (healthy, doc) = health.healthz();
+        assert!(!healthy);
+        assert!(!doc.contains("S3cretT0ken"), "{doc}");
+        assert!(doc.contains("https://<redacted>@host/x.git"), "{doc}");
+        assert!(doc.contains("\"failing\""), "{doc}");
+    }
 }

@@ -19,8 +19,9 @@ pub mod health;
 pub mod http;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{Semaphore, watch};
 
@@ -33,6 +34,12 @@ use crate::report::scan::marker;
 use crate::state::{NewFinding, State, StateError};
 use git::{BranchScan, GitError, Start};
 use health::Health;
+
+/// How long shutdown waits for a repository's fetch or scan to stop on its
+/// own before leaving its thread behind. libgit2 updates refs within
+/// milliseconds of a transfer's end, so work still running after this is
+/// waiting on the network or scanning: it holds no lock and writes no state.
+pub const ABANDON_GRACE: Duration = Duration::from_secs(2);
 
 /// Points where a test can stop a poll as a crash would, leaving the state
 /// exactly as the writes before it left it.
@@ -169,6 +176,9 @@ impl Daemon {
         let health = Arc::new(Health::default());
         for repo in &config.repos {
             health.register(&repo.name);
+        }
+        if let Err(e) = git::set_timeouts(config.fetch) {
+            tracing::warn!(error = %e, "fetches are not bounded in time");
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let jobs = (cores / config.concurrency).max(1);
@@ -327,8 +337,9 @@ impl Daemon {
             }
             Err(RepoError::Interrupted) => {}
             Err(e) => {
-                self.health.polled(&repo.name, took, Some(e.to_string()));
-                tracing::error!(repo = %repo.name, error = %e, "poll failed; retrying at the next poll");
+                let error = crate::secrets::redact(&e.to_string()).into_owned();
+                tracing::error!(repo = %repo.name, %error, "poll failed; retrying at the next poll");
+                self.health.polled(&repo.name, took, Some(error));
             }
         }
         result
@@ -343,17 +354,16 @@ impl Daemon {
             let repo = repo.clone();
             let cache_dir = self.config.cache_dir.clone();
             let jobs = self.jobs;
-            tokio::task::spawn_blocking(move || -> Result<Vec<BranchScan>, GitError> {
-                let git = git::open(&repo, &cache_dir)?;
+            self.git_work(&repo.name.clone(), move |abort| {
+                let git = git::open(&repo, &cache_dir, abort)?;
                 lasts
                     .iter()
                     .map(|(branch, last)| {
                         git::scan_branch(&git, &repo, branch, last.as_ref(), jobs)
                     })
-                    .collect()
+                    .collect::<Result<Vec<BranchScan>, GitError>>()
             })
-            .await
-            .map_err(|e| RepoError::Task(e.to_string()))??
+            .await?
         };
         let mut report = PollReport::default();
         for scan in scans {
@@ -362,6 +372,43 @@ impl Daemon {
         self.hit(Failpoint::AfterRecord)?;
         self.drain(repo, &mut report).await?;
         Ok(report)
+    }
+
+    /// Runs a repository's git work (fetch and scan) on a thread of its own.
+    /// At shutdown the work is asked to stop ([`git::open`]'s abort flag)
+    /// and, if it has not within [`ABANDON_GRACE`], left behind: a fetch
+    /// waiting on a silent remote cannot be interrupted otherwise, and
+    /// nothing is lost, since findings and progress are recorded only after
+    /// the work returns (the next start fetches and scans again).
+    async fn git_work<T: Send + 'static>(
+        &self,
+        repo: &RepoName,
+        work: impl FnOnce(&AtomicBool) -> Result<T, GitError> + Send + 'static,
+    ) -> Result<T, RepoError> {
+        let abort = Arc::new(AtomicBool::new(false));
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let flag = abort.clone();
+        // A plain thread, not spawn_blocking: the runtime waits for its
+        // blocking tasks when it shuts down, and would wait for this one.
+        std::thread::Builder::new()
+            .name(format!("git {repo}"))
+            .spawn(move || {
+                let _ = tx.send(work(&flag));
+            })
+            .map_err(|e| RepoError::Task(format!("cannot start a git thread: {e}")))?;
+        let done = |r: Result<Result<T, GitError>, _>| match r {
+            Ok(result) => result.map_err(RepoError::from),
+            Err(_) => Err(RepoError::Task("the git thread panicked".into())),
+        };
+        tokio::select! {
+            result = &mut rx => return done(result),
+            () = self.cancel.cancelled() => {}
+        }
+        abort.store(true, Ordering::Relaxed);
+        if tokio::time::timeout(ABANDON_GRACE, rx).await.is_err() {
+            tracing::warn!(repo = %repo, "shutdown: git work still waiting; left behind");
+        }
+        Err(RepoError::Interrupted)
     }
 
     /// Records one branch's scan: findings into the outbox and progress, together.
