@@ -495,3 +495,207 @@ async fn unreachable_forge_is_a_transient_connection_error() {
     assert_eq!(err.class(SystemTime::now()), ErrorClass::Transient);
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test]
+async fn a_next_link_back_to_a_page_already_fetched_stops_the_listing() {
+    let gh = FakeGithub::start("o/r", TOKEN).await;
+    let secret = token_file(TOKEN);
+    let forge = github_at(&gh.url(), "o/r", &secret);
+    gh.add_comment(&sha(20).0, "someone");
+    // `Link: <.../repositories/987654/commits/<sha>/comments?per_page=100&page=1>; rel="next", ...`
+    *gh.paging.lock().unwrap() = Some(fakes::Paging::BackToFirst);
+    let commit = sha(20);
+    let listing = tokio::time::timeout(Duration::from_secs(30), forge.list_comments(&commit));
+    let err = listing.await.expect("the listing loops").unwrap_err();
+    assert!(err.to_string().contains("pagination loops"), "{err}");
+    assert!(err.to_string().contains("page=1"), "{err}");
+    assert_eq!(err.class(SystemTime::now()), ErrorClass::Permanent);
+    // The first page, then the linked copy of it: the third fetch is refused.
+    assert_eq!(gh.requests("GET"), 2);
+}
+
+#[tokio::test]
+async fn an_endless_chain_of_pages_is_bounded() {
+    for (server, forge, _secret) in Server::both().await {
+        *server.fake().paging.lock().unwrap() = Some(fakes::Paging::Endless);
+        let commit = sha(21);
+        let listing = tokio::time::timeout(Duration::from_secs(60), forge.list_comments(&commit));
+        let err = listing.await.expect("the listing never ends").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("past {} pages", abibot::forge::MAX_PAGES)),
+            "{err}"
+        );
+        assert_eq!(server.fake().requests("GET"), abibot::forge::MAX_PAGES);
+    }
+}
+
+#[tokio::test]
+async fn shutdown_cancels_a_hanging_listing_well_before_the_request_timeout() {
+    for (server, forge, _secret) in Server::both().await {
+        let policy = RetryPolicy {
+            request_timeout: Duration::from_secs(20),
+            ..fast()
+        };
+        // The forge accepts the request and never answers in time.
+        server
+            .fake()
+            .fail_next("GET", Fault::Slow(policy.request_timeout * 3));
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let retrier = Retrier::new(policy.clone(), Cancel::new(rx));
+        let publisher = Publisher::new(forge, retrier, Arc::new(Pacer::new(PaceLimits::none())));
+        let started = Instant::now();
+        let commit = sha(22);
+        let publish = publisher.publish(&commit, "<!-- m -->", "b <!-- m -->");
+        let stop = async {
+            // Shut down only once the GET is on the wire.
+            while server.fake().requests("GET") == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tx.send(true).unwrap();
+        };
+        let (result, ()) = tokio::join!(publish, stop);
+        assert!(matches!(result, Err(ForgeError::Interrupted)), "{result:?}");
+        assert!(
+            started.elapsed() < policy.request_timeout / 4,
+            "took {:?} of a {:?} timeout",
+            started.elapsed(),
+            policy.request_timeout
+        );
+        assert_eq!(
+            server.fake().posts().len(),
+            0,
+            "nothing posted after shutdown"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_commit_the_forge_does_not_know_yet_is_left_for_a_later_poll() {
+    for (server, forge, _secret) in Server::both().await {
+        server
+            .fake()
+            .unknown_commits
+            .lock()
+            .unwrap()
+            .insert(sha(23).0);
+        let (publisher, errors) = publisher(forge.clone(), fast());
+        // Refused at the listing, before any post.
+        let err = publisher
+            .publish(&sha(23), "<!-- m -->", "b")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.class(SystemTime::now()),
+            ErrorClass::CommitUnknown,
+            "{err}"
+        );
+        assert_eq!(errors.lock().unwrap().len(), 1, "not retried now");
+        assert_eq!(server.fake().posts().len(), 0);
+        let advice = err.advice(SystemTime::now()).unwrap();
+        assert!(advice.contains("tried again at later polls"), "{advice}");
+        // And at the post.
+        let err = forge.post_comment(&sha(23), "b").await.unwrap_err();
+        assert_eq!(
+            err.class(SystemTime::now()),
+            ErrorClass::CommitUnknown,
+            "{err}"
+        );
+    }
+    // Any other 422 stays a refusal of the comment itself.
+    let gh = FakeGithub::start("o/r", TOKEN).await;
+    gh.fail_next("POST", Fault::Status(422));
+    let secret = token_file(TOKEN);
+    let forge = github_at(&gh.url(), "o/r", &secret);
+    let err = forge.post_comment(&sha(24), "b").await.unwrap_err();
+    assert_eq!(err.class(SystemTime::now()), ErrorClass::Rejected, "{err}");
+}
+
+#[tokio::test]
+async fn an_exhausted_rate_limit_says_when_it_resets_not_that_permission_lacks() {
+    let gh = FakeGithub::start("o/r", TOKEN).await;
+    let secret = token_file(TOKEN);
+    let forge: Arc<dyn Forge> = Arc::new(github_at(&gh.url(), "o/r", &secret));
+    let reset_in = Duration::from_secs(3600);
+    gh.fail_next("GET", Fault::RateLimit403 { reset_in });
+    let (publisher, _) = publisher(forge, fast());
+    let err = publisher
+        .publish(&sha(25), "<!-- m -->", "b")
+        .await
+        .unwrap_err();
+    assert_eq!(gh.requests("GET"), 1, "an hour is not waited for here");
+    let advice = err.advice(SystemTime::now()).unwrap();
+    assert!(!advice.contains("permission"), "{advice}");
+    assert!(advice.contains("rate limited"), "{advice}");
+    let reset = SystemTime::now() + reset_in;
+    let when = humantime::format_rfc3339_seconds(reset).to_string();
+    // The reset time, to the minute (the fake rounds to whole seconds).
+    assert!(advice.contains(&when[..16]), "{advice} lacks {when}");
+}
+
+#[tokio::test]
+async fn secondary_rate_limits_are_rate_limits_with_or_without_retry_after() {
+    let gh = FakeGithub::start("o/r", TOKEN).await;
+    let secret = token_file(TOKEN);
+    let forge: Arc<dyn Forge> = Arc::new(github_at(&gh.url(), "o/r", &secret));
+    // With `retry-after`: waited for, then posted.
+    gh.fail_next(
+        "POST",
+        Fault::SecondaryLimit403 {
+            retry_after: Some(1),
+        },
+    );
+    let (publisher, _) = publisher(forge.clone(), fast());
+    publisher
+        .publish(&sha(26), "<!-- m -->", "b")
+        .await
+        .unwrap();
+    let posts = gh.posts();
+    assert!(posts[1].at.duration_since(posts[0].at) >= Duration::from_secs(1));
+    // Without: GitHub says to wait at least a minute.
+    gh.fail_next("POST", Fault::SecondaryLimit403 { retry_after: None });
+    let err = forge.post_comment(&sha(27), "b").await.unwrap_err();
+    assert_eq!(
+        err.class(SystemTime::now()),
+        ErrorClass::RateLimited(abibot::forge::SECONDARY_LIMIT_WAIT)
+    );
+    let advice = err.advice(SystemTime::now()).unwrap();
+    assert!(
+        advice.contains("rate limited by the forge for 1m"),
+        "{advice}"
+    );
+}
+
+#[tokio::test]
+async fn the_file_sink_never_glues_a_record_onto_a_torn_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("comments.jsonl");
+    let whole = serde_json::json!({"commit": sha(28).0, "body": "first"}).to_string();
+    // A crash while appending the second record left half a line.
+    std::fs::write(
+        &path,
+        format!("{whole}\n{{\"commit\":\"{}\",\"bo", sha(29).0),
+    )
+    .unwrap();
+    let sink = abibot::forge::sink::FileSink::new(&path);
+    sink.post_comment(&sha(29), "second <!-- m -->")
+        .await
+        .unwrap();
+    sink.post_comment(&sha(30), "third").await.unwrap();
+    let listed = sink.list_comments(&sha(29)).await.unwrap();
+    assert_eq!(
+        listed.len(),
+        1,
+        "the record after the torn line is readable"
+    );
+    assert_eq!(listed[0].body, "second <!-- m -->");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.ends_with('\n'));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    // Every line but the torn one is a whole record.
+    for (i, line) in lines.iter().enumerate() {
+        let parsed = serde_json::from_str::<serde_json::Value>(line);
+        assert_eq!(parsed.is_ok(), i != 1, "line {i}: {line}");
+    }
+}

@@ -43,6 +43,18 @@ pub enum Fault {
     /// Answer normally (creating the comment on a POST) but only after this
     /// delay: the client times out although the request took effect.
     Slow(Duration),
+    /// GitHub's secondary rate limit: 403 with its message, and
+    /// `retry-after` only when given.
+    SecondaryLimit403 { retry_after: Option<u64> },
+}
+
+/// Pagination gone wrong, for the listing calls.
+#[derive(Clone, Copy, Debug)]
+pub enum Paging {
+    /// Every page names page 1 as the next one.
+    BackToFirst,
+    /// Every page names a further one (empty past the comments): no end.
+    Endless,
 }
 
 struct Armed {
@@ -60,6 +72,12 @@ pub struct Fake {
     faults: Mutex<VecDeque<Armed>>,
     /// Largest page served, whatever `per_page` asks (forces pagination).
     pub page_cap: Mutex<usize>,
+    /// When set, pages link on as this says instead of stopping at the last.
+    pub paging: Mutex<Option<Paging>>,
+    /// Commits the forge's copy of the repository does not have yet (a
+    /// mirror lagging behind): listing and posting on them are refused as
+    /// the real API refuses them.
+    pub unknown_commits: Mutex<std::collections::HashSet<String>>,
     next_id: AtomicU64,
 }
 
@@ -157,6 +175,15 @@ impl Fake {
         };
         self.comments.lock().unwrap().push(stored.clone());
         stored
+    }
+
+    /// The page a listing page links as next, if any.
+    fn next_page(&self, page: usize, pages: usize) -> Option<usize> {
+        match *self.paging.lock().unwrap() {
+            None => (page < pages).then_some(page + 1),
+            Some(Paging::BackToFirst) => Some(1),
+            Some(Paging::Endless) => Some(page + 1),
+        }
     }
 
     fn page(&self, req: &Request, sha: &str) -> (Vec<Stored>, usize, usize, usize) {
@@ -351,6 +378,9 @@ impl GithubResponder {
             Ok(sha) => sha,
             Err(response) => return *response,
         };
+        if fake.unknown_commits.lock().unwrap().contains(sha) {
+            return github_error(422, &format!("No commit found for SHA: {sha}"));
+        }
         match req.method.as_str() {
             "POST" => {
                 if Fake::header(req, "content-type") != Some("application/json") {
@@ -388,7 +418,7 @@ impl GithubResponder {
                 let mut response = ResponseTemplate::new(200)
                     .insert_header("content-type", "application/json; charset=utf-8")
                     .set_body_json(body);
-                if page < pages {
+                if let Some(next) = fake.next_page(page, pages) {
                     let link = |p: usize| {
                         format!(
                             "{}/repositories/987654/commits/{sha}/comments?per_page={per_page}&page={p}",
@@ -399,8 +429,8 @@ impl GithubResponder {
                         "link",
                         format!(
                             "<{}>; rel=\"next\", <{}>; rel=\"last\"",
-                            link(page + 1),
-                            link(pages)
+                            link(next),
+                            link(pages.max(next))
                         ),
                     );
                 }
@@ -455,6 +485,16 @@ fn faulted(
         }
         Fault::Retry429 { after_secs } => error(429, "You have exceeded a secondary rate limit.")
             .insert_header("retry-after", after_secs.to_string()),
+        Fault::SecondaryLimit403 { retry_after } => {
+            let response = error(
+                403,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            );
+            match retry_after {
+                Some(after) => response.insert_header("retry-after", after.to_string()),
+                None => response,
+            }
+        }
         Fault::Slow(delay) => normal().set_delay(delay),
     }
 }
@@ -550,7 +590,10 @@ impl GitlabResponder {
         )) else {
             return gitlab_error(404, "404 Project Not Found");
         };
-        let Some(sha) = rest.strip_suffix("/comments").filter(|s| is_sha(s)) else {
+        let Some(sha) = rest
+            .strip_suffix("/comments")
+            .filter(|s| is_sha(s) && !fake.unknown_commits.lock().unwrap().contains(*s))
+        else {
             return gitlab_error(404, "404 Commit Not Found");
         };
         match req.method.as_str() {
@@ -578,11 +621,9 @@ impl GitlabResponder {
                 let (items, page, per_page, pages) = fake.page(req, sha);
                 let total = fake.comments_on(sha).len();
                 let body: Vec<Value> = items.iter().map(Self::note_json).collect();
-                let next = if page < pages {
-                    (page + 1).to_string()
-                } else {
-                    String::new()
-                };
+                let next = fake
+                    .next_page(page, pages)
+                    .map_or(String::new(), |n| n.to_string());
                 ResponseTemplate::new(200)
                     .insert_header("content-type", "application/json")
                     .insert_header("x-page", page.to_string())
