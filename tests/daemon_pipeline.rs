@@ -863,3 +863,111 @@ async fn healthz_reports_failing_repositories_with_503() {
             .contains("abibot_repo_up{repo=\"linux\"} 0")
     );
 }
+
+#[tokio::test]
+async fn a_commit_the_forge_does_not_know_yet_stays_pending_until_it_does() {
+    let env = Env::new();
+    let gh = FakeGithub::start(REPO, TOKEN).await;
+    small_baseline(&env.repo);
+    let daemon = Arc::new(
+        Daemon::new(env.config("", &env.github(&gh)))
+            .unwrap()
+            .with_retry_policy(fast())
+            .with_unknown_commit_attempts(3),
+    );
+    poll(&daemon).await;
+    // The forge's mirror has not caught up with the watched clone.
+    let broken = small_break(&env.repo, "Refresh", 9);
+    gh.unknown_commits
+        .lock()
+        .unwrap()
+        .insert(broken.to_string());
+    for attempt in 1..=2 {
+        let report = poll(&daemon).await;
+        assert_eq!((report.deferred, report.failed, report.posted), (1, 0, 0));
+        let stored = &daemon.state().findings(&name()).unwrap()[0];
+        assert_eq!(stored.status, FindingStatus::Pending);
+        assert_eq!(stored.attempts, attempt);
+        let reason = stored.error.as_deref().unwrap();
+        assert!(reason.contains("No commit found for SHA"), "{reason}");
+    }
+    assert!(
+        gh.posts().is_empty(),
+        "refused at the listing, never posted"
+    );
+    // The mirror catches up: the next poll posts it.
+    gh.unknown_commits.lock().unwrap().clear();
+    let report = poll(&daemon).await;
+    assert_eq!((report.deferred, report.posted), (0, 1));
+    assert_eq!(gh.comments_on(&broken.to_string()).len(), 1);
+    assert_eq!(
+        daemon.state().findings(&name()).unwrap()[0].status,
+        FindingStatus::Posted
+    );
+}
+
+#[tokio::test]
+async fn a_commit_the_forge_never_learns_fails_after_the_bound_and_can_be_retried() {
+    let env = Env::new();
+    let gh = FakeGithub::start(REPO, TOKEN).await;
+    small_baseline(&env.repo);
+    let config = env.config("", &env.github(&gh));
+    let daemon = Arc::new(
+        Daemon::new(config.clone())
+            .unwrap()
+            .with_retry_policy(fast())
+            .with_unknown_commit_attempts(2),
+    );
+    poll(&daemon).await;
+    let broken = small_break(&env.repo, "Refresh", 9);
+    gh.unknown_commits
+        .lock()
+        .unwrap()
+        .insert(broken.to_string());
+    assert_eq!(poll(&daemon).await.deferred, 1);
+    assert_eq!(poll(&daemon).await.failed, 1);
+    let failed = daemon.state().list(Some(FindingStatus::Failed)).unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].attempts, 2);
+    assert!(
+        failed[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("No commit found")
+    );
+    // Failed: not tried again by itself.
+    let gets = gh.requests("GET");
+    poll(&daemon).await;
+    assert_eq!(gh.requests("GET"), gets);
+    // The operator puts it back once the forge has the commit.
+    gh.unknown_commits.lock().unwrap().clear();
+    daemon.state().retry(&failed[0].id).unwrap();
+    assert_eq!(poll(&daemon).await.posted, 1);
+    assert_eq!(gh.comments_on(&broken.to_string()).len(), 1);
+}
+
+#[tokio::test]
+async fn an_exhausted_rate_limit_is_reported_as_such_not_as_missing_permission() {
+    let env = Env::new();
+    let gh = FakeGithub::start(REPO, TOKEN).await;
+    small_baseline(&env.repo);
+    let daemon = env.daemon(env.config("", &env.github(&gh)));
+    poll(&daemon).await;
+    small_break(&env.repo, "Refresh", 9);
+    gh.fail_next(
+        "GET",
+        Fault::RateLimit403 {
+            reset_in: Duration::from_secs(3600),
+        },
+    );
+    let (_, result) = daemon.poll_once().await.pop().unwrap();
+    let message = result.unwrap_err().to_string();
+    assert!(
+        message.contains("rate limited by the forge until"),
+        "{message}"
+    );
+    assert!(!message.contains("permission"), "{message}");
+    // The finding waits in the outbox for the next poll.
+    assert_eq!(daemon.state().pending(&name()).unwrap().len(), 1);
+}

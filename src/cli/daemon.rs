@@ -14,6 +14,7 @@ use crate::daemon::Daemon;
 use crate::forge::{self, Cancel, ErrorClass, Pacer, Published, Publisher, Retrier, RetryPolicy};
 use crate::history::scan::ScanReport;
 use crate::report::scan::{finding_markdown, marker};
+use crate::state::{FindingId, FindingStatus, State, StoredFinding};
 
 /// Arguments of `abibot daemon`.
 #[derive(Debug, Args)]
@@ -43,6 +44,44 @@ pub enum ConfigCommand {
         /// The configuration file.
         #[arg(value_name = "FILE", default_value = "config/abibot.toml")]
         file: PathBuf,
+    },
+}
+
+/// Arguments of `abibot state`: the daemon's record, for operators.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The configuration file naming the state database.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "config/abibot.toml",
+        global = true
+    )]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: StateCommand,
+}
+
+/// `abibot state` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List recorded findings, oldest first: id, repository, commit, kind,
+    /// status, refused attempts and the forge's last refusal.
+    List {
+        /// Only failed findings (those `abibot state retry` can put back).
+        #[arg(long)]
+        failed: bool,
+        /// Only findings waiting to be posted.
+        #[arg(long, conflicts_with = "failed")]
+        pending: bool,
+    },
+    /// Put failed findings back into the outbox, their attempts reset: the
+    /// daemon posts them at its next poll.
+    Retry {
+        /// Finding ids, as `abibot state list` shows them.
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<FindingId>,
     },
 }
 
@@ -121,7 +160,6 @@ pub(super) fn config(args: ConfigArgs) -> anyhow::Result<Outcome> {
     match args.command {
         ConfigCommand::Check { file } => {
             let config = Config::load(&file)?;
-            config.check_state()?;
             let mut out = format!(
                 "{}: valid; state {}, poll every {}, {} repositories:\n",
                 file.display(),
@@ -144,6 +182,54 @@ pub(super) fn config(args: ConfigArgs) -> anyhow::Result<Outcome> {
             Ok(Outcome::Clean)
         }
     }
+}
+
+pub(super) fn state(args: StateArgs) -> anyhow::Result<Outcome> {
+    let config = Config::load(&args.config)?;
+    let state = State::open_existing(&config.state)?;
+    match args.command {
+        StateCommand::List { failed, pending } => {
+            let status = match (failed, pending) {
+                (true, _) => Some(FindingStatus::Failed),
+                (_, true) => Some(FindingStatus::Pending),
+                _ => None,
+            };
+            print(&finding_table(&state.list(status)?))?;
+        }
+        StateCommand::Retry { ids } => {
+            for id in &ids {
+                state.retry(id)?;
+                print(&format!(
+                    "{id}: back in the outbox; the daemon posts it at its next poll\n"
+                ))?;
+            }
+        }
+    }
+    Ok(Outcome::Clean)
+}
+
+/// One line per finding, under a header.
+fn finding_table(findings: &[StoredFinding]) -> String {
+    if findings.is_empty() {
+        return "no findings\n".into();
+    }
+    let mut out = format!(
+        "{:<24}  {:<16}  {:<12}  {:<16}  {:<7}  {:>8}  LAST REFUSAL\n",
+        "ID", "REPOSITORY", "COMMIT", "KIND", "STATUS", "ATTEMPTS"
+    );
+    for f in findings {
+        out.push_str(&format!(
+            "{:<24}  {:<16}  {:<12}  {:<16}  {:<7}  {:>8}  {}\n",
+            f.id,
+            f.repo,
+            f.commit.short(),
+            f.kind,
+            f.status,
+            f.attempts,
+            f.error.as_deref().unwrap_or("-").replace('\n', " ")
+        ));
+    }
+    out
 }
 
 pub(super) fn demo(_args: DemoArgs) -> anyhow::Result<Outcome> {
@@ -199,11 +285,18 @@ impl PostTarget {
                 {
                     Ok(Published::Posted(_)) => posted += 1,
                     Ok(Published::Found(_)) => found += 1,
-                    Err(e) if e.class(std::time::SystemTime::now()) == ErrorClass::Rejected => {
+                    Err(e)
+                        if matches!(
+                            e.class(std::time::SystemTime::now()),
+                            ErrorClass::Rejected | ErrorClass::CommitUnknown
+                        ) =>
+                    {
+                        let advice = e.advice(std::time::SystemTime::now());
                         eprintln!(
-                            "abibot: {} {}: refused: {e}",
+                            "abibot: {} {}: refused: {e}{}",
                             f.commit.short(),
-                            f.kind.name()
+                            f.kind.name(),
+                            advice.map_or(String::new(), |a| format!(" ({a})"))
                         );
                         failed += 1;
                     }

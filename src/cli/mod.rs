@@ -10,7 +10,9 @@ mod history;
 use clap::{Parser, Subcommand};
 
 pub use bisect::{BisectArgs, BisectFormat};
-pub use daemon::{ConfigArgs, ConfigCommand, DaemonArgs, DemoArgs, PostTarget};
+pub use daemon::{
+    ConfigArgs, ConfigCommand, DaemonArgs, DemoArgs, PostTarget, StateArgs, StateCommand,
+};
 pub use diff::{DiffArgs, ignore_rules};
 pub use elf::{CheckFormat, CheckModuleArgs, ExtractArgs, ExtractFormat};
 pub use history::{HistoryArgs, ScanArgs, TimelineArgs};
@@ -56,6 +58,8 @@ pub enum Command {
     Daemon(DaemonArgs),
     /// Configuration file tools.
     Config(ConfigArgs),
+    /// The daemon's record: list findings, retry failed ones.
+    State(StateArgs),
     /// Build a small packaging repository from real Debian references and
     /// show the comments the daemon would post on it (no setup, no network).
     Demo(DemoArgs),
@@ -91,6 +95,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::CheckModule(args) => elf::check_module(args),
         Command::Daemon(args) => daemon::daemon(args),
         Command::Config(args) => daemon::config(args),
+        Command::State(args) => daemon::state(args),
         Command::Demo(args) => daemon::demo(args),
     }
 }

@@ -31,7 +31,7 @@ use crate::forge::{
 };
 use crate::history::CommitSha;
 use crate::report::scan::marker;
-use crate::state::{NewFinding, State, StateError};
+use crate::state::{FindingStatus, NewFinding, Pending, State, StateError};
 use git::{BranchScan, GitError, Start};
 use health::Health;
 
@@ -77,20 +77,10 @@ pub enum RepoError {
     Task(String),
 }
 
-/// What operators should check after an error that stops a repository.
-fn hint(e: &ForgeError) -> &'static str {
-    match e {
-        ForgeError::Status { status: 401, .. } => {
-            " (the token was refused: check it, and that it has not expired; the repository is retried at the next poll)"
-        }
-        ForgeError::Status { status: 403, .. } => {
-            " (the token lacks permission to comment on this repository)"
-        }
-        ForgeError::Status { status: 404, .. } => {
-            " (check the repository or project name, and that the token can see it)"
-        }
-        _ => "",
-    }
+/// What operators should know after a forge error that stops a repository.
+fn hint(e: &ForgeError) -> String {
+    e.advice(SystemTime::now())
+        .map_or(String::new(), |advice| format!(" ({advice})"))
 }
 
 impl From<ForgeError> for RepoError {
@@ -146,7 +136,15 @@ pub struct PollReport {
     pub found: usize,
     /// Findings the forge refused.
     pub failed: usize,
+    /// Findings left pending because the forge does not know their commit yet.
+    pub deferred: usize,
 }
+
+/// How many times a finding is tried while the forge does not know its
+/// commit (its copy of the repository lags behind the watched clone) before
+/// it is failed: once a poll, so an hour at the default interval. An
+/// operator can put it back with `abibot state retry`.
+pub const MAX_UNKNOWN_COMMIT_ATTEMPTS: u32 = 60;
 
 /// The service.
 pub struct Daemon {
@@ -161,6 +159,7 @@ pub struct Daemon {
     pacers: Mutex<HashMap<String, Arc<Pacer>>>,
     failpoint: Mutex<Option<Failpoint>>,
     jobs: usize,
+    unknown_commit_attempts: u32,
 }
 
 impl Daemon {
@@ -194,12 +193,20 @@ impl Daemon {
             pacers: Mutex::new(HashMap::new()),
             failpoint: Mutex::new(None),
             jobs,
+            unknown_commit_attempts: MAX_UNKNOWN_COMMIT_ATTEMPTS,
         }
     }
 
     /// Replaces the retry timing (tests shorten it).
     pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Daemon {
         self.policy = policy;
+        self
+    }
+
+    /// Fails a finding whose commit the forge does not know after this many
+    /// polls instead of [`MAX_UNKNOWN_COMMIT_ATTEMPTS`] (tests).
+    pub fn with_unknown_commit_attempts(mut self, attempts: u32) -> Daemon {
+        self.unknown_commit_attempts = attempts;
         self
     }
 
@@ -485,44 +492,83 @@ impl Daemon {
                 .publish(&p.commit, &marker(&p.id.0), &p.body)
                 .await
             {
-                Ok(published) => {
-                    self.hit(Failpoint::AfterPost)?;
-                    let c = published.comment();
-                    let found = matches!(published, Published::Found(_));
+                Ok(published) => self.posted(repo, &p, &published, report)?,
+                Err(e) => self.refused(repo, &p, e, report)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a comment now on the forge.
+    fn posted(
+        &self,
+        repo: &RepoConfig,
+        p: &Pending,
+        published: &Published,
+        report: &mut PollReport,
+    ) -> Result<(), RepoError> {
+        self.hit(Failpoint::AfterPost)?;
+        let c = published.comment();
+        let found = matches!(published, Published::Found(_));
+        self.state
+            .mark_posted(&p.id, c.id.as_deref(), c.url.as_deref(), found)?;
+        if found {
+            report.found += 1;
+            tracing::info!(finding = %p.id, commit = %p.commit.short(), "comment already on the forge; recorded");
+        } else {
+            report.posted += 1;
+            self.health.comment_posted(&repo.name);
+            tracing::info!(
+                finding = %p.id,
+                commit = %p.commit.short(),
+                url = c.url.as_deref().unwrap_or("-"),
+                "comment posted"
+            );
+        }
+        Ok(())
+    }
+
+    /// Deals with a finding the forge did not take: refused for good (failed),
+    /// its commit unknown to the forge yet (left pending, up to a bound), or
+    /// an error that stops the repository until the next poll.
+    fn refused(
+        &self,
+        repo: &RepoConfig,
+        p: &Pending,
+        e: ForgeError,
+        report: &mut PollReport,
+    ) -> Result<(), RepoError> {
+        let message = e.to_string();
+        match e.class(SystemTime::now()) {
+            ErrorClass::Rejected => {
+                tracing::warn!(finding = %p.id, error = %e, "forge refused the comment; recorded as failed");
+                self.state.mark_failed(&p.id, &message)?;
+                report.failed += 1;
+            }
+            ErrorClass::CommitUnknown => {
+                let (status, attempts) =
                     self.state
-                        .mark_posted(&p.id, c.id.as_deref(), c.url.as_deref(), found)?;
-                    if found {
-                        report.found += 1;
-                        tracing::info!(finding = %p.id, commit = %p.commit.short(), "comment already on the forge; recorded");
-                    } else {
-                        report.posted += 1;
-                        self.health.comment_posted(&repo.name);
-                        tracing::info!(
-                            finding = %p.id,
-                            commit = %p.commit.short(),
-                            url = c.url.as_deref().unwrap_or("-"),
-                            "comment posted"
-                        );
-                    }
+                        .mark_deferred(&p.id, &message, self.unknown_commit_attempts)?;
+                if status == FindingStatus::Failed {
+                    tracing::warn!(finding = %p.id, commit = %p.commit.short(), attempts, error = %e,
+                        "the forge still does not know the commit; recorded as failed (abibot state retry puts it back)");
+                    report.failed += 1;
+                } else {
+                    tracing::info!(finding = %p.id, commit = %p.commit.short(), attempts, error = %e,
+                        "the forge does not know the commit yet; trying again at the next poll");
+                    report.deferred += 1;
                 }
-                Err(e) => match e.class(SystemTime::now()) {
-                    ErrorClass::Rejected => {
-                        tracing::warn!(finding = %p.id, error = %e, "forge refused the comment; recorded as failed");
-                        self.state.mark_failed(&p.id, &e.to_string())?;
-                        report.failed += 1;
-                    }
-                    class => {
-                        if class == ErrorClass::Unauthorized {
-                            // Built again (secret read again) at the next poll,
-                            // so a fixed token file needs no restart.
-                            self.publishers
-                                .lock()
-                                .expect("publishers lock")
-                                .remove(&repo.name);
-                        }
-                        return Err(e.into());
-                    }
-                },
+            }
+            class => {
+                if class == ErrorClass::Unauthorized {
+                    // Built again (secret read again) at the next poll,
+                    // so a fixed token file needs no restart.
+                    self.publishers
+                        .lock()
+                        .expect("publishers lock")
+                        .remove(&repo.name);
+                }
+                return Err(e.into());
             }
         }
         Ok(())
