@@ -396,3 +396,140 @@ async fn scan_post_posts_each_problem_once_and_agrees_with_the_daemon() {
             .contains(&format!("<!-- abibot:finding={} -->", stored[0].id))
     );
 }
+
+fn state_cmd(config: &Path, args: &[&str]) -> std::process::Command {
+    let mut cmd = abibot(&["state"]);
+    cmd.args(args).arg("--config").arg(config);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_list_failed_findings_and_put_them_back() {
+    let env = Env::new();
+    let gh = FakeGithub::start(REPO, "tok").await;
+    let config = env.config(&Env::github_env(&gh), "");
+    // Before the daemon ever ran, there is nothing to list.
+    let out = run(&mut state_cmd(&config, &["list"])).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no state database at"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    gh.fail_next("POST", Fault::Status(422));
+    once(&config).await;
+    let out = run(&mut state_cmd(&config, &["list", "--failed"])).await;
+    let listed = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stored = env.state().list(None).unwrap();
+    let id = stored[0].id.to_string();
+    let row = listed.lines().find(|l| l.starts_with(&id)).expect(&listed);
+    for part in ["linux", &env.broken.to_string()[..12], "failed", "HTTP 422"] {
+        assert!(row.contains(part), "{part} missing: {row}");
+    }
+    let out = run(&mut state_cmd(&config, &["list", "--pending"])).await;
+    assert_eq!(text(&out.stdout), "no findings\n");
+
+    // Not a finding id; an id the database does not hold.
+    let out = run(&mut state_cmd(&config, &["retry", "ghp_notanid"])).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is not a finding id"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&mut state_cmd(&config, &["retry", &"0".repeat(24)])).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no finding"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = run(&mut state_cmd(&config, &["retry", &id])).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("back in the outbox"));
+    once(&config).await;
+    assert_eq!(gh.comments_on(&env.broken.to_string()).len(), 1);
+    let out = run(&mut state_cmd(&config, &["list"])).await;
+    assert!(
+        text(&out.stdout).contains("posted"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A posted finding cannot be retried.
+    let out = run(&mut state_cmd(&config, &["retry", &id])).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is posted, not failed"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_cancels_a_hanging_listing_without_waiting_for_its_timeout() {
+    let env = Env::new();
+    let gh = FakeGithub::start(REPO, "tok").await;
+    // The daemon's own request timeout is the default policy's.
+    let timeout = abibot::forge::RetryPolicy::default().request_timeout;
+    gh.fail_next("GET", Fault::Slow(timeout * 3));
+    let config = env.config(&Env::github_env(&gh), "");
+    let child = spawn_daemon(&config, "tok");
+    let pid = child.id().unwrap().to_string();
+    wait_until("the marker search", Duration::from_secs(60), || {
+        gh.requests("GET") == 1
+    })
+    .await;
+    let signalled = Instant::now();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = tokio::time::timeout(timeout * 2, child.wait_with_output())
+        .await
+        .expect("the daemon stops after SIGTERM")
+        .unwrap();
+    let took = signalled.elapsed();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    assert!(
+        took < timeout / 4,
+        "stopped {took:?} after SIGTERM, timeout {timeout:?}"
+    );
+    // Nothing lost, nothing posted: the finding waits for the next start.
+    assert!(gh.posts().is_empty());
+    assert_eq!(
+        env.state()
+            .pending(&RepoName::new("linux").unwrap())
+            .unwrap()
+            .len(),
+        1
+    );
+    once(&config).await;
+    assert_eq!(gh.posts().len(), 1);
+}
+
+#[test]
+fn a_zero_byte_state_file_stops_the_daemon_with_what_to_do() {
+    let env = Env::new();
+    let config = env.config("[repo.stdout]\n", "");
+    std::fs::write(env.path("state.sqlite"), b"").unwrap();
+    let out = abibot(&["daemon", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("is not an abibot state database (0 bytes)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("restore it from backup"), "{stderr}");
+    assert_eq!(
+        std::fs::metadata(env.path("state.sqlite")).unwrap().len(),
+        0
+    );
+}
