@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::{Outcome, print};
+use crate::history::cache::{DEFAULT_CACHE_BYTES, MAX_JOBS};
 use crate::history::scan::{ScanReport, Scanner, WatchedModule};
 use crate::history::timeline::Timeline;
 use crate::history::{Step, WalkOptions, Walker};
@@ -43,12 +44,21 @@ pub struct HistoryArgs {
     /// Visit the other parents of merges too (default: first parent only).
     #[arg(long)]
     pub all_parents: bool,
-    /// Parsing threads (0: all cores).
-    #[arg(long, default_value_t = 0)]
+    /// Parsing threads (0: all cores; at most 256).
+    #[arg(long, default_value_t = 0, value_parser = jobs_parser())]
     pub jobs: usize,
+    /// MiB of parsed references held at once (cache and the revisions being
+    /// compared; one comparison's references are kept even above it).
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_CACHE_BYTES >> 20)]
+    pub cache_mib: usize,
     /// Name of the repository in finding ids (default: its directory name).
     #[arg(long)]
     pub repo_name: Option<String>,
+}
+
+/// `--jobs`: 0 (all cores) up to [`MAX_JOBS`], refused above with the limit.
+fn jobs_parser() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(0..=MAX_JOBS as u64)
 }
 
 /// Arguments of `abibot scan`.
@@ -146,7 +156,7 @@ impl HistoryArgs {
                 layout,
                 all_parents: self.all_parents,
                 jobs: self.jobs,
-                ..WalkOptions::default()
+                cache_bytes: self.cache_mib.saturating_mul(1 << 20),
             },
             from,
             to,

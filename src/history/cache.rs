@@ -1,10 +1,18 @@
 //! Parsed references, cached by git object id: a reference that did not
 //! change between two revisions is the same object and is parsed once.
-//! The cache is an LRU bounded in (approximate) bytes.
+//!
+//! Memory: the loader knows every parsed set it produced that is still
+//! alive, whoever holds it (the cache, the revisions a walk compares, a
+//! scanner's baselines), and the budget bounds all of them together. After
+//! each parse, cached sets that nobody else holds are dropped, least
+//! recently used first, until everything alive fits the budget; what the
+//! walk holds itself (one comparison's sets) is never dropped, so a budget
+//! below that is met as closely as the comparison allows.
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use git2::{ObjectType, Oid, Repository};
 use lru::LruCache;
@@ -29,6 +37,29 @@ pub enum LoadError {
     },
 }
 
+/// Most parsing threads a loader starts (`--jobs` above it is refused): a
+/// parse is CPU-bound, so threads beyond the cores only add stacks.
+pub const MAX_JOBS: usize = 256;
+
+/// The parsing threads could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    /// More threads than [`MAX_JOBS`] were asked for.
+    #[error("{jobs} parsing threads asked for; at most {MAX_JOBS} are allowed (--jobs)")]
+    TooMany {
+        /// Threads asked for.
+        jobs: usize,
+    },
+    /// The system refused a thread (process limit, memory for its stack).
+    #[error("cannot start {jobs} parsing threads: {message} (try a lower --jobs)")]
+    Spawn {
+        /// Threads asked for.
+        jobs: usize,
+        /// What the system said.
+        message: String,
+    },
+}
+
 /// One reference's parsed set, or why it could not be had.
 pub type Loaded = Result<Arc<SymbolSet>, LoadError>;
 
@@ -37,78 +68,181 @@ pub type Loaded = Result<Arc<SymbolSet>, LoadError>;
 pub struct LoadStats {
     /// References parsed (cache misses).
     pub parsed: AtomicUsize,
-    /// References served from the cache.
+    /// References served from the cache or from a set still held elsewhere.
     pub hits: AtomicUsize,
     /// Bytes of reference content read from git.
     pub bytes_read: AtomicUsize,
+    /// The most bytes of parsed sets alive at once, measured after each
+    /// parse once the cache made room (what the budget bounds).
+    pub peak_live_bytes: AtomicUsize,
 }
 
-struct Lru {
-    map: LruCache<Oid, Arc<SymbolSet>>,
+/// A parsed set this loader produced, held weakly: alive while anyone
+/// holds it.
+struct Produced {
+    set: Weak<SymbolSet>,
     bytes: usize,
+}
+
+/// The cache and the account of every set alive.
+struct Held {
+    /// Recently used sets; the least recent go first.
+    lru: LruCache<Oid, Arc<SymbolSet>>,
+    /// Every set produced that may still be alive, by object id (a set is
+    /// parsed again only once its earlier copy is gone).
+    produced: HashMap<Oid, Produced>,
+}
+
+impl Held {
+    /// A set of this object still alive somewhere, cached again.
+    fn find(&mut self, id: Oid) -> Option<Arc<SymbolSet>> {
+        if let Some(set) = self.lru.get(&id) {
+            return Some(set.clone());
+        }
+        let set = self.produced.get(&id)?.set.upgrade()?;
+        self.lru.put(id, set.clone());
+        Some(set)
+    }
+
+    /// Bytes of the sets alive now (forgetting those that are gone).
+    fn live_bytes(&mut self) -> usize {
+        self.produced.retain(|_, p| p.set.strong_count() > 0);
+        self.produced.values().map(|p| p.bytes).sum()
+    }
+
+    /// Drops cached sets nobody else holds, least recently used first,
+    /// until the sets alive fit `budget` (a set held elsewhere costs
+    /// nothing to keep, and dropping it would free nothing). Returns the
+    /// bytes alive after.
+    fn trim(&mut self, budget: usize) -> usize {
+        let mut live = self.live_bytes();
+        if live <= budget {
+            return live;
+        }
+        let only_cached: Vec<Oid> = self
+            .lru
+            .iter()
+            .rev()
+            .filter(|(_, set)| Arc::strong_count(set) == 1)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in only_cached {
+            if live <= budget {
+                break;
+            }
+            self.lru.pop(&id);
+            live -= self.produced.remove(&id).map_or(0, |p| p.bytes);
+        }
+        live
+    }
 }
 
 /// Loads references through the object-id cache, parsing in parallel.
 pub struct Loader {
-    lru: Mutex<Lru>,
+    held: Mutex<Held>,
     budget: usize,
-    pool: rayon::ThreadPool,
+    jobs: usize,
+    /// Started at the first parse: a walk that parses nothing starts no thread.
+    pool: OnceLock<rayon::ThreadPool>,
     /// Work counters.
     pub stats: LoadStats,
 }
 
 impl Loader {
-    /// A loader keeping about `budget` bytes of parsed references, parsing
-    /// on `jobs` threads.
+    /// A loader keeping at most about `budget` bytes of parsed references
+    /// alive, parsing on `jobs` threads (at most [`MAX_JOBS`]; started at
+    /// the first parse).
     pub fn new(budget: usize, jobs: usize) -> Loader {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(jobs.max(1))
-            .build()
-            .expect("thread pool");
         Loader {
-            lru: Mutex::new(Lru {
-                map: LruCache::unbounded(),
-                bytes: 0,
+            held: Mutex::new(Held {
+                lru: LruCache::unbounded(),
+                produced: HashMap::new(),
             }),
             budget,
-            pool,
+            jobs: jobs.max(1),
+            pool: OnceLock::new(),
             stats: LoadStats::default(),
         }
     }
 
+    fn pool(&self) -> Result<&rayon::ThreadPool, PoolError> {
+        if let Some(pool) = self.pool.get() {
+            return Ok(pool);
+        }
+        let jobs = self.jobs;
+        if jobs > MAX_JOBS {
+            return Err(PoolError::TooMany { jobs });
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .thread_name(|i| format!("abibot-parse-{i}"))
+            .build()
+            .map_err(|e| PoolError::Spawn {
+                jobs,
+                message: e.to_string(),
+            })?;
+        Ok(self.pool.get_or_init(|| pool))
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        // A parse that panicked cannot leave the account half-updated (every
+        // update is a single insert or pop), so a poisoned lock is usable.
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn cached(&self, id: Oid) -> Option<Arc<SymbolSet>> {
-        let mut lru = self.lru.lock().expect("cache lock");
-        lru.map.get(&id).cloned()
+        self.held().find(id)
     }
 
     fn remember(&self, id: Oid, set: Arc<SymbolSet>) {
-        let mut lru = self.lru.lock().expect("cache lock");
-        let size = set.approx_bytes();
-        if let Some(old) = lru.map.put(id, set) {
-            lru.bytes -= old.approx_bytes();
-        }
-        lru.bytes += size;
-        while lru.bytes > self.budget && lru.map.len() > 1 {
-            let (_, evicted) = lru.map.pop_lru().expect("non-empty");
-            lru.bytes -= evicted.approx_bytes();
-        }
+        let bytes = set.approx_bytes();
+        let mut held = self.held();
+        let produced = Produced {
+            set: Arc::downgrade(&set),
+            bytes,
+        };
+        held.produced.insert(id, produced);
+        held.lru.put(id, set);
+        let live = held.trim(self.budget);
+        self.stats
+            .peak_live_bytes
+            .fetch_max(live, Ordering::Relaxed);
+    }
+
+    /// Bytes of the parsed sets this loader produced that are alive now.
+    pub fn live_bytes(&self) -> usize {
+        self.held().live_bytes()
     }
 
     /// Loads several references; `label` prefixes paths in errors (a commit).
     /// Git reads stay on this thread (a repository handle is not shared
     /// across threads) while the pool parses what was already read, so
-    /// inflating and parsing overlap.
+    /// inflating and parsing overlap. A reference listed twice is parsed
+    /// once.
     pub fn load_all(
         &self,
         repo: &Repository,
         sources: &[&FlavourSource],
         label: &str,
-    ) -> Vec<Loaded> {
+    ) -> Result<Vec<Loaded>, PoolError> {
+        if sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pool = self.pool()?;
         let results: Vec<Mutex<Option<Loaded>>> =
             sources.iter().map(|_| Mutex::new(None)).collect();
         let set = |i: usize, r| *results[i].lock().expect("result slot") = Some(r);
-        self.pool.in_place_scope(|scope| {
+        let mut first: HashMap<Oid, usize> = HashMap::new();
+        let mut repeats = Vec::new();
+        pool.in_place_scope(|scope| {
             for (i, source) in sources.iter().enumerate() {
+                if let Some(&j) = first.get(&source.id) {
+                    repeats.push((i, j));
+                    continue;
+                }
+                first.insert(source.id, i);
                 if let Some(cached) = self.cached(source.id) {
                     self.stats.hits.fetch_add(1, Ordering::Relaxed);
                     set(i, Ok(cached));
@@ -135,14 +269,17 @@ impl Loader {
                 });
             }
         });
-        results
+        let mut out: Vec<Option<Loaded>> = results
             .into_iter()
-            .map(|slot| {
-                slot.into_inner()
-                    .expect("result slot")
-                    .expect("every source resolved")
-            })
-            .collect()
+            .map(|slot| slot.into_inner().expect("result slot"))
+            .collect();
+        for (i, j) in repeats {
+            out[i] = out[j].clone();
+        }
+        Ok(out
+            .into_iter()
+            .map(|r| r.expect("every source resolved"))
+            .collect())
     }
 }
 
@@ -200,15 +337,19 @@ fn parse_source(
     }
 }
 
-/// The default cache budget: a few dozen Debian-sized flavours. A linear
-/// walk shares unchanged sets with the parent anyway; the cache pays off on
-/// reverts, renames, bumps that copy references, merges and bisect probes.
+/// The default budget of parsed references alive at once: a few dozen
+/// Debian-sized flavours. The revisions a walk compares count against it
+/// first; what is left caches sets for reverts, renames, bumps that copy
+/// references, merges and bisect probes.
 pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
 
-/// Rounds a job count the way `--jobs 0` means "all cores".
+/// Rounds a job count the way `--jobs 0` means "all cores" (at most
+/// [`MAX_JOBS`]).
 pub fn jobs_or_cores(jobs: usize) -> usize {
     if jobs == 0 {
-        std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
+        std::thread::available_parallelism()
+            .map_or(1, NonZeroUsize::get)
+            .min(MAX_JOBS)
     } else {
         jobs
     }

@@ -8,24 +8,27 @@
 //! differs is the layout read, and only references whose object id changed
 //! are parsed (once per object, through [`cache::Loader`]). Unchanged
 //! flavours share their parsed set with the parent.
+//!
+//! Its memory is bounded by [`WalkOptions::cache_bytes`] whatever the
+//! churn: a revision's state is kept only until the last commit that
+//! compares with it (its first-parent children in the walk) has been
+//! visited, and every parsed set alive counts against the loader's budget.
 
 pub mod cache;
 pub mod scan;
 pub mod timeline;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
 
 use git2::{ErrorCode, ObjectType, Oid, Repository, Sort};
-use lru::LruCache;
 use serde::Serialize;
 
-use crate::layouts::{DirEntry, FlavourSource, Layout, TreeError, TreeSource};
+use crate::layouts::{DirEntry, FlavourSource, Layout, Snapshot, TreeError, TreeSource};
 use crate::symbols::{AbiName, FlavourKey, ReferenceSet, SymbolSet};
-use cache::Loader;
+use cache::{Loader, PoolError};
 
 /// A full 40-hex commit id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
@@ -90,6 +93,9 @@ pub enum HistoryError {
         /// Why.
         message: String,
     },
+    /// The parsing threads could not be started.
+    #[error(transparent)]
+    Threads(#[from] PoolError),
 }
 
 fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> HistoryError {
@@ -189,6 +195,9 @@ impl TreeSource for GitTree<'_> {
     }
 }
 
+/// Every flavour's parsed set at one revision.
+type FlavourSets = BTreeMap<FlavourKey, Arc<SymbolSet>>;
+
 /// A problem at one revision; the walk reports it and goes on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RevisionError {
@@ -226,9 +235,11 @@ pub struct WalkOptions {
     pub layout: Option<Layout>,
     /// Visit the other parents of merges too.
     pub all_parents: bool,
-    /// Parsing threads (0: all cores).
+    /// Parsing threads (0: all cores; at most [`cache::MAX_JOBS`]).
     pub jobs: usize,
-    /// Bytes of parsed references to keep cached.
+    /// Bytes of parsed references alive at once, whoever holds them (the
+    /// compared revisions, a scanner's baselines, the cache); the sets of
+    /// one comparison are kept even when they exceed it.
     pub cache_bytes: usize,
 }
 
@@ -266,7 +277,6 @@ pub struct Walker<'r> {
     options: WalkOptions,
     /// The parsed-reference cache and its counters.
     pub loader: Loader,
-    states: LruCache<Oid, RevState>,
     /// Layout reads done (snapshots built); unrelated commits add none.
     pub snapshots_read: usize,
 }
@@ -283,7 +293,6 @@ impl<'r> Walker<'r> {
             repo,
             options,
             loader,
-            states: LruCache::new(NonZeroUsize::new(64).expect("non-zero")),
             snapshots_read: 0,
         }
     }
@@ -316,15 +325,13 @@ impl<'r> Walker<'r> {
             .map_err(git_err("revwalk"))
     }
 
-    /// The reference set at `commit`, computed from `parent` where possible.
+    /// The reference set at `commit`, computed from `parent` where possible
+    /// (without, every reference is looked up in the cache or parsed).
     pub fn state_at(
         &mut self,
         commit: Oid,
         parent: Option<&RevState>,
     ) -> Result<(RevState, Vec<RevisionError>), HistoryError> {
-        if let Some(state) = self.states.get(&commit) {
-            return Ok((state.clone(), Vec::new()));
-        }
         let sha = CommitSha::of(commit);
         let object = self
             .repo
@@ -335,8 +342,7 @@ impl<'r> Walker<'r> {
         let empty = RevState::default();
         let parent = parent.unwrap_or(&empty);
         let mut errors = Vec::new();
-        let state = self.build_state(&sha, &tree, parent, &mut errors);
-        self.states.put(commit, state.clone());
+        let state = self.build_state(&sha, &tree, parent, &mut errors)?;
         Ok((state, errors))
     }
 
@@ -366,7 +372,7 @@ impl<'r> Walker<'r> {
         tree: &GitTree<'_>,
         parent: &RevState,
         errors: &mut Vec<RevisionError>,
-    ) -> RevState {
+    ) -> Result<RevState, HistoryError> {
         let mut report = |path: &str, message: String| {
             errors.push(RevisionError {
                 commit: sha.clone(),
@@ -376,10 +382,10 @@ impl<'r> Walker<'r> {
         };
         let layout = match self.layout_for(tree, parent) {
             Ok(Some(layout)) => layout,
-            Ok(None) => return RevState::default(),
+            Ok(None) => return Ok(RevState::default()),
             Err(e) => {
                 report(&e.path, e.message);
-                return parent.clone();
+                return Ok(parent.clone());
             }
         };
         let mut inputs = Vec::new();
@@ -388,26 +394,49 @@ impl<'r> Walker<'r> {
                 Ok(id) => inputs.push(id),
                 Err(e) => {
                     report(&e.path, e.message);
-                    return parent.clone();
+                    return Ok(parent.clone());
                 }
             }
         }
         let same_layout = parent.layout.as_ref().map(Layout::inputs) == Some(layout.inputs());
         if same_layout && inputs == parent.inputs {
-            return parent.clone();
+            return Ok(parent.clone());
         }
         self.snapshots_read += 1;
         let snapshot = match layout.read(tree) {
             Ok(s) => s,
             Err(e) => {
                 report(e.path(), e.to_string());
-                return RevState {
+                return Ok(RevState {
                     layout: Some(layout),
                     inputs,
                     ..parent.clone()
-                };
+                });
             }
         };
+        let (flavours, broken) = self.load_sets(sha, &snapshot, parent, &mut report)?;
+        Ok(RevState {
+            layout: Some(layout),
+            inputs,
+            sources: snapshot.flavours,
+            reference: ReferenceSet {
+                abi: snapshot.abi,
+                flavours,
+            },
+            broken,
+        })
+    }
+
+    /// Every flavour's parsed set: the parent's where the reference is the
+    /// same object, else loaded. A reference that fails keeps the parent's
+    /// set and is reported and marked broken.
+    fn load_sets(
+        &self,
+        sha: &CommitSha,
+        snapshot: &Snapshot,
+        parent: &RevState,
+        report: &mut impl FnMut(&str, String),
+    ) -> Result<(FlavourSets, BTreeMap<FlavourKey, String>), HistoryError> {
         let mut sets = BTreeMap::new();
         let mut broken = BTreeMap::new();
         let mut to_load: Vec<(&FlavourKey, &FlavourSource)> = Vec::new();
@@ -425,7 +454,7 @@ impl<'r> Walker<'r> {
             }
         }
         let sources: Vec<&FlavourSource> = to_load.iter().map(|(_, s)| *s).collect();
-        let loaded = self.loader.load_all(self.repo, &sources, sha.short());
+        let loaded = self.loader.load_all(self.repo, &sources, sha.short())?;
         for ((key, source), result) in to_load.into_iter().zip(loaded) {
             match result {
                 Ok(set) => {
@@ -440,16 +469,7 @@ impl<'r> Walker<'r> {
                 }
             }
         }
-        RevState {
-            layout: Some(layout),
-            inputs,
-            sources: snapshot.flavours,
-            reference: ReferenceSet {
-                abi: snapshot.abi,
-                flavours: sets,
-            },
-            broken,
-        }
+        Ok((sets, broken))
     }
 
     /// The reference of one flavour (`amd64_none_amd64`) as it stands at
@@ -507,7 +527,7 @@ impl<'r> Walker<'r> {
     ) -> Result<usize, HistoryError> {
         let commits = self.commits(from, to)?;
         let total = commits.len();
-        let mut previous: Option<(Oid, RevState)> = None;
+        let mut kept = KeptStates::for_commits(self.repo, &commits)?;
         let mut layout_seen = false;
         for (done, oid) in commits.into_iter().enumerate() {
             progress(done, total);
@@ -518,12 +538,11 @@ impl<'r> Walker<'r> {
             let title = commit.summary().ok().flatten().unwrap_or("").to_owned();
             let parent_state = match commit.parent_id(0).ok() {
                 None => RevState::default(),
-                Some(p) => match previous.take() {
-                    Some((id, state)) if id == p => state,
-                    // Another line of history (`--all-parents`, a range's
-                    // first commit): its state is usually cached; if not, it
-                    // is rebuilt, reusing parsed references by blob id.
-                    _ => self.state_at(p, None)?.0,
+                Some(p) => match kept.take(p) {
+                    Some(state) => state,
+                    // Outside the walk (a range's first commit): rebuilt,
+                    // reusing parsed references by blob id.
+                    None => self.state_at(p, None)?.0,
                 },
             };
             let (state, errors) = self.state_at(oid, Some(&parent_state))?;
@@ -539,7 +558,9 @@ impl<'r> Walker<'r> {
                 touched,
                 errors,
             });
-            previous = Some((oid, state));
+            // The parent's sets go now, before the next commit parses.
+            drop(parent_state);
+            kept.keep(oid, state);
         }
         progress(total, total);
         if total > 0 && !layout_seen {
@@ -548,5 +569,51 @@ impl<'r> Walker<'r> {
             });
         }
         Ok(total)
+    }
+}
+
+/// The states a walk still needs: a commit's state is kept while commits
+/// later in the walk have it as first parent, and dropped after the last
+/// of them (on a first-parent walk, only the previous commit's state).
+struct KeptStates {
+    /// First-parent children not yet visited, per commit.
+    children: HashMap<Oid, usize>,
+    states: HashMap<Oid, RevState>,
+}
+
+impl KeptStates {
+    fn for_commits(repo: &Repository, commits: &[Oid]) -> Result<KeptStates, HistoryError> {
+        let mut children: HashMap<Oid, usize> = HashMap::new();
+        for oid in commits {
+            let commit = repo
+                .find_commit(*oid)
+                .map_err(git_err(format!("commit {oid}")))?;
+            if let Ok(parent) = commit.parent_id(0) {
+                *children.entry(parent).or_default() += 1;
+            }
+        }
+        Ok(KeptStates {
+            children,
+            states: HashMap::new(),
+        })
+    }
+
+    /// Keeps `state` if a later commit compares with it.
+    fn keep(&mut self, commit: Oid, state: RevState) {
+        if self.children.get(&commit).is_some_and(|n| *n > 0) {
+            self.states.insert(commit, state);
+        }
+    }
+
+    /// The state of `commit` for one of its children: the last child takes
+    /// it, earlier ones get a copy (sharing the parsed sets).
+    fn take(&mut self, commit: Oid) -> Option<RevState> {
+        let left = self.children.get_mut(&commit)?;
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            self.states.remove(&commit)
+        } else {
+            self.states.get(&commit).cloned()
+        }
     }
 }

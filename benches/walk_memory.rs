@@ -1,0 +1,209 @@
+//! Peak memory of `abibot scan` on a history that churns references at
+//! every commit: 30 flavours of ~25k symbols derived from Debian's real
+//! files, 1,000 commits, each rewriting the CRCs of 3 flavours (a hidden
+//! break per commit, rotating through the flavours), and a bump rewriting
+//! all 30 every 250 commits.
+//!
+//! The repository is generated once under `target/bench-walk-memory-*`.
+//! Each measurement runs the built `abibot scan --format json` as a child
+//! and reads its peak resident set from `wait4` (`ru_maxrss`): after the
+//! first 100, 250, 500 and 1,000 commits with the default budget, then the
+//! whole history with other budgets (`--cache-mib`).
+//!
+//! Run: `cargo bench --bench walk_memory` (env `ABIBOT_BENCH_COMMITS`,
+//! `ABIBOT_BENCH_BUDGETS`: comma-separated MiB, `default` for none).
+
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use git2::{Oid, Repository, Signature};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+const FEATURESETS: [&str; 3] = ["none", "rt", "cloud"];
+const FLAVOURS_PER_FEATURESET: usize = 10;
+/// Flavours rewritten by every commit.
+const CHURN: usize = 3;
+/// Every this many commits, a bump rewrites every flavour under a new name.
+const BUMP_EVERY: usize = 250;
+
+/// The three real references the flavours derive from (one per featureset).
+fn bases() -> Vec<String> {
+    [
+        "amd64_none_amd64",
+        "amd64_rt_amd64",
+        "amd64_none_cloud-amd64",
+    ]
+    .iter()
+    .map(|f| String::from_utf8(common::abi_file("6.1.0-47", f)).unwrap())
+    .collect()
+}
+
+/// A real reference with every CRC xor-ed with `salt`.
+fn derive(base: &str, salt: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(base.len());
+    for line in base.lines() {
+        let (crc, rest) = line.split_once('\t').unwrap();
+        let crc = u32::from_str_radix(&crc[2..], 16).unwrap() ^ salt;
+        writeln!(out, "0x{crc:08x}\t{rest}").unwrap();
+    }
+    out
+}
+
+struct Gen {
+    repo: Repository,
+    index: git2::Index,
+    time: i64,
+}
+
+impl Gen {
+    fn write(&mut self, path: &str, bytes: &[u8]) {
+        self.index
+            .add_frombuffer(&common::blob_entry(path), bytes)
+            .unwrap();
+    }
+
+    fn commit(&mut self, message: &str) {
+        self.time += 60;
+        let tree = self
+            .repo
+            .find_tree(self.index.write_tree().unwrap())
+            .unwrap();
+        let sig = Signature::new("Bench", "b@example.org", &git2::Time::new(self.time, 0)).unwrap();
+        let parent = self.repo.head().ok().map(|h| h.peel_to_commit().unwrap());
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        self.repo
+            .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+            .unwrap();
+    }
+
+    fn flavour(&mut self, bases: &[String], abiname: u32, index: usize, salt: u32) {
+        let fs = index / FLAVOURS_PER_FEATURESET;
+        let name = format!(
+            "amd64_{}_f{}",
+            FEATURESETS[fs],
+            index % FLAVOURS_PER_FEATURESET
+        );
+        let salt = salt ^ (index as u32 + 1).wrapping_mul(0x9e37_79b9);
+        let path = format!("debian/abi/6.1.0-{abiname}/{name}");
+        self.write(&path, &derive(&bases[fs], salt));
+    }
+}
+
+fn generate(dir: &Path, commits: usize) {
+    let bases = bases();
+    let repo = Repository::init(dir).unwrap();
+    let index = repo.index().unwrap();
+    let mut g = Gen {
+        repo,
+        index,
+        time: 1_600_000_000,
+    };
+    let flavours = FEATURESETS.len() * FLAVOURS_PER_FEATURESET;
+    let mut abiname = 40;
+    g.write(
+        "debian/changelog",
+        b"linux (6.1.100-1) bookworm; urgency=medium\n\n  * start\n",
+    );
+    for n in 0..commits {
+        if n % BUMP_EVERY == 0 {
+            if n > 0 {
+                let old = format!("debian/abi/6.1.0-{abiname}");
+                g.index.remove_dir(Path::new(&old), 0).unwrap();
+                abiname += 1;
+            }
+            let defines = format!("[abi]\nabiname: {abiname}\n");
+            g.write("debian/config/defines", defines.as_bytes());
+            for i in 0..flavours {
+                g.flavour(&bases, abiname, i, n as u32);
+            }
+            g.commit(&format!("Bump ABI to {abiname}"));
+            continue;
+        }
+        for k in 0..CHURN {
+            g.flavour(&bases, abiname, (n * CHURN + k) % flavours, n as u32);
+        }
+        g.commit("Refresh ABI reference files");
+    }
+}
+
+/// Runs `abibot scan` up to `to`; returns peak RSS in KiB, wall seconds and
+/// the JSON report.
+fn measure(dir: &Path, to: Oid, budget: Option<&str>) -> (i64, f64, serde_json::Value) {
+    let out_path = dir.with_extension("json");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_abibot"));
+    command
+        .args(["scan", "--format", "json", "--repo"])
+        .arg(dir)
+        .args(["--branch", &to.to_string()])
+        .stdout(File::create(&out_path).unwrap())
+        .stderr(Stdio::inherit());
+    if let Some(mib) = budget {
+        command.args(["--cache-mib", mib]);
+    }
+    let t = Instant::now();
+    let child = command.spawn().unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child; both pointers are to live locals.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let wall = t.elapsed().as_secs_f64();
+    assert_eq!(pid, child.id() as i32, "wait4 failed");
+    let report = std::fs::read_to_string(&out_path).unwrap();
+    let report = serde_json::from_str(&report).unwrap_or(serde_json::Value::Null);
+    (usage.ru_maxrss, wall, report)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let commits: usize = std::env::var("ABIBOT_BENCH_COMMITS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let budgets = std::env::var("ABIBOT_BENCH_BUDGETS").unwrap_or_else(|_| "128,512".into());
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("target/bench-walk-memory-30x{commits}"));
+    if !dir.join(".git/HEAD").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let t = Instant::now();
+        generate(&dir, commits);
+        eprintln!("generated {commits} commits in {:.1?}", t.elapsed());
+    }
+    let repo = Repository::open(&dir).unwrap();
+    let mut walk = repo.revwalk().unwrap();
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+        .unwrap();
+    walk.push_head().unwrap();
+    let all: Vec<Oid> = walk.map(Result::unwrap).collect();
+    let mut runs: Vec<(usize, Option<&str>)> = [100, 250, 500, commits]
+        .into_iter()
+        .filter(|&n| n <= commits)
+        .map(|n| (n, None))
+        .collect();
+    for mib in budgets
+        .split(',')
+        .filter(|b| !b.is_empty() && *b != "default")
+    {
+        runs.push((commits, Some(mib)));
+    }
+    for (limit, budget) in runs {
+        let (kib, wall, report) = measure(&dir, all[limit - 1], budget);
+        let stats = &report["stats"];
+        println!(
+            "{limit} commits, budget {} MiB: peak RSS {} MiB, {wall:.1} s, {} findings, {} references parsed, {} cache hits",
+            budget.unwrap_or("default"),
+            kib / 1024,
+            report["findings"].as_array().map_or(0, Vec::len),
+            stats["references_parsed"],
+            stats["cache_hits"]
+        );
+    }
+}
