@@ -159,3 +159,49 @@ fn sqlite_errors_say_each_thing_once() {
     );
     assert!(message.contains(&path.display().to_string()), "{message}");
 }
+
+#[test]
+fn deferred_findings_keep_their_reason_and_fail_at_the_bound() {
+    let state = State::in_memory().unwrap();
+    record(&state, 5);
+    let id = finding(5).id;
+    let why = "github o/r: HTTP 422: No commit found for SHA: 05";
+    assert_eq!(
+        state.mark_deferred(&id, why, 3).unwrap(),
+        (FindingStatus::Pending, 1)
+    );
+    assert_eq!(
+        state.mark_deferred(&id, why, 3).unwrap(),
+        (FindingStatus::Pending, 2)
+    );
+    assert_eq!(state.list(Some(FindingStatus::Pending)).unwrap().len(), 1);
+    assert_eq!(
+        state.mark_deferred(&id, why, 3).unwrap(),
+        (FindingStatus::Failed, 3)
+    );
+    let failed = state.list(Some(FindingStatus::Failed)).unwrap();
+    assert_eq!(failed[0].error.as_deref(), Some(why));
+    assert_eq!((failed[0].repo.as_str(), failed[0].attempts), ("linux", 3));
+
+    state.retry(&id).unwrap();
+    let pending = state.pending(&RepoName::new("linux").unwrap()).unwrap();
+    assert_eq!(pending[0].body, "body 5", "the body survives failure");
+    let listed = state.list(Some(FindingStatus::Pending)).unwrap();
+    assert_eq!((listed[0].attempts, listed[0].error.as_deref()), (0, None));
+    // Only failed findings go back; unknown ids are named.
+    let err = state.retry(&id).unwrap_err().to_string();
+    assert!(err.contains("is pending, not failed"), "{err}");
+    let unknown: FindingId = "abcdef0123456789abcdef01".parse().unwrap();
+    let err = state.retry(&unknown).unwrap_err().to_string();
+    assert!(err.contains("no finding abcdef0123456789abcdef01"), "{err}");
+}
+
+#[test]
+fn finding_ids_parse_only_in_their_own_shape() {
+    let id: FindingId = " ABCDEF0123456789abcdef01 ".parse().unwrap();
+    assert_eq!(id.0, "abcdef0123456789abcdef01");
+    for bad in ["", "abc", "g".repeat(24).as_str(), "0".repeat(25).as_str()] {
+        let err = bad.parse::<FindingId>().unwrap_err().to_string();
+        assert!(err.contains("is not a finding id"), "{err}");
+    }
+}
