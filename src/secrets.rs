@@ -49,7 +49,7 @@ pub fn looks_like_token(value: &str) -> bool {
         return true;
     }
     value
-        .split(|c: char| matches!(c, '_' | '-' | '.' | '/' | ' ' | '\\'))
+        .split(['_', '-', '.', '/', ' ', '\\'])
         .any(random_run)
 }
 
