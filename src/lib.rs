@@ -25,6 +25,7 @@ pub mod forge;
 pub mod formats;
 pub mod history;
 pub mod ignore;
+pub mod input;
 pub mod layouts;
 pub mod loadcheck;
 pub mod report;

@@ -416,6 +416,49 @@ fn a_build_that_succeeds_without_its_abi_is_an_error_naming_revision_and_file() 
     assert_left_clean(&r, &before, &run);
 }
 
+/// Waits for `child` at most `limit`, killing it if it is still running: a
+/// read that blocks forever must fail the test, not hang it.
+fn output_within(mut child: std::process::Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("still running after {limit:?}: blocked on its input");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_module_symvers_linked_to_dev_zero_or_a_fifo_is_refused_not_read_forever() {
+    let (r, commits) = failing_story();
+    let before = user_state(&r);
+    for (script, what) in [
+        ("ln -s /dev/zero Module.symvers", "is a character device"),
+        ("mkfifo Module.symvers", "is a FIFO"),
+    ] {
+        let run = Run::with_script(script);
+        let child = run
+            .command(&r, commits[0], commits[5], &[])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = output_within(child, Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "the build at {} produced no readable ABI: Module.symvers: {what}",
+                commits[0]
+            )) && err.contains("not a regular file"),
+            "{err}"
+        );
+        assert_left_clean(&r, &before, &run);
+    }
+}
+
 /// A "kernel build" producing ELF: gcc links a vmlinux-like image exporting
 /// `symbol_x` with a tracked CRC; a real Debian `fat.ko` lands in the
 /// modules tree.

@@ -97,10 +97,12 @@ impl AbiReader for SymversReader {
 
     fn read(&self, worktree: &Path) -> Result<SymbolSet, AbiReadError> {
         let shown = self.path.display().to_string();
-        let bytes = std::fs::read(worktree.join(&self.path)).map_err(|e| AbiReadError {
-            path: shown.clone(),
-            message: e.to_string(),
-        })?;
+        // The build may leave a FIFO, a device or a link to one here.
+        let bytes = crate::input::read(&worktree.join(&self.path), crate::input::REFERENCE)
+            .map_err(|e| AbiReadError {
+                path: shown.clone(),
+                message: e.kind.to_string(),
+            })?;
         formats::parse(&bytes, Some(Format::Symvers), &shown).map_err(|e| AbiReadError {
             path: shown,
             message: e.to_string(),

@@ -115,7 +115,8 @@ impl Drop for Worktree {
 /// Removes a worktree through git, or by hand when git cannot (a
 /// half-made worktree): its directory, then its administrative directory.
 fn remove(git_dir: &Path, path: &Path) -> Result<(), String> {
-    let admin = std::fs::read_to_string(path.join(".git"))
+    // The build may have replaced `.git` with anything: read it bounded.
+    let admin = crate::input::read_text(&path.join(".git"), crate::input::LIST)
         .ok()
         .and_then(|text| {
             text.trim()

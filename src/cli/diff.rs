@@ -9,6 +9,7 @@ use super::{Outcome, print};
 use crate::compare::compare;
 use crate::formats::{self, Format};
 use crate::ignore::IgnoreRules;
+use crate::input;
 use crate::report::{self, OutputFormat};
 
 /// Arguments of `abibot diff`.
@@ -46,7 +47,7 @@ pub(super) fn read_reference(
     path: &Path,
     format: Option<Format>,
 ) -> anyhow::Result<crate::symbols::SymbolSet> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = input::read(path, input::REFERENCE)?;
     Ok(formats::parse(&bytes, format, &path.display().to_string())?)
 }
 
@@ -54,8 +55,7 @@ pub(super) fn read_reference(
 pub fn ignore_rules(entries: &[String], files: &[PathBuf]) -> anyhow::Result<IgnoreRules> {
     let mut rules = IgnoreRules::parse(entries.iter().map(String::as_str))?;
     for file in files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read ignore file {}", file.display()))?;
+        let text = input::read_text(file, input::LIST).context("cannot read an ignore file")?;
         rules.extend(IgnoreRules::parse_file(&text, &file.display().to_string())?);
     }
     Ok(rules)

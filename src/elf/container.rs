@@ -1,11 +1,11 @@
-//! Getting at the ELF bytes of a file: memory-mapping or reading it,
-//! decompressing `.ko.xz` / `.ko.zst` / `.ko.gz` (with a hard bound on the
-//! output size), and cutting off an appended module signature.
+//! Getting at the ELF bytes of a file: memory-mapping or reading it (a
+//! regular file within its size limit, see [`crate::input`]), decompressing
+//! `.ko.xz` / `.ko.zst` / `.ko.gz` (multi-stream too, with a hard bound on
+//! the output size), and cutting off an appended module signature.
 //!
 //! Compression is recognised by magic bytes, not by file name, so a renamed
 //! file is still read correctly.
 
-use std::fs::File;
 use std::io::Read;
 use std::ops::Deref;
 use std::path::Path;
@@ -14,6 +14,7 @@ use memmap2::Mmap;
 use serde::Serialize;
 
 use super::error::{ElfError, ElfErrorKind};
+use crate::input;
 
 /// Default bound on decompressed size: 256 MiB. Stripped modules are at most
 /// tens of MiB; a larger output is far more likely a bomb than a module.
@@ -94,15 +95,17 @@ impl Compression {
     }
 }
 
-/// Reads a file and decompresses it if needed.
+/// Reads a file and decompresses it if needed. The file must be regular and
+/// within [`input::VMLINUX`]; a module (compressed, or a relocatable ELF)
+/// within [`input::MODULE`].
 pub fn load(
     path: &Path,
     file: &str,
     options: &ReadOptions,
 ) -> Result<(Bytes, Compression), ElfError> {
+    let refuse = |kind| ElfError::new(file, ElfErrorKind::Input(kind));
+    let (handle, len) = input::open(path, input::VMLINUX).map_err(|e| refuse(e.kind))?;
     let io = |e| ElfError::new(file, ElfErrorKind::Io(e));
-    let handle = File::open(path).map_err(io)?;
-    let len = handle.metadata().map_err(io)?.len();
     let raw = if len >= MMAP_THRESHOLD {
         // SAFETY: the mapping is read-only and private to this process. If
         // another process truncates the file while we read it, access faults
@@ -111,10 +114,21 @@ pub fn load(
         Bytes::Mapped(unsafe { Mmap::map(&handle) }.map_err(io)?)
     } else {
         let mut v = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        (&handle).read_to_end(&mut v).map_err(io)?;
+        // `input::open` checked the size; a file growing meanwhile stops here.
+        (&handle)
+            .take(MMAP_THRESHOLD)
+            .read_to_end(&mut v)
+            .map_err(io)?;
         Bytes::Owned(v)
     };
-    match Compression::detect(&raw) {
+    let compression = Compression::detect(&raw);
+    if (compression != Compression::None || is_relocatable(&raw)) && len > input::MODULE.bytes {
+        return Err(refuse(input::InputErrorKind::TooLarge {
+            size: len,
+            limit: input::MODULE,
+        }));
+    }
+    match compression {
         Compression::None => Ok((raw, Compression::None)),
         c => Ok((
             Bytes::Owned(decompress(&raw, c, options.max_decompressed, file)?),
@@ -123,11 +137,24 @@ pub fn load(
     }
 }
 
+/// Whether the bytes start like a relocatable ELF object (a module): `e_type`
+/// 1 in the byte order `EI_DATA` names.
+fn is_relocatable(bytes: &[u8]) -> bool {
+    let e_type = match bytes.get(5) {
+        Some(1) => bytes.get(16..18).map(|t| [t[0], t[1]]),
+        Some(2) => bytes.get(16..18).map(|t| [t[1], t[0]]),
+        _ => None,
+    };
+    bytes.starts_with(b"\x7fELF") && e_type == Some([1, 0])
+}
+
 /// Decompresses `bytes`, refusing to produce more than `limit` bytes.
 ///
-/// When the data declares its size (the xz index, a zstd frame header), a
-/// declared size above the limit is refused at once and an honest one is
-/// allocated exactly. Otherwise the buffer grows by doubling up to the limit,
+/// Concatenated xz streams, gzip members and zstd frames are one file, as
+/// `xz -d`, `gzip -d` and the kernel's module loader read them. When the data
+/// declares a size (the index of the last xz stream, the first zstd frame
+/// header), a declared size above the limit is refused at once (the whole is
+/// at least that large) and the buffer starts at that size. Otherwise the buffer grows by doubling up to the limit,
 /// so memory stays below twice the limit (a buffer is briefly held twice
 /// while it grows) whatever the input claims.
 pub fn decompress(
@@ -155,12 +182,14 @@ pub fn decompress(
     );
     let result = match compression {
         Compression::None => return Ok(bytes.to_vec()),
-        Compression::Xz => bounded_read(xz2::read::XzDecoder::new(bytes), limit, hint),
+        Compression::Xz => {
+            bounded_read(xz2::read::XzDecoder::new_multi_decoder(bytes), limit, hint)
+        }
         Compression::Zstd => match zstd::stream::read::Decoder::with_buffer(bytes) {
             Ok(d) => bounded_read(d, limit, hint),
             Err(e) => Err(Bounded::Io(e)),
         },
-        Compression::Gzip => bounded_read(flate2::read::GzDecoder::new(bytes), limit, hint),
+        Compression::Gzip => bounded_read(flate2::read::MultiGzDecoder::new(bytes), limit, hint),
     };
     result.map_err(|e| match e {
         Bounded::Io(e) => ElfError::new(

@@ -28,6 +28,10 @@ pub enum ElfErrorKind {
     /// The file or directory could not be read.
     #[error("cannot read: {0}")]
     Io(#[source] std::io::Error),
+    /// The path is not a regular file, or is larger than its kind may be
+    /// (see [`crate::input`]).
+    #[error(transparent)]
+    Input(crate::input::InputErrorKind),
     /// A kernel module was expected, but this is a linked image (vmlinux).
     #[error("a linked image, not a kernel module")]
     NotAModule,
@@ -94,7 +98,7 @@ pub enum ElfErrorKind {
     },
     /// Decompression would produce more than the allowed number of bytes.
     #[error(
-        "{format} data decompresses to more than {limit} bytes (the limit); refusing it as a possible decompression bomb"
+        "{format} data decompresses to more than {} (the limit, --max-decompressed); refusing it as a possible decompression bomb", crate::input::size_text(*.limit)
     )]
     TooLarge {
         /// `xz`, `zstd` or `gzip`.

@@ -224,8 +224,8 @@ fn order_key(path: &Path) -> Option<String> {
 }
 
 fn read_order(path: &Path) -> Result<HashMap<String, usize>, ElfError> {
-    let text = std::fs::read(path)
-        .map_err(|e| ElfError::new(path.display().to_string(), ElfErrorKind::Io(e)))?;
+    let text = crate::input::read(path, crate::input::LIST)
+        .map_err(|e| ElfError::new(e.path, ElfErrorKind::Input(e.kind)))?;
     let mut map = HashMap::new();
     for (line, entry) in String::from_utf8_lossy(&text).lines().enumerate() {
         if let Some(key) = order_key(Path::new(entry.trim())) {
