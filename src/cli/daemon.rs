@@ -276,11 +276,12 @@ impl PostTarget {
             let policy = RetryPolicy::default();
             let forge = forge::connect(&self.repo.forge, policy.request_timeout)?;
             let pacer = Arc::new(Pacer::new(forge.limits()));
+            let max_body = forge.max_body_chars();
             let publisher = Publisher::new(forge, Retrier::new(policy, Cancel::never()), pacer);
             let (mut posted, mut found, mut failed) = (0, 0, 0);
             for f in report.findings.iter().filter(|f| f.kind.is_problem()) {
                 match publisher
-                    .publish(&f.commit, &marker(&f.id), &finding_markdown(f))
+                    .publish(&f.commit, &marker(&f.id), &finding_markdown(f, max_body))
                     .await
                 {
                     Ok(Published::Posted(_)) => posted += 1,

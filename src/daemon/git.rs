@@ -226,12 +226,12 @@ pub struct Scanned {
 }
 
 impl Scanned {
-    fn render(finding: &Finding) -> Scanned {
+    fn render(finding: &Finding, max_body: usize) -> Scanned {
         Scanned {
             id: FindingId::of(finding),
             commit: finding.commit.clone(),
             kind: finding.kind,
-            body: finding_markdown(finding),
+            body: finding_markdown(finding, max_body),
         }
     }
 }
@@ -306,13 +306,15 @@ fn with_extra_rules(state: &RevState, extra: &IgnoreRules) -> RevState {
     state
 }
 
-/// Scans one branch from its last processed commit to its head.
+/// Scans one branch from its last processed commit to its head, rendering
+/// each finding's comment within `max_body` bytes (the forge's limit).
 pub fn scan_branch(
     git: &Repository,
     repo: &RepoConfig,
     branch: &str,
     last: Option<&CommitSha>,
     jobs: usize,
+    max_body: usize,
 ) -> Result<BranchScan, GitError> {
     let head = branch_head(git, repo, branch)?;
     let (start, from) = start(git, head, last, repo.backfill)?;
@@ -375,7 +377,7 @@ pub fn scan_branch(
                     .report
                     .findings
                     .drain(..)
-                    .map(|f| Scanned::render(&f)),
+                    .map(|f| Scanned::render(&f, max_body)),
             );
         },
     )?;

@@ -358,6 +358,7 @@ impl Daemon {
             lasts.push((branch.clone(), self.state.progress(&repo.name, branch)?));
         }
         let scans = {
+            let max_body = self.publisher(repo)?.max_body_chars();
             let repo = repo.clone();
             let cache_dir = self.config.cache_dir.clone();
             let jobs = self.jobs;
@@ -366,7 +367,7 @@ impl Daemon {
                 lasts
                     .iter()
                     .map(|(branch, last)| {
-                        git::scan_branch(&git, &repo, branch, last.as_ref(), jobs)
+                        git::scan_branch(&git, &repo, branch, last.as_ref(), jobs, max_body)
                     })
                     .collect::<Result<Vec<BranchScan>, GitError>>()
             })

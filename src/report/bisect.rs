@@ -8,8 +8,15 @@
 
 use std::fmt::Write as _;
 
+use super::untrusted::text as safe;
 use crate::bisect::{BisectReport, Kind, Mode};
 use crate::compare::{Change, ChangeKind};
+
+/// Repository strings for human text, joined.
+fn joined(items: &[String]) -> String {
+    let items: Vec<_> = items.iter().map(|s| safe(s)).collect();
+    items.join(", ")
+}
 
 /// Changes listed per flavour in text; the rest are counted.
 const TEXT_CHANGES: usize = 20;
@@ -29,7 +36,7 @@ pub fn text(report: &BisectReport) -> String {
     let symbols = if report.symbols.is_empty() {
         "any symbol".to_owned()
     } else {
-        report.symbols.join(", ")
+        joined(&report.symbols)
     };
     let _ = writeln!(
         out,
@@ -48,7 +55,7 @@ pub fn text(report: &BisectReport) -> String {
     let _ = writeln!(
         out,
         "Looking for: {kind} of {symbols} in {}",
-        report.flavours.join(", ")
+        joined(&report.flavours)
     );
     out.push('\n');
     match &report.first_bad {
@@ -61,9 +68,9 @@ pub fn text(report: &BisectReport) -> String {
         }
         Some(first) => {
             let _ = writeln!(out, "First bad commit: {}", first.commit.commit);
-            let _ = writeln!(out, "  Title:  {}", first.commit.title);
-            let _ = writeln!(out, "  Author: {}", first.commit.author);
-            let _ = writeln!(out, "  Date:   {}", first.commit.date);
+            let _ = writeln!(out, "  Title:  {}", safe(&first.commit.title));
+            let _ = writeln!(out, "  Author: {}", safe(&first.commit.author));
+            let _ = writeln!(out, "  Date:   {}", safe(&first.commit.date));
             if !first.maybe_earlier.is_empty() {
                 let shas: Vec<&str> = first.maybe_earlier.iter().map(|s| s.short()).collect();
                 let _ = writeln!(
@@ -76,7 +83,7 @@ pub fn text(report: &BisectReport) -> String {
                 let _ = writeln!(
                     out,
                     "  {}: {} matching change(s)",
-                    flavour.flavour,
+                    safe(&flavour.flavour),
                     flavour.changes.len()
                 );
                 for change in flavour.changes.iter().take(TEXT_CHANGES) {
@@ -100,17 +107,17 @@ pub fn text(report: &BisectReport) -> String {
             "  {:<4}  {}  {}",
             probe.verdict.name(),
             probe.commit.short(),
-            probe.title
+            safe(&probe.title)
         );
         if let Some(output) = &probe.output {
-            let _ = write!(out, "  [{output}]");
+            let _ = write!(out, "  [{}]", safe(output));
         }
         out.push('\n');
     }
     if !report.skipped.is_empty() {
         let _ = writeln!(out, "Skipped ({}):", report.skipped.len());
         for skip in &report.skipped {
-            let _ = writeln!(out, "  {}  {}", skip.commit.short(), skip.reason);
+            let _ = writeln!(out, "  {}  {}", skip.commit.short(), safe(&skip.reason));
         }
     }
     match report.mode {
@@ -126,7 +133,7 @@ pub fn text(report: &BisectReport) -> String {
         }
     }
     if let Some(dir) = &report.keep_dir {
-        let _ = writeln!(out, "Build output kept in {dir}");
+        let _ = writeln!(out, "Build output kept in {}", safe(dir));
     }
     out
 }
@@ -138,26 +145,30 @@ fn change_line(change: &Change) -> String {
         ChangeKind::CrcChanged | ChangeKind::Unversioned => {
             old.zip(new).map(|(o, n)| format!("{} -> {}", o.crc, n.crc))
         }
-        ChangeKind::Removed => old.map(|o| format!("was {} in {}", o.crc, o.module)),
-        ChangeKind::Added => new.map(|n| format!("{} in {}", n.crc, n.module)),
+        ChangeKind::Removed => old.map(|o| format!("was {} in {}", o.crc, safe(&o.module))),
+        ChangeKind::Added => new.map(|n| format!("{} in {}", n.crc, safe(&n.module))),
         ChangeKind::ExportChanged => old.zip(new).map(|(o, n)| {
             let kind = |e: &Option<crate::symbols::ExportKind>| {
-                e.as_ref().map_or("?".to_owned(), ToString::to_string)
+                e.as_ref()
+                    .map_or("?".to_owned(), |e| safe(&e.to_string()).into_owned())
             };
             format!("{} -> {}", kind(&o.export), kind(&n.export))
         }),
         ChangeKind::NamespaceChanged => old.zip(new).map(|(o, n)| {
-            let ns = |s: &Option<String>| s.clone().unwrap_or_else(|| "(none)".into());
+            let ns = |s: &Option<String>| {
+                s.as_deref()
+                    .map_or("(none)".into(), |s| safe(s).into_owned())
+            };
             format!("{} -> {}", ns(&o.namespace), ns(&n.namespace))
         }),
         ChangeKind::Moved => old
             .zip(new)
-            .map(|(o, n)| format!("{} -> {}", o.module, n.module)),
+            .map(|(o, n)| format!("{} -> {}", safe(&o.module), safe(&n.module))),
     };
     format!(
         "{:<18} {}  {}",
         change.kind.name(),
-        change.symbol,
+        safe(&change.symbol),
         detail.unwrap_or_default()
     )
 }

@@ -5,23 +5,33 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::untrusted::text as safe;
+
 use crate::loadcheck::{Finding, LoadReport, Problem, Severity};
+
+/// A quoted string from a module (license, vermagic): Rust's quoting, then
+/// whatever it leaves that could still act.
+fn quoted(s: &str) -> String {
+    safe(&format!("{s:?}")).into_owned()
+}
 
 /// One line describing a problem, as the kernel would complain about it.
 pub fn describe(problem: &Problem) -> String {
     match problem {
         Problem::MissingSymbol { symbol } => {
-            format!("unknown symbol {symbol} (nothing exports it)")
+            format!("unknown symbol {} (nothing exports it)", safe(symbol))
         }
         Problem::GplOnly {
             symbol,
             exporter,
             license,
         } => format!(
-            "unknown symbol {symbol}: {exporter} exports it GPL-only and the module's license {} is not GPL-compatible",
+            "unknown symbol {}: {} exports it GPL-only and the module's license {} is not GPL-compatible",
+            safe(symbol),
+            safe(exporter),
             license
                 .as_deref()
-                .map_or_else(|| "(none)".to_owned(), |l| format!("{l:?}"))
+                .map_or_else(|| "(none)".to_owned(), quoted)
         ),
         Problem::CrcMismatch {
             symbol,
@@ -29,9 +39,11 @@ pub fn describe(problem: &Problem) -> String {
             module_crc,
             kernel_crc,
         } => format!(
-            "disagrees about version of symbol {symbol}: module has 0x{module_crc:08x}, {exporter} exports {kernel_crc}"
+            "disagrees about version of symbol {}: module has 0x{module_crc:08x}, {} exports {kernel_crc}",
+            safe(symbol),
+            safe(exporter)
         ),
-        Problem::NoSymbolVersion { symbol } => format!("no symbol version for {symbol}"),
+        Problem::NoSymbolVersion { symbol } => format!("no symbol version for {}", safe(symbol)),
         Problem::NoVersions => {
             "the module has no symbol versions (__versions); the kernel only loads it when forced"
                 .to_owned()
@@ -41,13 +53,16 @@ pub fn describe(problem: &Problem) -> String {
             namespace,
             exporter,
         } => format!(
-            "uses symbol {symbol} from namespace {namespace} ({exporter}) but does not import it (MODULE_IMPORT_NS)"
+            "uses symbol {} from namespace {} ({}) but does not import it (MODULE_IMPORT_NS)",
+            safe(symbol),
+            safe(namespace),
+            safe(exporter)
         ),
-        Problem::UnknownExportKind { symbol, export } => {
-            format!(
-                "symbol {symbol} has export kind {export}, unknown to abibot; the GPL rule was not applied"
-            )
-        }
+        Problem::UnknownExportKind { symbol, export } => format!(
+            "symbol {} has export kind {}, unknown to abibot; the GPL rule was not applied",
+            safe(symbol),
+            safe(export)
+        ),
         Problem::MissingVermagic => {
             "no vermagic in .modinfo; the kernel only loads it when forced".to_owned()
         }
@@ -56,16 +71,20 @@ pub fn describe(problem: &Problem) -> String {
             expected,
             accepted,
         } => format!(
-            "version magic {module:?} should be {expected:?}{}",
+            "version magic {} should be {}{}",
+            quoted(module),
+            quoted(expected),
             if *accepted {
                 " (only the release differs, which the kernel ignores for modules with CRCs)"
             } else {
                 ""
             }
         ),
-        Problem::DuplicateExport { symbol, exporter } => {
-            format!("exports duplicate symbol {symbol} (owned by {exporter})")
-        }
+        Problem::DuplicateExport { symbol, exporter } => format!(
+            "exports duplicate symbol {} (owned by {})",
+            safe(symbol),
+            safe(exporter)
+        ),
     }
 }
 
@@ -84,7 +103,9 @@ pub fn text(reports: &[LoadReport]) -> String {
         let _ = writeln!(
             out,
             "{} ({}): {verdict} ({} imports checked)",
-            r.path, r.name, r.imports_checked
+            safe(&r.path),
+            safe(&r.name),
+            r.imports_checked
         );
         for f in &r.findings {
             let _ = writeln!(out, "  {}: {}", label(f), describe(&f.problem));

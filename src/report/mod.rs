@@ -9,11 +9,15 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 pub mod bisect;
+pub mod budget;
 pub mod loadcheck;
 pub mod scan;
 pub mod timeline;
+pub mod untrusted;
 
 use crate::compare::{Change, ChangeKind, Comparison, Summary};
+use budget::Part;
+use untrusted::{code, text};
 
 /// The output forms every reporting command offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -38,30 +42,6 @@ pub fn thousands(n: usize) -> String {
         out.push(d);
     }
     out
-}
-
-/// A Markdown code span that shows `text` literally, whatever it holds: the
-/// fence is longer than any backtick run inside, so a symbol name can never
-/// form a mention, a link, or end the span early.
-pub fn code_span(text: &str) -> String {
-    let text = text.replace(['\n', '\r'], " ");
-    let fence = "`".repeat(longest_backtick_run(&text) + 1);
-    let pad = if text.starts_with('`') || text.ends_with('`') {
-        " "
-    } else {
-        ""
-    };
-    format!("{fence}{pad}{text}{pad}{fence}")
-}
-
-fn longest_backtick_run(text: &str) -> usize {
-    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
-}
-
-/// A fenced code block whose fence no line inside can close.
-pub fn code_block(body: &str) -> String {
-    let fence = "`".repeat(longest_backtick_run(body).max(2) + 1);
-    format!("{fence}text\n{body}{fence}\n")
 }
 
 /// `3 removed, 18,107 CRC changed, 7 added (18,110 incompatible, 0 ignored)`.
@@ -132,17 +112,40 @@ pub fn change_detail(change: &Change) -> String {
     out
 }
 
-fn change_tags(change: &Change) -> String {
+/// ` [incompatible]`, or ` [ignored by RULE]` with the rule (from the
+/// repository) shown by `show`.
+fn change_tags(change: &Change, show: &dyn Fn(&str) -> String) -> String {
     match (&change.ignored_by, change.breaks()) {
-        (Some(rule), _) => format!(" [ignored by {rule}]"),
+        (Some(rule), _) => format!(" [ignored by {}]", show(rule)),
         (None, true) => " [incompatible]".to_owned(),
         (None, false) => String::new(),
     }
 }
 
+/// [`untrusted::text`] as an owned string, for [`change_tags`].
+fn text_owned(s: &str) -> String {
+    text(s).into_owned()
+}
+
+/// `kind symbol detail [tags]`, control characters escaped.
+fn change_text(change: &Change) -> String {
+    format!(
+        "{} {} {}{}",
+        change.kind.name(),
+        text(&change.symbol),
+        text(&change_detail(change)),
+        change_tags(change, &text_owned)
+    )
+}
+
 /// Human text of a comparison: summary first, then every change by kind.
 pub fn diff_text(c: &Comparison, old: &str, new: &str) -> String {
-    let mut out = format!("{old} -> {new}\n{}\n", summary_line(&c.summary));
+    let mut out = format!(
+        "{} -> {}\n{}\n",
+        text(old),
+        text(new),
+        summary_line(&c.summary)
+    );
     for kind in ChangeKind::ALL {
         let count = c.summary.count(kind);
         if count == 0 {
@@ -153,9 +156,9 @@ pub fn diff_text(c: &Comparison, old: &str, new: &str) -> String {
             let _ = writeln!(
                 out,
                 " {:<40} {}{}",
-                change.symbol,
-                change_detail(change),
-                change_tags(change)
+                text(&change.symbol),
+                text(&change_detail(change)),
+                change_tags(change, &text_owned)
             );
         }
     }
@@ -185,78 +188,119 @@ pub fn diff_json(c: &Comparison, old: &str, new: &str) -> String {
 /// How many symbols of each kind a Markdown body lists before collapsing.
 pub const MARKDOWN_SHOWN_PER_KIND: usize = 10;
 
-/// Forges cap comment bodies (GitHub at 65,536 characters); the collapsed full
-/// list is cut to stay well inside that.
-pub const MARKDOWN_LIST_BUDGET: usize = 40_000;
+/// The size of `abibot diff --format markdown`, in bytes: within every
+/// supported forge's comment limit (GitHub's 65,536 characters is the
+/// smallest), with room to spare for a few words around it.
+pub const DIFF_MARKDOWN_BUDGET: usize = 60_000;
 
-/// Markdown sections listing changes: the first few of each breaking kind,
-/// then the full list collapsed, cut at `budget` characters.
-pub fn markdown_changes(out: &mut String, c: &Comparison, budget: usize) {
-    for kind in ChangeKind::ALL {
-        let count = c.summary.count(kind);
-        if count == 0 || kind == ChangeKind::Moved || kind == ChangeKind::Added {
-            continue;
-        }
-        let _ = writeln!(out, "\n**{}** ({}):", kind.title(), thousands(count));
-        // Core kernel interfaces first: nearly every out-of-tree module
-        // imports from vmlinux, few from any one module.
-        let mut shown: Vec<&Change> = c.of_kind(kind).collect();
-        shown.sort_by_key(|c| {
-            c.new
-                .as_ref()
-                .or(c.old.as_ref())
-                .is_none_or(|s| s.module != "vmlinux")
-        });
-        for change in shown.into_iter().take(MARKDOWN_SHOWN_PER_KIND) {
-            let _ = writeln!(
-                out,
-                "- {} {}{}",
-                code_span(&change.symbol),
-                code_span(&change_detail(change)),
-                change_tags(change)
-            );
-        }
-        if count > MARKDOWN_SHOWN_PER_KIND {
-            let _ = writeln!(
-                out,
-                "- ... and {} more",
-                thousands(count - MARKDOWN_SHOWN_PER_KIND)
-            );
-        }
+/// `- ... and 18,097 more`, after a shortened list of symbols.
+fn more_items(n: usize) -> String {
+    format!("- ... and {} more\n", thousands(n))
+}
+
+/// After a shortened full list (outside its code block): how many lines
+/// are missing, and `see_all`, how to see them.
+fn more_lines(see_all: &str) -> impl Fn(usize) -> String + 'static {
+    let see_all = see_all.to_owned();
+    move |n| format!("\n{} more not shown: {see_all}.\n", thousands(n))
+}
+
+/// The first few changes of one breaking kind, core kernel interfaces
+/// first: nearly every out-of-tree module imports from vmlinux, few from
+/// any one module, so module symbols are the first cut.
+fn kind_part(c: &Comparison, kind: ChangeKind, rank: u8) -> Part {
+    let count = c.summary.count(kind);
+    let mut list = Part::new(
+        rank,
+        format!("\n**{}** ({}):\n", kind.title(), thousands(count)),
+    )
+    .what("symbol lists")
+    .list(count, more_items);
+    let mut shown: Vec<&Change> = c.of_kind(kind).collect();
+    shown.sort_by_key(|c| {
+        c.new
+            .as_ref()
+            .or(c.old.as_ref())
+            .is_none_or(|s| s.module != "vmlinux")
+    });
+    for change in shown.into_iter().take(MARKDOWN_SHOWN_PER_KIND) {
+        list.push(Part::new(
+            rank,
+            format!(
+                "- {} {}{}\n",
+                code(&change.symbol),
+                code(&change_detail(change)),
+                change_tags(change, &code)
+            ),
+        ));
     }
-    let mut list = String::new();
-    let mut listed = 0;
-    for change in &c.changes {
-        let line = format!(
-            "{} {} {}{}\n",
-            change.kind.name(),
-            change.symbol,
-            change_detail(change),
-            change_tags(change)
-        );
-        if list.len() + line.len() > budget {
-            break;
-        }
-        list.push_str(&line);
-        listed += 1;
+    list
+}
+
+/// Every change in a collapsed code block; no more lines are made than
+/// `budget` bytes could hold (the rest are counted, not built).
+fn full_list_part(c: &Comparison, rank: u8, budget: usize, see_all: &str) -> Part {
+    let lines: Vec<String> = c
+        .changes
+        .iter()
+        .map(|change| change_text(change) + "\n")
+        .scan(0usize, |size, line| {
+            *size += line.len();
+            (*size <= budget.saturating_add(line.len())).then_some(line)
+        })
+        .collect();
+    let run = lines
+        .iter()
+        .map(|l| untrusted::longest_backtick_run(l))
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(run.max(2) + 1);
+    let mut block = Part::new(rank, format!("{fence}text\n"))
+        .tail(format!("{fence}\n"))
+        .list(c.total(), more_lines(see_all));
+    for line in lines {
+        block.push(Part::new(rank, line));
     }
-    if listed == 0 {
-        return;
+    let mut details = Part::new(
+        rank,
+        format!(
+            "\n<details><summary>All {} changes</summary>\n\n",
+            thousands(c.total())
+        ),
+    )
+    .tail("\n</details>\n")
+    .what("full change lists");
+    details.push(block);
+    details
+}
+
+/// The Markdown parts listing a comparison's changes: the first few of
+/// each breaking kind at `rank`, then the full list collapsed at `rank + 1`,
+/// built for at most `budget` bytes; `see_all` says how to see every change
+/// when the list is cut (findings keep only some of them).
+pub fn changes_parts(c: &Comparison, rank: u8, budget: usize, see_all: &str) -> Vec<Part> {
+    let mut parts: Vec<Part> = ChangeKind::ALL
+        .into_iter()
+        .filter(|&k| c.summary.count(k) > 0 && k != ChangeKind::Moved && k != ChangeKind::Added)
+        .map(|k| kind_part(c, k, rank))
+        .collect();
+    if c.total() > 0 {
+        parts.push(full_list_part(c, rank + 1, budget, see_all));
     }
-    let _ = write!(
-        out,
-        "\n<details><summary>All {} changes</summary>\n\n{}",
-        thousands(c.total()),
-        code_block(&list)
-    );
-    if listed < c.total() {
-        let _ = writeln!(
-            out,
-            "\n{} more not shown: run `abibot diff` for the full list.",
-            thousands(c.total() - listed)
-        );
-    }
-    out.push_str("\n</details>\n");
+    parts
+}
+
+/// The notice of what a shortened body left out, and where to see it all.
+pub fn cut_notice(limit: usize, cuts: &budget::Cuts, see_all: &str) -> String {
+    let what: Vec<String> = cuts
+        .iter()
+        .map(|(w, n)| format!("{} {w}", thousands(*n)))
+        .collect();
+    format!(
+        "\n> **Shortened to fit the {} byte limit of a comment**: left out {}; shortened lists say how much they miss. To see it all, {see_all}.\n",
+        thousands(limit),
+        what.join(", ")
+    )
 }
 
 /// A Markdown table of counts.
@@ -278,22 +322,29 @@ pub fn markdown_summary_table(out: &mut String, s: &Summary) {
     );
 }
 
-/// Markdown of a comparison.
+/// Markdown of a comparison, within [`DIFF_MARKDOWN_BUDGET`] bytes.
 pub fn diff_markdown(c: &Comparison, old: &str, new: &str) -> String {
     let verdict = if c.is_breaking() {
         "incompatible ABI change"
     } else {
         "no incompatible ABI change"
     };
-    let mut out = format!(
+    let mut head = format!(
         "### abibot: {verdict}\n\n{} -> {}: {}\n",
-        code_span(old),
-        code_span(new),
+        code(&untrusted::clip(old)),
+        code(&untrusted::clip(new)),
         summary_line(&c.summary)
     );
-    markdown_summary_table(&mut out, &c.summary);
-    markdown_changes(&mut out, c, MARKDOWN_LIST_BUDGET);
-    out
+    markdown_summary_table(&mut head, &c.summary);
+    let mut root = Part::new(0, head);
+    root.push(Part::notice());
+    let see_all = "run `abibot diff` with `--format text` or `json` for the full list";
+    for part in changes_parts(c, 1, DIFF_MARKDOWN_BUDGET, see_all) {
+        root.push(part);
+    }
+    budget::fit(&root, DIFF_MARKDOWN_BUDGET, &|cuts| {
+        cut_notice(DIFF_MARKDOWN_BUDGET, cuts, see_all)
+    })
 }
 
 #[cfg(test)]
@@ -306,15 +357,5 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(18697), "18,697");
         assert_eq!(thousands(1234567), "1,234,567");
-    }
-
-    #[test]
-    fn code_spans_cannot_be_escaped() {
-        assert_eq!(code_span("kmalloc"), "`kmalloc`");
-        assert_eq!(code_span("a`b"), "``a`b``");
-        assert_eq!(code_span("`x"), "`` `x ``");
-        assert_eq!(code_span("@team\n[x](y)"), "`@team [x](y)`");
-        let block = code_block("a ``` b\n");
-        assert!(block.starts_with("````text\n"), "{block}");
     }
 }

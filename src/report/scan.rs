@@ -7,10 +7,9 @@ use crate::compare::{ChangeKind, Summary};
 use crate::findings::{Finding, FindingKind, FlavourChange, ModuleImpact};
 use crate::history::scan::ScanReport;
 
-use super::{
-    MARKDOWN_LIST_BUDGET, code_block, code_span, markdown_changes, short_label, summary_line,
-    thousands,
-};
+use super::budget::{self, Part};
+use super::untrusted::{cell, clip, code, code_block, html_code, text};
+use super::{changes_parts, cut_notice, short_label, summary_line, thousands};
 
 /// The hidden marker that ties a posted comment to its finding.
 pub fn marker(id: &str) -> String {
@@ -28,34 +27,30 @@ fn by_featureset(flavours: &[FlavourChange]) -> BTreeMap<&str, (Vec<&FlavourChan
     groups
 }
 
-/// `rt featureset: 3 flavours, 18,697 CRC changed, 3 removed`.
-fn featureset_line(featureset: &str, flavours: &[&FlavourChange], s: &Summary) -> String {
+/// `3 flavours, 18,697 CRC changed, 3 removed`.
+fn counts_line(flavours: &[&FlavourChange], s: &Summary) -> String {
     let n = flavours.len();
-    let counts: Vec<String> = ChangeKind::ALL
-        .iter()
-        .filter(|&&k| s.count(k) > 0)
-        .map(|&k| format!("{} {}", thousands(s.count(k)), short_label(k)))
-        .collect();
     let plural = if n == 1 { "" } else { "s" };
-    let mut line = format!("{featureset} featureset: {n} flavour{plural}");
-    if !counts.is_empty() {
-        let _ = write!(line, ", {}", counts.join(", "));
+    let mut line = format!("{n} flavour{plural}");
+    for k in ChangeKind::ALL.into_iter().filter(|&k| s.count(k) > 0) {
+        let _ = write!(line, ", {} {}", thousands(s.count(k)), short_label(k));
     }
     line
 }
 
-/// `breaks nvidia.ko: 3 imported symbols changed (a, b, c)`.
-fn module_line(m: &ModuleImpact) -> String {
+/// `breaks nvidia.ko: 3 imported symbols changed (a, b, c)`, names shown by `show`.
+fn module_line(m: &ModuleImpact, show: &dyn Fn(&str) -> String) -> String {
     let plural = if m.changed_imports == 1 {
         "symbol"
     } else {
         "symbols"
     };
+    let names: Vec<String> = m.symbols.iter().map(|s| show(s)).collect();
     format!(
         "breaks {}: {} imported {plural} changed ({}{})",
-        m.module,
+        show(&m.module),
         thousands(m.changed_imports),
-        m.symbols.join(", "),
+        names.join(", "),
         if m.changed_imports > m.symbols.len() {
             ", ..."
         } else {
@@ -64,22 +59,32 @@ fn module_line(m: &ModuleImpact) -> String {
     )
 }
 
-/// One line saying what a finding is.
-pub fn headline(f: &Finding) -> String {
+/// A repository string for human text, as an owned string.
+fn plain(s: &str) -> String {
+    text(s).into_owned()
+}
+
+/// A repository string in a Markdown sentence: cut short, in code.
+fn inline(s: &str) -> String {
+    code(&clip(s))
+}
+
+/// One line saying what a finding is, the ABI names shown by `show`.
+pub fn headline(f: &Finding, show: &dyn Fn(&str) -> String) -> String {
     let n = f.flavours.len();
     let flavours = if n == 1 {
         "1 flavour".to_owned()
     } else {
-        format!("{n} flavours")
+        format!("{} flavours", thousands(n))
     };
+    let abi = show(f.abi.as_str());
     match f.kind {
-        FindingKind::HiddenBreak => format!(
-            "ABI {} unchanged, but the references of {flavours} changed incompatibly",
-            f.abi
-        ),
+        FindingKind::HiddenBreak => {
+            format!("ABI {abi} unchanged, but the references of {flavours} changed incompatibly")
+        }
         FindingKind::CoverageLost => {
             let verb = if n == 1 { "lost its" } else { "lost their" };
-            format!("ABI {} unchanged, but {flavours} {verb} reference", f.abi)
+            format!("ABI {abi} unchanged, but {flavours} {verb} reference")
         }
         FindingKind::Unversioned => {
             format!("{flavours} gained symbols with CRC 0x00000000 (not versioned)")
@@ -88,7 +93,7 @@ pub fn headline(f: &Finding) -> String {
             let new = f
                 .new_abi
                 .as_ref()
-                .map_or("(none)".to_owned(), ToString::to_string);
+                .map_or("(none)".to_owned(), |a| show(a.as_str()));
             let needed = match f.bump_needed {
                 Some(true) => {
                     "needed: the new reference is incompatible with what the old name promised"
@@ -98,8 +103,45 @@ pub fn headline(f: &Finding) -> String {
                 }
                 None => "need unknown",
             };
-            format!("ABI {} -> {new} ({needed})", f.abi)
+            format!("ABI {abi} -> {new} ({needed})")
         }
+    }
+}
+
+/// Human text of one finding, after a blank line.
+fn finding_text(out: &mut String, f: &Finding) {
+    let _ = writeln!(
+        out,
+        "\n{:<13} {} {}",
+        f.kind.name(),
+        f.commit.short(),
+        text(&f.title)
+    );
+    let _ = writeln!(out, "  {}", headline(f, &plain));
+    for m in &f.breaks_modules {
+        let _ = writeln!(out, "  {}", module_line(m, &plain));
+    }
+    for (fs, (flavours, summary)) in by_featureset(&f.flavours) {
+        let names: Vec<String> = flavours.iter().map(|f| plain(&f.flavour)).collect();
+        let _ = writeln!(
+            out,
+            "  {} featureset: {} ({})",
+            text(fs),
+            counts_line(&flavours, &summary),
+            names.join(", ")
+        );
+    }
+    for fs in &f.lost_featuresets {
+        let _ = writeln!(out, "  whole featureset lost: {}", text(fs));
+    }
+    if !f.unchanged_flavours.is_empty() {
+        let names: Vec<String> = f.unchanged_flavours.iter().map(|n| plain(n)).collect();
+        let _ = writeln!(
+            out,
+            "  unchanged under {}: {}",
+            text(f.abi.as_str()),
+            names.join(", ")
+        );
     }
 }
 
@@ -123,42 +165,18 @@ pub fn scan_text(report: &ScanReport) -> String {
         report.stats.compatible_refreshes,
     );
     for f in &report.findings {
-        let _ = writeln!(
-            out,
-            "\n{:<13} {} {}",
-            f.kind.name(),
-            f.commit.short(),
-            f.title
-        );
-        let _ = writeln!(out, "  {}", headline(f));
-        for m in &f.breaks_modules {
-            let _ = writeln!(out, "  {}", module_line(m));
-        }
-        for (fs, (flavours, summary)) in by_featureset(&f.flavours) {
-            let names: Vec<&str> = flavours.iter().map(|f| f.flavour.as_str()).collect();
-            let _ = writeln!(
-                out,
-                "  {} ({})",
-                featureset_line(fs, &flavours, &summary),
-                names.join(", ")
-            );
-        }
-        for fs in &f.lost_featuresets {
-            let _ = writeln!(out, "  whole featureset lost: {fs}");
-        }
-        if !f.unchanged_flavours.is_empty() {
-            let _ = writeln!(
-                out,
-                "  unchanged under {}: {}",
-                f.abi,
-                f.unchanged_flavours.join(", ")
-            );
-        }
+        finding_text(&mut out, f);
     }
     if !report.errors.is_empty() {
         out.push_str("\nerrors:\n");
         for e in &report.errors {
-            let _ = writeln!(out, "  {} {}: {}", &e.commit.short(), e.path, e.message);
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                &e.commit.short(),
+                text(&e.path),
+                text(&e.message)
+            );
         }
     }
     out
@@ -179,100 +197,196 @@ fn example_symbol(f: &Finding) -> Option<&str> {
         .map(|c| c.symbol.as_str())
 }
 
-/// The Markdown comment for one finding, ending in its hidden marker.
-pub fn finding_markdown(f: &Finding) -> String {
+/// Ranks of a comment's parts: 0 is always kept, higher is cut first.
+mod rank {
+    /// Modules broken, the promise, lost featuresets.
+    pub const CONTEXT: u8 = 1;
+    /// The table of featuresets and their flavours.
+    pub const TABLE: u8 = 2;
+    /// Flavours under the same name that did not change.
+    pub const UNCHANGED: u8 = 3;
+    /// One collapsed section per changed flavour, with its counts.
+    pub const FLAVOUR: u8 = 4;
+    /// The first symbols of each kind in a flavour (then, one rank
+    /// lower, its full list).
+    pub const SYMBOLS: u8 = 5;
+}
+
+/// `, \`b\``: one name of a list whose first item has no separator.
+fn name_part(rank: u8, first: bool, name: String) -> Part {
+    Part::new(rank, if first { name } else { format!(", {name}") })
+}
+
+/// ` and 12 more`, after a cut list of names.
+fn more_names(n: usize) -> String {
+    format!(" and {} more", thousands(n))
+}
+
+/// The table: one row per featureset, its flavours and counts.
+fn table_part(f: &Finding) -> Part {
+    let mut table = Part::new(
+        rank::TABLE,
+        "\n| featureset | flavours | summary |\n|---|---|---|\n",
+    )
+    .what("summary tables");
+    for (fs, (flavours, summary)) in by_featureset(&f.flavours) {
+        let mut names = Part::new(rank::TABLE, "").list(flavours.len(), more_names);
+        for (i, fl) in flavours.iter().enumerate() {
+            names.push(name_part(rank::TABLE, i == 0, cell(&clip(&fl.flavour))));
+        }
+        let mut row = Part::new(rank::TABLE, format!("| {} | ", cell(&clip(fs))))
+            .tail(format!(" | {} |\n", counts_line(&flavours, &summary)))
+            .what("table rows");
+        row.push(names);
+        table.push(row);
+    }
+    table
+}
+
+/// `Unchanged under the same ABI name: \`a\`, \`b\`.`
+fn unchanged_part(f: &Finding) -> Part {
+    let mut names = Part::new(rank::UNCHANGED, "\nUnchanged under the same ABI name: ")
+        .tail(".\n")
+        .what("lists of unchanged flavours")
+        .list(f.unchanged_flavours.len(), more_names);
+    for (i, n) in f.unchanged_flavours.iter().enumerate() {
+        names.push(name_part(rank::UNCHANGED, i == 0, inline(n)));
+    }
+    names
+}
+
+/// Modules broken, the promise, and featuresets lost: short, kept early.
+fn context_parts(f: &Finding) -> Vec<Part> {
+    let mut parts: Vec<Part> = f
+        .breaks_modules
+        .iter()
+        .map(|m| {
+            let names: Vec<String> = m.symbols.iter().map(|s| inline(s)).collect();
+            let line = format!(
+                "\n**Breaks {}**: {} imported symbol(s) changed: {}.\n",
+                inline(&m.module),
+                thousands(m.changed_imports),
+                names.join(", ")
+            );
+            Part::new(rank::CONTEXT, line).what("broken module lines")
+        })
+        .collect();
+    if f.kind.is_problem() {
+        parts.push(Part::new(rank::CONTEXT, format!(
+            "\nModules built for ABI {} (DKMS, NVIDIA, ZFS, VirtualBox) are promised to load on every kernel with this name; after this commit that promise does not hold.\n",
+            inline(f.abi.as_str())
+        )));
+    }
+    for fs in &f.lost_featuresets {
+        parts.push(
+            Part::new(
+                rank::CONTEXT,
+                format!(
+                    "\nThe whole {} featureset lost its reference.\n",
+                    inline(fs)
+                ),
+            )
+            .what("lost featureset lines"),
+        );
+    }
+    parts
+}
+
+/// One collapsed section per flavour with changes, in the finding's order.
+fn flavour_parts(f: &Finding, max_bytes: usize) -> Vec<Part> {
+    f.flavours
+        .iter()
+        .filter_map(|fl| Some((fl, fl.comparison.as_deref()?)))
+        .map(|(fl, c)| {
+            let mut section = Part::new(
+                rank::FLAVOUR,
+                format!(
+                    "\n<details><summary>{} ({})</summary>\n",
+                    html_code(&clip(&fl.flavour)),
+                    summary_line(&c.summary)
+                ),
+            )
+            .tail("\n</details>\n")
+            .what("flavour sections");
+            let sha = &f.commit.0;
+            let path = clip(&fl.path);
+            let see_all = format!(
+                "run `abibot diff` on the reference before and after ({}, {})",
+                code(&format!("git show {sha}^:{path}")),
+                code(&format!("git show {sha}:{path}"))
+            );
+            for part in changes_parts(c, rank::SYMBOLS, max_bytes, &see_all) {
+                section.push(part);
+            }
+            section
+        })
+        .collect()
+}
+
+/// What to do about it, and the hidden marker.
+fn footer(f: &Finding) -> String {
+    let mut out = match f.kind {
+        FindingKind::HiddenBreak => {
+            // Escaped before the block is split into lines: a newline in
+            // the name must not make a line of its own.
+            let example = text(&clip(example_symbol(f).unwrap_or("symbol_name"))).into_owned();
+            format!(
+                "\n**To resolve**: bump the ABI name (`abiname` in `debian/config/defines`), or, if the change cannot affect out-of-tree modules, ignore it in the `[abi]` section:\n\n{}",
+                code_block(&format!("[abi]\nignore-changes:\n name:{example}\n"))
+            )
+        }
+        FindingKind::CoverageLost => "\n**To resolve**: restore the reference files, or bump the ABI name if the flavour is gone for good.\n".to_owned(),
+        FindingKind::Unversioned | FindingKind::Bump => String::new(),
+    };
+    let _ = write!(out, "\n{}\n", marker(&f.id));
+    out
+}
+
+/// The Markdown comment for one finding, within `max_bytes` bytes (so
+/// within a forge's limit in characters), ending in its hidden marker.
+/// When everything does not fit, the least important parts are cut first
+/// (later flavours' full lists, then their symbol lists, then the
+/// unchanged flavours, then the table), and a note near the top says what
+/// was left out and how to see it all.
+pub fn finding_markdown(f: &Finding, max_bytes: usize) -> String {
     let kind = match f.kind {
         FindingKind::HiddenBreak => "hidden ABI break",
         FindingKind::CoverageLost => "ABI coverage lost",
         FindingKind::Unversioned => "unversioned symbols",
         FindingKind::Bump => "ABI bump",
     };
-    let mut out = format!(
-        "### abibot: {kind} in ABI {}\n\nCommit {} {}\n\n{}.\n",
-        code_span(f.abi.as_str()),
-        code_span(f.commit.short()),
-        code_span(&f.title),
-        headline(f),
-    );
-    for m in &f.breaks_modules {
-        let names: Vec<String> = m.symbols.iter().map(|s| code_span(s)).collect();
-        let _ = writeln!(
-            out,
-            "\n**Breaks {}**: {} imported symbol(s) changed: {}.",
-            code_span(&m.module),
-            thousands(m.changed_imports),
-            names.join(", ")
-        );
-    }
-    if f.kind.is_problem() {
-        let _ = writeln!(
-            out,
-            "\nModules built for ABI {} (DKMS, NVIDIA, ZFS, VirtualBox) are promised to load on every kernel with this name; after this commit that promise does not hold.",
-            code_span(f.abi.as_str())
-        );
-    }
-    out.push_str("\n| featureset | flavours | summary |\n|---|---|---|\n");
-    for (fs, (flavours, summary)) in by_featureset(&f.flavours) {
-        let names: Vec<String> = flavours.iter().map(|f| code_span(&f.flavour)).collect();
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} |",
-            code_span(fs),
-            names.join(" "),
-            featureset_line(fs, &flavours, &summary)
-        );
-    }
-    for fs in &f.lost_featuresets {
-        let _ = writeln!(
-            out,
-            "\nThe whole {} featureset lost its reference.",
-            code_span(fs)
-        );
-    }
-    if !f.unchanged_flavours.is_empty() {
-        let names: Vec<String> = f.unchanged_flavours.iter().map(|n| code_span(n)).collect();
-        let _ = writeln!(
-            out,
-            "\nUnchanged under the same ABI name: {}.",
-            names.join(", ")
-        );
-    }
-    let with_changes: Vec<&FlavourChange> = f
-        .flavours
-        .iter()
-        .filter(|fl| fl.comparison.is_some())
-        .collect();
-    let budget = MARKDOWN_LIST_BUDGET / with_changes.len().max(1);
-    for fl in with_changes {
-        let c = fl.comparison.as_deref().expect("filtered");
-        let _ = writeln!(
-            out,
-            "\n<details><summary>{} ({})</summary>\n",
-            fl.flavour,
-            summary_line(&c.summary)
-        );
-        markdown_changes(&mut out, c, budget);
-        out.push_str("\n</details>\n");
-    }
-    match f.kind {
-        FindingKind::HiddenBreak => {
-            let example = example_symbol(f).unwrap_or("symbol_name");
-            let _ = write!(
-                out,
-                "\n**To resolve**: bump the ABI name (`abiname` in `debian/config/defines`), or, if the change cannot affect out-of-tree modules, ignore it in the `[abi]` section:\n\n{}",
-                code_block(&format!("[abi]\nignore-changes:\n name:{example}\n"))
-            );
-        }
-        FindingKind::CoverageLost => out.push_str(
-            "\n**To resolve**: restore the reference files, or bump the ABI name if the flavour is gone for good.\n",
+    let mut root = Part::new(
+        0,
+        format!(
+            "### abibot: {kind} in ABI {}\n\nCommit {} {}\n\n{}.\n",
+            inline(f.abi.as_str()),
+            code(f.commit.short()),
+            inline(&f.title),
+            headline(f, &inline),
         ),
-        FindingKind::Unversioned | FindingKind::Bump => {}
+    )
+    .tail(footer(f));
+    root.push(Part::notice());
+    for part in context_parts(f) {
+        root.push(part);
     }
-    let _ = write!(out, "\n{}\n", marker(&f.id));
-    out
+    root.push(table_part(f));
+    if !f.unchanged_flavours.is_empty() {
+        root.push(unchanged_part(f));
+    }
+    for part in flavour_parts(f, max_bytes) {
+        root.push(part);
+    }
+    let see_all = format!(
+        "run `abibot scan --range {0}^..{0} --format markdown` in a clone of this repository",
+        f.commit.0
+    );
+    budget::fit(&root, max_bytes, &|cuts| {
+        cut_notice(max_bytes, cuts, &see_all)
+    })
 }
 
-/// Markdown of a whole scan: every finding's comment body in turn.
+/// Markdown of a whole scan: every finding's comment body in turn, in full.
 pub fn scan_markdown(report: &ScanReport) -> String {
     let mut out = format!(
         "## abibot scan: {} commits, {} findings\n",
@@ -281,7 +395,7 @@ pub fn scan_markdown(report: &ScanReport) -> String {
     );
     for f in &report.findings {
         out.push_str("\n---\n\n");
-        out.push_str(&finding_markdown(f));
+        out.push_str(&finding_markdown(f, usize::MAX));
     }
     if !report.errors.is_empty() {
         out.push_str("\n### Errors\n\n");
@@ -289,9 +403,9 @@ pub fn scan_markdown(report: &ScanReport) -> String {
             let _ = writeln!(
                 out,
                 "- {} {}: {}",
-                code_span(e.commit.short()),
-                code_span(&e.path),
-                code_span(&e.message)
+                code(e.commit.short()),
+                code(&e.path),
+                code(&e.message)
             );
         }
     }

@@ -3,33 +3,39 @@
 
 use std::fmt::Write as _;
 
-use super::code_span;
+use super::untrusted::{self, cell};
 use crate::history::timeline::AbiHistory;
 
-/// `ABI 6.1.0-53 named 3 different ABIs (amd64_none_amd64: 3 states, ...)`.
-pub fn verdict(abi: &AbiHistory) -> String {
+/// `ABI 6.1.0-53 named 3 different ABIs (amd64_none_amd64: 3 states, ...)`,
+/// names shown by `show`.
+pub fn verdict(abi: &AbiHistory, show: &dyn Fn(&str) -> String) -> String {
     let n = abi.distinct();
+    let name = show(abi.abi.as_str());
     if n <= 1 {
-        return format!("ABI {} named one ABI", abi.abi);
+        return format!("ABI {name} named one ABI");
     }
     let detail: Vec<String> = abi
         .flavours
         .iter()
         .filter(|(_, s)| s.len() > 1)
-        .map(|(f, s)| format!("{f}: {} states", s.len()))
+        .map(|(f, s)| format!("{}: {} states", show(f), s.len()))
         .collect();
     format!(
-        "ABI {} named {n} different ABIs ({})",
-        abi.abi,
+        "ABI {name} named {n} different ABIs ({})",
         detail.join(", ")
     )
+}
+
+/// A repository string for human text, as an owned string.
+fn plain(s: &str) -> String {
+    untrusted::text(s).into_owned()
 }
 
 /// Human text: a verdict per name, then the states of flavours that had several.
 pub fn text(abis: &[AbiHistory]) -> String {
     let mut out = String::new();
     for abi in abis {
-        let _ = writeln!(out, "{}", verdict(abi));
+        let _ = writeln!(out, "{}", verdict(abi, &plain));
         for (flavour, states) in abi.flavours.iter().filter(|(_, s)| s.len() > 1) {
             for s in states {
                 let tag = if s.incompatible {
@@ -37,7 +43,13 @@ pub fn text(abis: &[AbiHistory]) -> String {
                 } else {
                     ""
                 };
-                let _ = writeln!(out, "  {flavour:<28} {} {}{tag}", s.commit.short(), s.title);
+                let _ = writeln!(
+                    out,
+                    "  {:<28} {} {}{tag}",
+                    untrusted::text(flavour),
+                    s.commit.short(),
+                    untrusted::text(&s.title)
+                );
             }
         }
     }
@@ -48,16 +60,16 @@ pub fn text(abis: &[AbiHistory]) -> String {
 pub fn markdown(abis: &[AbiHistory]) -> String {
     let mut out = String::from("## abibot timeline\n");
     for abi in abis {
-        let _ = writeln!(out, "\n**{}**\n", verdict(abi));
+        let _ = writeln!(out, "\n**{}**\n", verdict(abi, &cell));
         out.push_str("| flavour | commit | title | incompatible |\n|---|---|---|---|\n");
         for (flavour, states) in &abi.flavours {
             for s in states {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} |",
-                    code_span(flavour),
-                    code_span(s.commit.short()),
-                    code_span(&s.title),
+                    cell(flavour),
+                    cell(s.commit.short()),
+                    cell(&s.title),
                     if s.incompatible { "yes" } else { "" }
                 );
             }

@@ -284,6 +284,26 @@ fn github_error(status: u16, message: &str) -> ResponseTemplate {
         }))
 }
 
+/// GitHub refuses comment bodies longer than this many characters.
+pub const GITHUB_MAX_BODY_CHARS: usize = 65_536;
+
+/// GitHub's answer to a comment body over [`GITHUB_MAX_BODY_CHARS`].
+fn github_body_too_long() -> ResponseTemplate {
+    ResponseTemplate::new(422)
+        .insert_header("content-type", "application/json; charset=utf-8")
+        .set_body_json(json!({
+            "message": "Validation Failed",
+            "errors": [{
+                "resource": "CommitComment",
+                "code": "custom",
+                "field": "body",
+                "message": "body is too long (maximum is 65536 characters)",
+            }],
+            "documentation_url": "https://docs.github.com/rest/commits/comments#create-a-commit-comment",
+            "status": "422",
+        }))
+}
+
 impl GithubResponder {
     fn comment_json(&self, c: &Stored) -> Value {
         json!({
@@ -403,6 +423,9 @@ impl GithubResponder {
                 let Some(text) = body.get("body").and_then(Value::as_str) else {
                     return github_error(422, "Invalid request.\n\n\"body\" wasn't supplied.");
                 };
+                if text.chars().count() > GITHUB_MAX_BODY_CHARS {
+                    return github_body_too_long();
+                }
                 let stored = fake.create(sha, text.to_owned());
                 ResponseTemplate::new(201)
                     .insert_header("content-type", "application/json; charset=utf-8")

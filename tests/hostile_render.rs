@@ -1,0 +1,396 @@
+//! Strings from a repository (flavour, featureset and ABI names, symbol
+//! names, module paths, namespaces, ignore rules, commit titles and authors,
+//! build output) in every position of every renderer: Markdown can form no
+//! HTML, mention, link or extra table cell; text lets no control or
+//! bidirectional character through; JSON keeps the exact string.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use abibot::bisect::{
+    BisectReport, CommitInfo, FirstBad, FlavourMatch, Kind, Mode, Probe, Skipped, Verdict, Work,
+};
+use abibot::compare::{Comparison, compare};
+use abibot::findings::{Finding, FindingKind, FlavourChange, ModuleImpact};
+use abibot::history::scan::ScanReport;
+use abibot::history::timeline::{AbiHistory, State};
+use abibot::history::{CommitSha, RevisionError};
+use abibot::ignore::{IgnoreRule, IgnoreRules};
+use abibot::loadcheck::{self, LoadReport, Problem, Severity};
+use abibot::report::{self, bisect, loadcheck as load, scan, timeline};
+use abibot::symbols::{AbiName, Crc, ExportKind, FlavourKey, Symbol, SymbolSet};
+
+/// Every hazard at once: HTML, a mention, a link, an autolink, table
+/// pipes (one after a backslash), a backtick, an ANSI escape, a carriage
+/// return, a line of its own, a right-to-left override.
+const H: &str = "x<img src=x onerror=alert(1)>@someone [l](https://evil.example) www.evil.example a|b\\|c `t` \x1b[31m\r\nfake line\u{202e}";
+
+fn h(suffix: &str) -> String {
+    format!("{H}{suffix}")
+}
+
+fn sha(c: char) -> CommitSha {
+    CommitSha(c.to_string().repeat(40))
+}
+
+fn symbol(name: &str, crc: u32) -> Symbol {
+    Symbol {
+        name: name.to_owned(),
+        crc: Crc(crc),
+        module: h("mod"),
+        export: Some(ExportKind::parse(&h("EXPORT"))),
+        namespace: Some(h("ns")),
+    }
+}
+
+/// Two hostile symbols change CRC, one of them ignored by a hostile rule.
+fn comparison() -> Comparison {
+    let set =
+        |crc| SymbolSet::from_symbols(vec![symbol(&h("1"), crc), symbol(&h("2"), crc)]).unwrap();
+    let rule = IgnoreRule::parse("name:x<img src=x onerror=alert(1)>@someone**2").unwrap();
+    compare(&set(1), &set(2), &IgnoreRules::new(vec![rule]))
+}
+
+fn finding() -> Finding {
+    let c = Arc::new(comparison());
+    let key = FlavourKey::new(&h("arch"), &h("fs"), &h("flavour"));
+    Finding {
+        id: "0123456789abcdef01234567".into(),
+        kind: FindingKind::HiddenBreak,
+        commit: sha('a'),
+        title: h("title"),
+        abi: AbiName(h("abi")),
+        new_abi: Some(AbiName(h("new"))),
+        bump_needed: Some(true),
+        flavours: vec![FlavourChange::new(&key, &h("path"), Some(c))],
+        unchanged_flavours: vec![h("unchanged")],
+        lost_featuresets: vec![h("lost")],
+        breaks_modules: vec![ModuleImpact {
+            module: h("ko"),
+            changed_imports: 2,
+            symbols: vec![h("import")],
+        }],
+    }
+}
+
+fn scan_report() -> ScanReport {
+    ScanReport {
+        commits_scanned: 2,
+        findings: vec![finding()],
+        errors: vec![RevisionError {
+            commit: sha('b'),
+            path: h("errpath"),
+            message: h("message"),
+        }],
+        ..ScanReport::default()
+    }
+}
+
+fn timeline_data() -> Vec<AbiHistory> {
+    let state = |c, incompatible| State {
+        content: "0".repeat(40),
+        commit: sha(c),
+        title: h("title"),
+        incompatible,
+    };
+    vec![AbiHistory {
+        abi: AbiName(h("abi")),
+        flavours: BTreeMap::from([(h("flavour"), vec![state('a', false), state('b', true)])]),
+    }]
+}
+
+fn commit_info() -> CommitInfo {
+    CommitInfo {
+        commit: sha('c'),
+        title: h("title"),
+        author: h("author"),
+        date: h("date"),
+    }
+}
+
+fn bisect_report() -> BisectReport {
+    BisectReport {
+        mode: Mode::Build,
+        good: commit_info(),
+        bad: commit_info(),
+        kind: Kind::Any,
+        flavours: vec![h("flavour")],
+        symbols: vec![h("symbol")],
+        commits_in_range: 3,
+        first_bad: Some(FirstBad {
+            commit: commit_info(),
+            changes: vec![FlavourMatch {
+                flavour: h("flavour"),
+                changes: comparison().changes,
+            }],
+            maybe_earlier: vec![sha('d')],
+        }),
+        probes: vec![Probe {
+            commit: sha('e'),
+            title: h("title"),
+            verdict: Verdict::Skip,
+            reason: Some(h("reason")),
+            output: Some(h("output")),
+        }],
+        skipped: vec![Skipped {
+            commit: sha('e'),
+            title: h("title"),
+            reason: h("reason"),
+        }],
+        work: Work::default(),
+        keep_dir: Some(h("dir")),
+    }
+}
+
+fn load_reports() -> Vec<LoadReport> {
+    let problems = vec![
+        Problem::MissingSymbol { symbol: h("s") },
+        Problem::GplOnly {
+            symbol: h("s"),
+            exporter: h("e"),
+            license: Some(h("l")),
+        },
+        Problem::NamespaceNotImported {
+            symbol: h("s"),
+            namespace: h("n"),
+            exporter: h("e"),
+        },
+        Problem::UnknownExportKind {
+            symbol: h("s"),
+            export: h("k"),
+        },
+        Problem::VermagicMismatch {
+            module: h("m"),
+            expected: h("x"),
+            accepted: false,
+        },
+        Problem::DuplicateExport {
+            symbol: h("s"),
+            exporter: h("e"),
+        },
+    ];
+    vec![LoadReport {
+        path: h("path"),
+        name: h("name"),
+        loads: false,
+        imports_checked: 1,
+        findings: problems
+            .into_iter()
+            .map(|problem| loadcheck::Finding {
+                severity: Severity::Error,
+                problem,
+            })
+            .collect(),
+    }]
+}
+
+/// Characters that must never reach a terminal or a comment raw.
+fn acts(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn check_text(what: &str, out: &str) {
+    assert!(
+        out.contains("onerror"),
+        "{what}: the name is not shown at all"
+    );
+    assert!(
+        !out.chars().any(acts),
+        "{what}: a control character:\n{out:?}"
+    );
+    assert!(
+        !out.lines().any(|l| l.starts_with("fake line")),
+        "{what}: a name made a line of its own:\n{out}"
+    );
+}
+
+/// Every string value of a JSON document.
+fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+fn check_json(what: &str, out: &str, expected: &[String]) {
+    let doc: serde_json::Value = serde_json::from_str(out).unwrap();
+    let mut found = Vec::new();
+    strings(&doc, &mut found);
+    for e in expected {
+        assert!(found.contains(e), "{what}: {e:?} not kept exactly");
+    }
+    assert!(
+        !out.contains('\x1b'),
+        "{what}: JSON escapes control characters"
+    );
+}
+
+/// A line without its code: spans of n backticks, and `<code>` elements.
+fn outside_code_line(line: &str, out: &mut String) {
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let rest: String = chars[i..].iter().collect();
+        if rest.starts_with("<code>") {
+            let end = rest.find("</code>").expect("closed <code>");
+            i += rest[..end + "</code>".len()].chars().count();
+        } else if chars[i] == '`' {
+            let n = chars[i..].iter().take_while(|&&c| c == '`').count();
+            let fence: String = "`".repeat(n);
+            let after: String = chars[i + n..].iter().collect();
+            // The closing run must be exactly n long.
+            let close = (0..after.len())
+                .filter(|&j| after.is_char_boundary(j) && after[j..].starts_with(&fence))
+                .find(|&j| {
+                    !after[j + n..].starts_with('`') && (j == 0 || !after[..j].ends_with('`'))
+                });
+            match close {
+                Some(j) => i += n + after[..j + n].chars().count(),
+                None => {
+                    out.push_str(&fence);
+                    i += n;
+                }
+            }
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out.push('\n');
+}
+
+/// Markdown outside fenced blocks, code spans and `<code>` elements.
+fn outside_code(markdown: &str) -> String {
+    let mut out = String::new();
+    let mut fence: Option<usize> = None;
+    for line in markdown.lines() {
+        let ticks = line.chars().take_while(|&c| c == '`').count();
+        match fence {
+            Some(n) if ticks >= n && line.chars().all(|c| c == '`') => fence = None,
+            Some(_) => {}
+            None if ticks >= 3 => fence = Some(ticks),
+            None => outside_code_line(line, &mut out),
+        }
+    }
+    out
+}
+
+/// The cells of a table row as GFM splits it: a backslash escapes the next
+/// character, so `\\|` ends a cell and `\|` does not.
+fn cells(row: &str) -> usize {
+    let mut count = 0;
+    let mut chars = row.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '|' => count += 1,
+            _ => {}
+        }
+    }
+    count - 1
+}
+
+fn check_markdown(what: &str, out: &str) {
+    check_text(what, out);
+    let visible = outside_code(out);
+    for bad in ["<img", "onerror", "@someone", "https://", "www.evil", "]("] {
+        assert!(
+            !visible.contains(bad),
+            "{what}: {bad:?} outside code:\n{visible}"
+        );
+    }
+    let mut columns = None;
+    for row in out.lines().filter(|l| l.starts_with('|')) {
+        let n = cells(row);
+        assert_eq!(*columns.get_or_insert(n), n, "{what}: a row split:\n{row}");
+    }
+    for line in out.lines().filter(|l| l.contains("<summary>")) {
+        let html = line.replace("<code>", "").replace("</code>", "");
+        let tags = html.matches('<').count();
+        let allowed = html.matches("<details>").count()
+            + html.matches("<summary>").count()
+            + html.matches("</summary>").count();
+        assert_eq!(tags, allowed, "{what}: HTML in a summary:\n{line}");
+        assert!(
+            !line.contains('@'),
+            "{what}: a mention in a summary:\n{line}"
+        );
+    }
+}
+
+#[test]
+fn scan_renderers() {
+    let report = scan_report();
+    check_text("scan text", &scan::scan_text(&report));
+    check_markdown("scan markdown", &scan::scan_markdown(&report));
+    for limit in [4_096, 65_536, usize::MAX] {
+        let body = scan::finding_markdown(&finding(), limit);
+        check_markdown(&format!("comment within {limit}"), &body);
+        assert!(body.len() <= limit);
+    }
+    let expected = [
+        h("title"),
+        h("abi"),
+        h("unchanged"),
+        h("lost"),
+        h("ko"),
+        h("message"),
+    ];
+    let mut expected = expected.to_vec();
+    expected.push(FlavourKey::new(&h("arch"), &h("fs"), &h("flavour")).to_string());
+    check_json("scan json", &scan::scan_json(&report), &expected);
+}
+
+#[test]
+fn diff_renderers() {
+    let c = comparison();
+    check_text("diff text", &report::diff_text(&c, &h("old"), &h("new")));
+    check_markdown(
+        "diff markdown",
+        &report::diff_markdown(&c, &h("old"), &h("new")),
+    );
+    check_json(
+        "diff json",
+        &report::diff_json(&c, &h("old"), &h("new")),
+        &[h("old"), h("1"), h("mod"), h("ns"), h("EXPORT")],
+    );
+}
+
+#[test]
+fn timeline_renderers() {
+    let t = timeline_data();
+    check_text("timeline text", &timeline::text(&t));
+    check_markdown("timeline markdown", &timeline::markdown(&t));
+    check_json(
+        "timeline json",
+        &timeline::json(&t),
+        &[h("abi"), h("title")],
+    );
+}
+
+#[test]
+fn bisect_renderers() {
+    let r = bisect_report();
+    check_text("bisect text", &bisect::text(&r));
+    check_json(
+        "bisect json",
+        &bisect::json(&r),
+        &[h("title"), h("author"), h("output"), h("reason"), h("dir")],
+    );
+}
+
+#[test]
+fn loadcheck_renderers() {
+    let r = load_reports();
+    check_text("loadcheck text", &load::text(&r));
+    check_json(
+        "loadcheck json",
+        &load::json(&r),
+        &[h("path"), h("name"), h("s"), h("l"), h("m")],
+    );
+}
