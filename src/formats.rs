@@ -12,7 +12,8 @@
 //!   the line and what was expected; nothing is skipped silently.
 //! - Bytes that are not UTF-8 are an error at that line and column: symbol and
 //!   module names are ASCII, so such bytes mean a damaged file.
-//! - CRLF line ends are accepted (the `\r` is dropped); blank lines are skipped.
+//! - CRLF line ends are accepted (the `\r` is dropped); blank lines are skipped;
+//!   a UTF-8 byte order mark at the start is skipped.
 //! - An empty file is an empty reference, not an error, so that a reference
 //!   truncated to nothing shows up as every symbol removed.
 //! - A symbol listed twice with identical fields is kept once; listed twice
@@ -164,7 +165,13 @@ fn excerpt(text: &str) -> String {
 /// Guesses the format from the first non-blank line; `None` for a file with
 /// no such line, a line of no known shape, or bytes that are not UTF-8.
 pub fn detect(bytes: &[u8]) -> Option<Format> {
-    detect_text(std::str::from_utf8(bytes).ok()?)
+    detect_text(without_bom(std::str::from_utf8(bytes).ok()?))
+}
+
+/// Drops a UTF-8 byte order mark: editors on Windows put one at the start of
+/// text files, and it is not part of the first line.
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 fn detect_text(text: &str) -> Option<Format> {
@@ -195,7 +202,7 @@ pub fn parse(bytes: &[u8], format: Option<Format>, file: &str) -> Result<SymbolS
         line,
         kind,
     };
-    let text = checked_utf8(bytes).map_err(|(line, kind)| err(line, kind))?;
+    let text = without_bom(checked_utf8(bytes).map_err(|(line, kind)| err(line, kind))?);
     let format = match format.or_else(|| detect_text(text)) {
         Some(f) => f,
         None => return parse_undetected(text, file),
@@ -263,7 +270,7 @@ pub fn parse_kabi(bytes: &[u8], file: &str) -> Result<KabiEntry, ParseError> {
         line,
         kind,
     };
-    let text = checked_utf8(bytes).map_err(|(line, kind)| err(line, kind))?;
+    let text = without_bom(checked_utf8(bytes).map_err(|(line, kind)| err(line, kind))?);
     let mut content = text_lines(text).filter(|(_, l)| !is_blank(l));
     let (marker_line, marker) = content.next().ok_or_else(|| {
         err(

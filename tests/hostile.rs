@@ -123,3 +123,36 @@ fn crlf_file_parses_like_lf() {
         formats::parse(&bytes, None, "lf").unwrap()
     );
 }
+
+#[test]
+fn a_utf8_byte_order_mark_is_skipped_in_every_format() {
+    let bytes = std::fs::read(REAL).unwrap();
+    let with_bom = [&b"\xef\xbb\xbf"[..], &bytes].concat();
+    assert_eq!(formats::detect(&with_bom), Some(Format::Symvers));
+    assert_eq!(
+        formats::parse(&with_bom, None, "bom").unwrap(),
+        formats::parse(&bytes, None, "plain").unwrap()
+    );
+    let lines = [
+        "0x4191061e DAC1064_global_init drivers/video/matrox/matroxfb_DAC1064 EXPORT_SYMBOL\n",
+        "EXPORT_SYMBOL arch/x86/kvm/kvm 0x8b1e0478\tkvm_cpu_has_pending_timer\n",
+        "#2-\n0xa6e0ef4b\t__alloc_pages\tvmlinux\tEXPORT_SYMBOL\t\n",
+    ];
+    for line in lines {
+        let bom = format!("\u{feff}{line}");
+        let plain = formats::parse(line.as_bytes(), None, "plain").unwrap();
+        assert_eq!(
+            formats::detect(bom.as_bytes()),
+            formats::detect(line.as_bytes())
+        );
+        assert_eq!(
+            formats::parse(bom.as_bytes(), None, "bom").unwrap(),
+            plain,
+            "{line}"
+        );
+    }
+    // Only at the start: elsewhere it is a character in a field.
+    let inside = "0x1\ta\tvmlinux\n\u{feff}0x1\tb\tvmlinux\n";
+    let err = formats::parse(inside.as_bytes(), None, "f").unwrap_err();
+    assert_eq!(err.line, 2, "{err}");
+}
