@@ -873,7 +873,7 @@ fn check_http_url(
     url: &Spanned<String>,
     key: &str,
 ) -> Result<String, ConfigError> {
-    if crate::secrets::url_has_userinfo(url.get_ref()) {
+    if crate::secrets::url_has_credentials(url.get_ref()) {
         return src.invalid(url.span(), key, CREDENTIALS_IN_URL.into());
     }
     match reqwest::Url::parse(url.get_ref()) {
@@ -887,14 +887,6 @@ fn check_http_url(
         ),
         Err(e) => src.invalid(url.span(), key, format!("{:?}: {e}", url.get_ref())),
     }
-}
-
-/// `ssh://git@host/...`: a user name alone is how ssh URLs name the
-/// account, not a secret.
-fn ssh_user_only(url: &str) -> bool {
-    url.strip_prefix("ssh://")
-        .and_then(|rest| rest.split_once('@'))
-        .is_some_and(|(user, _)| !user.contains(':') && !crate::secrets::looks_like_token(user))
 }
 
 fn validate_repo(
@@ -914,9 +906,7 @@ fn validate_repo(
         (Some(url), None) if url.get_ref().trim().is_empty() => {
             return src.invalid(url.span(), "repo.url", "is empty".into());
         }
-        (Some(url), None)
-            if crate::secrets::url_has_userinfo(url.get_ref()) && !ssh_user_only(url.get_ref()) =>
-        {
+        (Some(url), None) if crate::secrets::url_has_credentials(url.get_ref()) => {
             return src.invalid(url.span(), "repo.url", CREDENTIALS_IN_URL.into());
         }
         (Some(url), None) => RepoSource::Url(url.into_inner()),

@@ -48,9 +48,7 @@ pub fn looks_like_token(value: &str) -> bool {
     if TOKEN_PREFIXES.iter().any(|p| value.starts_with(p)) {
         return true;
     }
-    value
-        .split(['_', '-', '.', '/', ' ', '\\'])
-        .any(random_run)
+    value.split(['_', '-', '.', '/', ' ', '\\']).any(random_run)
 }
 
 fn random_run(run: &str) -> bool {
@@ -92,14 +90,34 @@ fn userinfo(text: &str, scheme_end: usize) -> Option<std::ops::Range<usize>> {
     Some(scheme_end..scheme_end + at)
 }
 
-/// Whether `url` carries user information (`https://user:token@host/...`).
-pub fn url_has_userinfo(url: &str) -> bool {
-    url.find("://").and_then(|i| userinfo(url, i + 3)).is_some()
+/// Whether the user information of a `scheme://` URL may hold a secret:
+/// all of it but an ssh user name alone (`ssh://git@host`), which names
+/// the account the key is for and is kept for the operator to read.
+fn userinfo_is_secret(scheme: &str, info: &str) -> bool {
+    !scheme.eq_ignore_ascii_case("ssh") || info.contains(':') || looks_like_token(info)
+}
+
+/// Where the secret user information of the URL whose `://` is at `sep`
+/// lies in `text` (see [`userinfo_is_secret`]).
+fn secret_userinfo(text: &str, sep: usize) -> Option<std::ops::Range<usize>> {
+    let scheme_start = text[..sep]
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .map_or(0, |i| i + 1);
+    userinfo(text, sep + 3)
+        .filter(|r| userinfo_is_secret(&text[scheme_start..sep], &text[r.clone()]))
+}
+
+/// Whether `url` carries credentials (`https://user:token@host/...`,
+/// `https://token@host/...`); `ssh://git@host/...` does not.
+pub fn url_has_credentials(url: &str) -> bool {
+    url.find("://")
+        .and_then(|sep| secret_userinfo(url, sep))
+        .is_some()
 }
 
 /// `text` with the user information of every `scheme://user:password@host`
-/// URL in it replaced by [`REDACTED`], and every word starting with a known
-/// token prefix too. Applied to whatever may echo a URL: git's errors,
+/// URL in it replaced by [`REDACTED`] (an ssh user name alone is kept), and
+/// every word starting with a known token prefix too. Applied to whatever may echo a URL: git's errors,
 /// `/healthz`'s `last_error`, log lines.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let mut out = String::new();
@@ -107,7 +125,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     let mut search = 0;
     while let Some(found) = text[search..].find("://") {
         let scheme_end = search + found + 3;
-        if let Some(range) = userinfo(text, scheme_end) {
+        if let Some(range) = secret_userinfo(text, search + found) {
             out.push_str(&text[copied..range.start]);
             out.push_str(REDACTED);
             copied = range.end;
@@ -185,12 +203,11 @@ mod tests {
 
     #[test]
     fn url_userinfo_is_redacted_everywhere_in_a_text() {
-        let text =
-            "fetch https://user:s3cr3t@host/x.git: failed; retry ssh://git@h:22/y and https://h/z";
+        let text = "fetch https://user:s3cr3t@host/x.git: failed; retry ssh://git:pw@h:22/y, ssh://git@h/w and https://h/z";
         let r = redact(text);
         assert_eq!(
             r,
-            "fetch https://<redacted>@host/x.git: failed; retry ssh://<redacted>@h:22/y and https://h/z"
+            "fetch https://<redacted>@host/x.git: failed; retry ssh://<redacted>@h:22/y, ssh://git@h/w and https://h/z"
         );
         assert!(matches!(redact("no url here"), Cow::Borrowed(_)));
         assert_eq!(redact("https://a@b@host/p"), "https://<redacted>@host/p");
@@ -210,10 +227,15 @@ mod tests {
     }
 
     #[test]
-    fn userinfo_is_detected() {
-        assert!(url_has_userinfo("https://user:tok@host/x.git"));
-        assert!(url_has_userinfo("https://tok@host/x.git"));
-        assert!(!url_has_userinfo("https://host/x.git"));
-        assert!(!url_has_userinfo("git@host:x.git"));
+    fn credentials_in_urls_are_detected() {
+        assert!(url_has_credentials("https://user:tok@host/x.git"));
+        assert!(url_has_credentials("https://tok@host/x.git"));
+        assert!(url_has_credentials("ssh://git:pw@host/x.git"));
+        assert!(url_has_credentials(
+            "ssh://ghp_16C7e42F292c6912E7710c838347Ae178B4a@host/x.git"
+        ));
+        assert!(!url_has_credentials("https://host/x.git"));
+        assert!(!url_has_credentials("ssh://git@host/x.git"));
+        assert!(!url_has_credentials("git@host:x.git"));
     }
 }
