@@ -287,3 +287,46 @@ fn sigterm_stops_the_daemon_while_a_fetch_waits_and_loses_nothing() {
     );
     assert_eq!(posted(), 1);
 }
+
+/// git's own messages echo the URL they failed on; whatever reaches the
+/// caller has the URL's credentials redacted (config refuses such URLs, so
+/// this is the second line of defence, checked with git2 itself).
+#[test]
+fn git_errors_never_show_url_credentials() {
+    use abibot::config::{FetchTimeouts, ForgeConfig, RepoConfig, RepoSource};
+    abibot::daemon::git::set_timeouts(FetchTimeouts {
+        connect: Duration::from_secs(5),
+        idle: Duration::from_secs(1),
+    })
+    .unwrap();
+    let remote = SilentRemote::start();
+    let closed = free_port();
+    let cache = tempfile::tempdir().unwrap();
+    for url in [
+        format!(
+            "http://bot:S3cretT0kenValue@127.0.0.1:{}/x.git",
+            remote.port
+        ),
+        format!("http://S3cretT0kenValue@127.0.0.1:{closed}/x.git"),
+    ] {
+        let repo = RepoConfig {
+            name: RepoName::new("leaky").unwrap(),
+            source: RepoSource::Url(url.clone()),
+            branches: vec!["master".into()],
+            layout: None,
+            root: None,
+            ignore: Vec::new(),
+            modules: Vec::new(),
+            backfill: false,
+            forge: ForgeConfig::Stdout,
+            line: 0,
+        };
+        let abort = std::sync::atomic::AtomicBool::new(false);
+        let Err(e) = abibot::daemon::git::open(&repo, cache.path(), &abort) else {
+            panic!("{url}: the fetch succeeded");
+        };
+        let printed = format!("{e} {e:?}");
+        assert!(!printed.contains("S3cretT0kenValue"), "{printed}");
+        assert!(printed.contains("<redacted>@127.0.0.1"), "{printed}");
+    }
+}
