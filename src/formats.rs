@@ -127,6 +127,15 @@ pub enum ParseErrorKind {
         /// Line of the first definition.
         first_line: usize,
     },
+    /// The same symbol is listed differently in two files of one reference
+    /// (a kABI stablelist directory).
+    #[error("symbol {name:?} is already listed differently in {first}")]
+    DuplicateEntry {
+        /// The symbol.
+        name: String,
+        /// The file listing it first.
+        first: String,
+    },
     /// The first line fits no known format.
     #[error(
         "unknown reference format: {text:?} is not a Module.symvers, Debian, Ubuntu or kABI line"
@@ -265,6 +274,11 @@ pub struct KabiEntry {
 
 /// Reads one kABI stablelist file.
 pub fn parse_kabi(bytes: &[u8], file: &str) -> Result<KabiEntry, ParseError> {
+    parse_kabi_line(bytes, file).map(|(entry, _)| entry)
+}
+
+/// [`parse_kabi`], with the line the symbol is on.
+pub(crate) fn parse_kabi_line(bytes: &[u8], file: &str) -> Result<(KabiEntry, usize), ParseError> {
     let err = |line, kind| ParseError {
         file: file.to_owned(),
         line,
@@ -294,10 +308,13 @@ pub fn parse_kabi(bytes: &[u8], file: &str) -> Result<KabiEntry, ParseError> {
         })?;
     let rest: Vec<(usize, &str)> = content.collect();
     match rest.as_slice() {
-        [(line, text)] => Ok(KabiEntry {
-            release,
-            symbol: parse_symvers_line(text).map_err(|kind| err(*line, kind))?,
-        }),
+        [(line, text)] => Ok((
+            KabiEntry {
+                release,
+                symbol: parse_symvers_line(text).map_err(|kind| err(*line, kind))?,
+            },
+            *line,
+        )),
         other => Err(err(
             other.get(1).map_or(marker_line, |(n, _)| *n),
             ParseErrorKind::KabiSymbolCount { found: other.len() },

@@ -158,10 +158,46 @@ fn redhat_stablelists() {
     );
     assert_eq!(report.stats.compatible_refreshes, 1);
     assert_eq!(report.errors.len(), 1);
+    // The file to fix, and its line; not the directory of thousands.
+    let message = &report.errors[0].message;
     assert!(
-        report.errors[0].message.contains("kABI release marker"),
+        message.contains(
+            "redhat/kabi/kabi-module/kabi_x86_64/broken:1: expected a kABI release marker"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn redhat_errors_name_the_entry_file_and_line() {
+    let r = TestRepo::new();
+    r.write("Makefile.rhelver", "RHEL_MAJOR = 9\nRHEL_MINOR = 4\n");
+    let dir = "redhat/kabi/kabi-module/kabi_x86_64";
+    r.write(&format!("{dir}/kfree"), kabi(2, "kfree"));
+    r.write(&format!("{dir}/kmalloc"), "#2-\n\n0x1\tkmalloc\n");
+    r.commit("bad field count");
+    r.write(&format!("{dir}/kmalloc"), kabi(3, "kmalloc"));
+    r.write(
+        &format!("{dir}/kfree_copy"),
+        format!("\n{}", kabi(4, "kfree")),
+    );
+    r.commit("kfree listed twice");
+    let report = scan_report(&r, WalkOptions::default());
+    let messages: Vec<&str> = report.errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].contains(&format!(
+            "{dir}/kmalloc:3: expected 3 to 5 tab-separated fields"
+        )),
         "{}",
-        report.errors[0].message
+        messages[0]
+    );
+    assert!(
+        messages[1].contains(&format!(
+            "{dir}/kfree_copy:3: symbol \"kfree\" is already listed differently in "
+        )) && messages[1].ends_with(&format!("{dir}/kfree:2")),
+        "{}",
+        messages[1]
     );
 }
 

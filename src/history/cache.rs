@@ -256,7 +256,7 @@ impl Loader {
                         continue;
                     }
                 };
-                let size: usize = content.iter().map(Vec::len).sum();
+                let size: usize = content.iter().map(|(_, bytes)| bytes.len()).sum();
                 self.stats.bytes_read.fetch_add(size, Ordering::Relaxed);
                 let set = &set;
                 scope.spawn(move |_| {
@@ -283,15 +283,20 @@ impl Loader {
     }
 }
 
-/// The raw content of a reference: one blob, or every file of a stablelist.
-fn read_source(repo: &Repository, source: &FlavourSource) -> Result<Vec<Vec<u8>>, String> {
+/// The raw content of a reference: one blob, or every file of a stablelist,
+/// with its name (empty for a single blob).
+fn read_source(
+    repo: &Repository,
+    source: &FlavourSource,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
     match source.storage {
-        Storage::File(_) => Ok(vec![
+        Storage::File(_) => Ok(vec![(
+            String::new(),
             repo.find_blob(source.id)
                 .map_err(|e| e.message().to_owned())?
                 .content()
                 .to_vec(),
-        ]),
+        )]),
         Storage::KabiDir => {
             let tree = repo
                 .find_tree(source.id)
@@ -302,7 +307,8 @@ fn read_source(repo: &Repository, source: &FlavourSource) -> Result<Vec<Vec<u8>>
                     let blob = repo
                         .find_blob(entry.id())
                         .map_err(|e| e.message().to_owned())?;
-                    out.push(blob.content().to_vec());
+                    let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+                    out.push((name, blob.content().to_vec()));
                 }
             }
             Ok(out)
@@ -312,29 +318,17 @@ fn read_source(repo: &Repository, source: &FlavourSource) -> Result<Vec<Vec<u8>>
 
 fn parse_source(
     source: &FlavourSource,
-    content: &[Vec<u8>],
+    content: &[(String, Vec<u8>)],
     label: &str,
 ) -> Result<SymbolSet, LoadError> {
     let name = format!("{label}:{}", source.path);
-    match source.storage {
-        Storage::File(format) => Ok(formats::parse(&content[0], format, &name)?),
-        Storage::KabiDir => {
-            let symbols = content
-                .iter()
-                .map(|bytes| formats::parse_kabi(bytes, &name).map(|e| e.symbol))
-                .collect::<Result<Vec<_>, _>>()?;
-            SymbolSet::from_symbols(symbols).map_err(|dup| {
-                LoadError::Parse(ParseError {
-                    file: name,
-                    line: 0,
-                    kind: formats::ParseErrorKind::Duplicate {
-                        name: dup.name,
-                        first_line: 0,
-                    },
-                })
-            })
-        }
-    }
+    Ok(match source.storage {
+        Storage::File(format) => formats::parse(&content[0].1, format, &name)?,
+        Storage::KabiDir => crate::layouts::redhat::parse_stablelist(
+            &name,
+            content.iter().map(|(n, b)| (n.as_str(), b.as_slice())),
+        )?,
+    })
 }
 
 /// The default budget of parsed references alive at once: a few dozen

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{FlavourSource, LayoutError, Snapshot, Storage, TreeSource, join, read_text};
+use crate::formats::{self, ParseError, ParseErrorKind};
 use crate::ignore::IgnoreRules;
-use crate::symbols::{AbiName, FlavourKey};
+use crate::symbols::{AbiName, FlavourKey, SymbolSet};
 
 /// The Red Hat layout.
 #[derive(Clone, Debug)]
@@ -71,6 +72,36 @@ impl Redhat {
             flavours,
         })
     }
+}
+
+/// Parses the entries of one `kabi_<arch>` directory, given as (file name,
+/// content), into one set. Errors name the entry file (`<dir>/<symbol>`) and
+/// its line, never just the directory: with thousands of entries, the
+/// directory alone does not say which file to fix.
+pub fn parse_stablelist<'a>(
+    dir: &str,
+    entries: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Result<SymbolSet, ParseError> {
+    let mut symbols = Vec::new();
+    let mut places = Vec::new();
+    for (name, bytes) in entries {
+        let file = join(dir, name);
+        let (entry, line) = formats::parse_kabi_line(bytes, &file)?;
+        symbols.push(entry.symbol);
+        places.push((file, line));
+    }
+    SymbolSet::from_symbols(symbols).map_err(|dup| {
+        let (file, line) = places[dup.second].clone();
+        let (first, first_line) = &places[dup.first];
+        ParseError {
+            file,
+            line,
+            kind: ParseErrorKind::DuplicateEntry {
+                name: dup.name,
+                first: format!("{first}:{first_line}"),
+            },
+        }
+    })
 }
 
 #[cfg(test)]
