@@ -176,7 +176,7 @@ fn timeline_counts_states_under_one_name() {
         "markdown",
     ]);
     assert!(
-        md.contains("**ABI 6.1.0-47 named 3 different ABIs (amd64_none_amd64: 3 states)**"),
+        md.contains("**ABI `6.1.0-47` named 3 different ABIs (`amd64_none_amd64`: 3 states)**"),
         "{md}"
     );
     assert_eq!(md.matches("| `amd64_none_amd64` |").count(), 3, "{md}");

@@ -79,8 +79,9 @@ fn fast() -> RetryPolicy {
     }
 }
 
-/// Runs one backfilling daemon poll over `r`, posting to `gh`.
-async fn daemon_posts(r: &TestRepo, gh: &FakeGithub) -> Arc<Daemon> {
+/// Runs one backfilling daemon poll over `r`, posting to `gh`; the daemon
+/// is returned with the directory holding its state.
+async fn daemon_posts(r: &TestRepo, gh: &FakeGithub) -> (Arc<Daemon>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
     std::fs::write(&token, TOKEN).unwrap();
@@ -100,8 +101,7 @@ async fn daemon_posts(r: &TestRepo, gh: &FakeGithub) -> Arc<Daemon> {
     let (_, result) = daemon.poll_once().await.pop().unwrap();
     let report = result.unwrap();
     assert_eq!(report.failed, 0, "the forge refused the comment");
-    std::mem::forget(dir);
-    daemon
+    (daemon, dir)
 }
 
 /// The bodies of the refresh for every forge, with the limit each must fit.
@@ -145,7 +145,6 @@ async fn check(n: usize) -> Vec<usize> {
     for (forge, limit, body) in bodies(&finding) {
         assert!(body.len() <= limit, "{forge}: {} > {limit}", body.len());
         assert!(body.chars().count() <= limit, "{forge}");
-        std::fs::write(format!("/tmp/budget-{n}-{forge}.md"), &body).unwrap();
         if body.len() < full.len() {
             says_what_was_cut(&body, &finding);
         } else {
@@ -155,7 +154,7 @@ async fn check(n: usize) -> Vec<usize> {
     }
 
     let gh = FakeGithub::start(REPO, TOKEN).await;
-    let daemon = daemon_posts(&r, &gh).await;
+    let (daemon, _dir) = daemon_posts(&r, &gh).await;
     let posted = gh.comments_on(&refresh.to_string());
     assert_eq!(posted.len(), 1);
     assert!(posted[0].body.chars().count() <= GITHUB_MAX_BODY_CHARS);

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::untrusted::{self, cell};
+use super::untrusted::{self, cell, code};
 use crate::history::timeline::AbiHistory;
 
 /// `ABI 6.1.0-53 named 3 different ABIs (amd64_none_amd64: 3 states, ...)`,
@@ -60,7 +60,7 @@ pub fn text(abis: &[AbiHistory]) -> String {
 pub fn markdown(abis: &[AbiHistory]) -> String {
     let mut out = String::from("## abibot timeline\n");
     for abi in abis {
-        let _ = writeln!(out, "\n**{}**\n", verdict(abi, &cell));
+        let _ = writeln!(out, "\n**{}**\n", verdict(abi, &code));
         out.push_str("| flavour | commit | title | incompatible |\n|---|---|---|---|\n");
         for (flavour, states) in &abi.flavours {
             for s in states {
