@@ -8,14 +8,16 @@ use clap::Args;
 
 use super::diff::{parse_format, read_reference};
 use super::{Outcome, print};
-use crate::elf::{ModuleInfo, ReadOptions, read_paths};
+use crate::elf::{ModuleInfo, ReadOptions, read_paths, read_paths_partial, unique_exports};
 use crate::formats::{self, Format};
 use crate::history::{WalkOptions, Walker};
 
 pub(crate) const EXTRACT_EXIT_CODES: &str = "\
 Exit codes:
   0  every file was read
-  2  error (a file could not be read; nothing is written)";
+  2  error: a file could not be read, or two files export one name
+     differently (each named on stderr). The exports that could be read are
+     still printed on stdout; -o FILE is written only when there was no error.";
 
 pub(crate) const CHECK_EXIT_CODES: &str = "\
 Exit codes:
@@ -112,21 +114,53 @@ fn read_elf_inputs(paths: &[PathBuf], max_decompressed: u64) -> anyhow::Result<V
     })
 }
 
-/// Runs `abibot extract`.
+/// Runs `abibot extract`: prints every export it could read, each name once,
+/// and names every file it could not read (exit 2).
 pub fn extract(args: ExtractArgs) -> anyhow::Result<Outcome> {
-    let infos = read_elf_inputs(&args.paths, args.max_decompressed)?;
-    let symbols = infos.iter().flat_map(|i| i.exports.iter());
+    let options = ReadOptions {
+        max_decompressed: args.max_decompressed,
+    };
+    let read = read_paths_partial(&args.paths, &options);
+    let (symbols, duplicates) = unique_exports(&read.infos);
     let mut out = Vec::new();
     match args.format {
-        ExtractFormat::Symvers => formats::write(symbols, Format::Symvers, &mut out)?,
+        ExtractFormat::Symvers => {
+            formats::write(symbols.iter().copied(), Format::Symvers, &mut out)?
+        }
         ExtractFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &symbols.collect::<Vec<_>>())?;
+            serde_json::to_writer_pretty(&mut out, &symbols)?;
             out.push(b'\n');
         }
     }
+    for e in &read.errors {
+        eprintln!("abibot: error: {e}");
+    }
+    for d in &duplicates {
+        eprintln!("abibot: error: {d}");
+    }
+    let (bad, twice) = (read.errors.len(), duplicates.len());
     match &args.output {
+        // A file outlives the message: never leave a partial ABI in one.
+        Some(path) if bad + twice > 0 => {
+            anyhow::bail!("{} not written: see the errors above", path.display())
+        }
         Some(path) => write_atomically(path, &out)?,
         None => print(&String::from_utf8_lossy(&out))?,
+    }
+    if bad + twice > 0 {
+        let mut problems = Vec::new();
+        if bad > 0 {
+            problems.push(format!("{bad} file(s) could not be read"));
+        }
+        if twice > 0 {
+            problems.push(format!("{twice} name(s) were exported twice"));
+        }
+        anyhow::bail!(
+            "{} (each named above); printed the {} exports of the {} file(s) read",
+            problems.join(" and "),
+            symbols.len(),
+            read.infos.len()
+        );
     }
     Ok(Outcome::Clean)
 }

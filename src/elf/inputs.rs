@@ -26,6 +26,9 @@
 //! files of a directory sorted by path; files named directly keep their
 //! position among the arguments.
 //!
+//! A file reached twice (named, and inside a directory argument) is read
+//! once, at its first position, with the directory walk's module column.
+//!
 //! Directory walks do not follow symbolic links (`lib/modules/*/build` points
 //! into the headers), and take only `*.ko*` files and a `vmlinux` at the top.
 
@@ -115,25 +118,78 @@ fn module_column_in_dir(root: &Path, rel: &Path, build_tree: bool) -> String {
 }
 
 /// Expands the arguments into files, named and ordered as described in the
-/// module docs.
+/// module docs; the first problem found stops it.
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<Input>, ElfError> {
-    let mut out = Vec::new();
+    let (inputs, errors) = collect_all(paths);
+    match errors.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(inputs),
+    }
+}
+
+/// Like [`collect`], but goes on past arguments and directories that cannot
+/// be read, returning every file found and an error for each problem.
+///
+/// A file reached twice (named and inside a directory argument, or through
+/// two arguments) is read once, at its first position, with the module column
+/// of a directory walk when one found it (it knows more of the path).
+pub fn collect_all(paths: &[PathBuf]) -> (Vec<Input>, Vec<ElfError>) {
+    let mut found: Vec<(Input, bool)> = Vec::new();
+    let mut errors = Vec::new();
     for path in paths {
-        let file = path.display().to_string();
-        let meta =
-            std::fs::metadata(path).map_err(|e| ElfError::new(&file, ElfErrorKind::Io(e)))?;
-        if meta.is_dir() {
-            out.extend(collect_dir(path)?);
-        } else {
-            out.push(Input {
-                path: path.clone(),
-                module: module_column_for_file(path),
-            });
+        match std::fs::metadata(path) {
+            Err(e) => errors.push(ElfError::new(
+                path.display().to_string(),
+                ElfErrorKind::Io(e),
+            )),
+            Ok(meta) if meta.is_dir() => {
+                found.extend(
+                    collect_dir(path, &mut errors)
+                        .into_iter()
+                        .map(|i| (i, true)),
+                );
+            }
+            Ok(_) => found.push((
+                Input {
+                    path: path.clone(),
+                    module: module_column_for_file(path),
+                },
+                false,
+            )),
         }
     }
+    let mut out = once_each(found);
     // vmlinux first; a stable sort keeps everything else where it was.
     out.sort_by_key(|i| i.module != "vmlinux");
-    Ok(out)
+    (out, errors)
+}
+
+/// Keeps the first of inputs naming the same file (after resolving links and
+/// `..`), preferring a directory walk's module column.
+fn once_each(found: Vec<(Input, bool)>) -> Vec<Input> {
+    let mut seen: HashMap<PathBuf, usize> = HashMap::new();
+    let mut out: Vec<(Input, bool)> = Vec::with_capacity(found.len());
+    for (input, from_dir) in found {
+        let key = std::fs::canonicalize(&input.path).unwrap_or_else(|_| input.path.clone());
+        match seen.get(&key) {
+            Some(&at) => {
+                if from_dir && !out[at].1 {
+                    out[at] = (
+                        Input {
+                            path: out[at].0.path.clone(),
+                            module: input.module,
+                        },
+                        true,
+                    );
+                }
+            }
+            None => {
+                seen.insert(key, out.len());
+                out.push((input, from_dir));
+            }
+        }
+    }
+    out.into_iter().map(|(input, _)| input).collect()
 }
 
 struct Found {
@@ -141,20 +197,32 @@ struct Found {
     is_vmlinux: bool,
 }
 
-fn collect_dir(root: &Path) -> Result<Vec<Input>, ElfError> {
+/// Walks one directory argument; unreadable directories and entries are
+/// added to `errors` and skipped.
+fn collect_dir(root: &Path, errors: &mut Vec<ElfError>) -> Vec<Input> {
     let mut found = Vec::new();
     let mut orders: Vec<(PathBuf, HashMap<String, usize>)> = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel_dir) = stack.pop() {
         let dir = root.join(&rel_dir);
         let io = |e| ElfError::new(dir.display().to_string(), ElfErrorKind::Io(e));
-        let mut entries: Vec<_> = std::fs::read_dir(&dir)
-            .map_err(io)?
-            .collect::<Result<_, _>>()
-            .map_err(io)?;
+        let listed = std::fs::read_dir(&dir).and_then(|d| d.collect::<Result<Vec<_>, _>>());
+        let mut entries = match listed {
+            Ok(entries) => entries,
+            Err(e) => {
+                errors.push(io(e));
+                continue;
+            }
+        };
         entries.sort_by_key(|e| e.file_name());
         for entry in entries {
-            let kind = entry.file_type().map_err(io)?;
+            let kind = match entry.file_type() {
+                Ok(kind) => kind,
+                Err(e) => {
+                    errors.push(io(e));
+                    continue;
+                }
+            };
             let name = entry.file_name();
             let rel = rel_dir.join(&name);
             if kind.is_dir() {
@@ -162,7 +230,10 @@ fn collect_dir(root: &Path) -> Result<Vec<Input>, ElfError> {
             } else if kind.is_file() {
                 let name = name.to_string_lossy();
                 if name == "modules.order" {
-                    orders.push((rel_dir.clone(), read_order(&root.join(&rel))?));
+                    match read_order(&root.join(&rel)) {
+                        Ok(order) => orders.push((rel_dir.clone(), order)),
+                        Err(e) => errors.push(e),
+                    }
                 } else if module_stem(&name).is_some() {
                     found.push(Found {
                         rel,
@@ -199,7 +270,7 @@ fn collect_dir(root: &Path) -> Result<Vec<Input>, ElfError> {
         };
         (!f.is_vmlinux, listed, f.rel.clone())
     });
-    Ok(found
+    found
         .into_iter()
         .map(|f| Input {
             module: if f.is_vmlinux {
@@ -209,7 +280,7 @@ fn collect_dir(root: &Path) -> Result<Vec<Input>, ElfError> {
             },
             path: root.join(&f.rel),
         })
-        .collect())
+        .collect()
 }
 
 /// `kernel/fs/fat/fat.ko` or `fs/fat/fat.o` -> `kernel/fs/fat/fat` /

@@ -141,19 +141,84 @@ pub fn read_paths(
     paths: &[std::path::PathBuf],
     options: &ReadOptions,
 ) -> Result<Vec<ModuleInfo>, ReadErrors> {
-    let inputs = collect_inputs(paths).map_err(|e| ReadErrors(vec![e]))?;
-    let (infos, errors): (Vec<_>, Vec<_>) = read_inputs(&inputs, options)
-        .into_iter()
-        .partition(Result::is_ok);
-    if !errors.is_empty() {
-        return Err(ReadErrors(
-            errors.into_iter().filter_map(Result::err).collect(),
-        ));
+    let read = read_paths_partial(paths, options);
+    if read.errors.is_empty() {
+        Ok(read.infos)
+    } else {
+        Err(ReadErrors(read.errors))
     }
-    let mut infos: Vec<ModuleInfo> = infos.into_iter().filter_map(Result::ok).collect();
+}
+
+/// What [`read_paths_partial`] could read, and why it could not read the rest.
+#[derive(Debug, Default)]
+pub struct PartialRead {
+    /// The files read, vmlinux first, then modules in `collect`'s order.
+    pub infos: Vec<ModuleInfo>,
+    /// One error per file or directory that could not be read.
+    pub errors: Vec<ElfError>,
+}
+
+/// Like [`read_paths`], but reads every file it can and returns an error for
+/// each one it cannot, for a caller that shows both (`abibot extract`).
+pub fn read_paths_partial(paths: &[std::path::PathBuf], options: &ReadOptions) -> PartialRead {
+    let (inputs, mut errors) = inputs::collect_all(paths);
+    let mut infos = Vec::with_capacity(inputs.len());
+    for result in read_inputs(&inputs, options) {
+        match result {
+            Ok(info) => infos.push(info),
+            Err(e) => errors.push(e),
+        }
+    }
     // A linked image reads as vmlinux whatever its name: keep it first.
     infos.sort_by_key(|i| i.kind != ObjectKind::Vmlinux);
-    Ok(infos)
+    PartialRead { infos, errors }
+}
+
+/// A name exported by two files, differently. The kernel has one export per
+/// name: modpost stops with "exported twice", and the module loader refuses
+/// a module exporting a name that is already exported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{file}: exports {symbol}, already exported by {first_file} (module {first_module}); the kernel keeps one export per name, so only the first is listed"
+)]
+pub struct DuplicateExport {
+    /// The symbol.
+    pub symbol: String,
+    /// The file exporting it again.
+    pub file: String,
+    /// The file whose export is kept (the first in modpost's order).
+    pub first_file: String,
+    /// The module column of the kept export.
+    pub first_module: String,
+}
+
+/// Every export of `infos`, in their order, each name once, as modpost
+/// would list them in one Module.symvers. The same export read twice (a
+/// module present as `fat.ko` and `fat.ko.xz`) is listed once silently; a
+/// name exported differently by a later file is a [`DuplicateExport`].
+pub fn unique_exports(infos: &[ModuleInfo]) -> (Vec<&Symbol>, Vec<DuplicateExport>) {
+    let mut first: std::collections::HashMap<&str, (&Symbol, &ModuleInfo)> =
+        std::collections::HashMap::new();
+    let mut kept = Vec::new();
+    let mut duplicates = Vec::new();
+    for info in infos {
+        for symbol in &info.exports {
+            match first.get(symbol.name.as_str()) {
+                None => {
+                    first.insert(&symbol.name, (symbol, info));
+                    kept.push(symbol);
+                }
+                Some((earlier, _)) if *earlier == symbol => {}
+                Some((earlier, owner)) => duplicates.push(DuplicateExport {
+                    symbol: symbol.name.clone(),
+                    file: info.path.clone(),
+                    first_file: owner.path.clone(),
+                    first_module: earlier.module.clone(),
+                }),
+            }
+        }
+    }
+    (kept, duplicates)
 }
 
 /// Reads many inputs in parallel, one result per input in the same order.
