@@ -49,6 +49,17 @@ pub enum IgnoreError {
         /// The entry.
         entry: String,
     },
+    /// An entry whose regex exceeds the regex crate's compiled size limit
+    /// (thousands of `*`): only its start is quoted, it may be huge.
+    #[error("ignore entry {start:?}... ({length} bytes) is too complex: {reason}")]
+    TooComplex {
+        /// The first characters of the entry.
+        start: String,
+        /// Its length in bytes.
+        length: usize,
+        /// The regex crate's reason.
+        reason: String,
+    },
     /// A line of an ignore file was refused.
     #[error("{file}:{line}: {source}")]
     InFile {
@@ -60,6 +71,14 @@ pub enum IgnoreError {
         source: Box<IgnoreError>,
     },
 }
+
+/// How many characters of a refused entry an error quotes.
+const QUOTED_START: usize = 40;
+
+/// The rules of one target, by index: a `RegexSet` when it fits the regex
+/// crate's size limit, else `None` and each rule's own regex is tried in
+/// turn (the same answers, slower) so that many large globs are no error.
+type TargetSet = Option<(Option<RegexSet>, Vec<usize>)>;
 
 /// Translates a Debian glob to an anchored regex.
 fn glob_regex(glob: &str) -> String {
@@ -101,7 +120,12 @@ impl IgnoreRule {
                 entry: entry.to_owned(),
             });
         }
-        let regex = Regex::new(&glob_regex(glob)).expect("escaped glob is a valid regex");
+        // Escaped, the glob is always valid syntax; only its size can fail.
+        let regex = Regex::new(&glob_regex(glob)).map_err(|e| IgnoreError::TooComplex {
+            start: entry.chars().take(QUOTED_START).collect(),
+            length: entry.len(),
+            reason: e.to_string(),
+        })?;
         Ok(IgnoreRule {
             entry: entry.to_owned(),
             target,
@@ -128,8 +152,8 @@ impl IgnoreRule {
 #[derive(Clone, Debug, Default)]
 pub struct IgnoreRules {
     rules: Vec<IgnoreRule>,
-    names: Option<(RegexSet, Vec<usize>)>,
-    modules: Option<(RegexSet, Vec<usize>)>,
+    names: TargetSet,
+    modules: TargetSet,
 }
 
 impl IgnoreRules {
@@ -142,8 +166,7 @@ impl IgnoreRules {
             if picked.is_empty() {
                 return None;
             }
-            let set = RegexSet::new(picked.iter().map(|&i| rules[i].regex.as_str()))
-                .expect("each pattern compiled alone");
+            let set = RegexSet::new(picked.iter().map(|&i| rules[i].regex.as_str())).ok();
             Some((set, picked))
         };
         let names = build(Target::Name);
@@ -205,9 +228,15 @@ impl IgnoreRules {
 
     /// The first rule matching a symbol with this name in this module.
     pub fn matching(&self, name: &str, module: &str) -> Option<&IgnoreRule> {
-        let first = |set: &Option<(RegexSet, Vec<usize>)>, text: &str| {
+        let first = |set: &TargetSet, text: &str| {
             let (set, index) = set.as_ref()?;
-            set.matches(text).iter().next().map(|i| index[i])
+            match set {
+                Some(set) => set.matches(text).iter().next().map(|i| index[i]),
+                None => index
+                    .iter()
+                    .copied()
+                    .find(|&i| self.rules[i].is_match(text)),
+            }
         };
         let found = match (first(&self.names, name), first(&self.modules, module)) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -242,6 +271,39 @@ mod tests {
         let dot = IgnoreRules::parse(["a.b"]).unwrap();
         assert!(dot.matching("axb", "vmlinux").is_none());
         assert!(dot.matching("a.b", "vmlinux").is_some());
+    }
+
+    #[test]
+    fn a_glob_too_large_for_regex_is_an_error_quoting_only_its_start() {
+        // Found while fuzzing the Debian layout: 50,000 `*` in an
+        // `ignore-changes` entry exceeded regex's size limit and panicked.
+        let entry = format!("name:{}", "*".repeat(50_000));
+        let error = IgnoreRule::parse(&entry).unwrap_err();
+        let IgnoreError::TooComplex { start, length, .. } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!((start.len(), *length), (QUOTED_START, 50_005));
+        assert!(error.to_string().len() < 300, "{error}");
+    }
+
+    #[test]
+    fn many_large_globs_match_even_when_their_set_exceeds_regex_limits() {
+        // Each glob compiles alone, but 60 of them together exceed the
+        // RegexSet size limit (this panicked): rules are then tried one by one.
+        let entries: Vec<String> = (0..60)
+            .map(|i| format!("name:{}sym{i}", "*".repeat(1000)))
+            .collect();
+        let rules = IgnoreRules::parse(entries.iter().map(String::as_str)).unwrap();
+        assert_eq!(
+            rules.matching("foo_sym7", "vmlinux").unwrap().entry,
+            entries[7]
+        );
+        assert_eq!(
+            rules.matching("sym59", "vmlinux").unwrap().entry,
+            entries[59]
+        );
+        assert!(rules.matching("sym7x", "vmlinux").is_none());
+        assert!(rules.matching("sym60", "vmlinux").is_none());
     }
 
     #[test]
