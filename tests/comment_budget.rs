@@ -225,3 +225,57 @@ async fn the_fake_github_refuses_long_bodies_as_github_does() {
     let accepted = post("é".repeat(GITHUB_MAX_BODY_CHARS)).await.unwrap();
     assert_eq!(accepted.status(), 201);
 }
+
+/// No special case for the real refresh: many featuresets, long names and
+/// small limits give bodies within the limit that still say what was cut.
+#[test]
+fn any_number_of_flavours_and_names_fits_any_limit() {
+    use abibot::compare::compare;
+    use abibot::findings::FlavourChange;
+    use abibot::ignore::IgnoreRules;
+    use abibot::symbols::{Crc, FlavourKey, Symbol, SymbolSet};
+
+    let set = |crc: u32| {
+        let symbols = (0..40)
+            .map(|i| Symbol {
+                name: format!("symbol_{i:03}_{}", "x".repeat(i * 7)),
+                crc: Crc(crc),
+                module: if i % 2 == 0 { "vmlinux" } else { "drivers/x" }.into(),
+                export: None,
+                namespace: None,
+            })
+            .collect();
+        SymbolSet::from_symbols(symbols).unwrap()
+    };
+    let c = Arc::new(compare(&set(1), &set(2), &IgnoreRules::default()));
+    let (r, _) = refresh_repo(1);
+    let mut finding = hidden_break(&r, 1);
+    for n in [2usize, 50, 400] {
+        finding.flavours = (0..n)
+            .map(|i| {
+                let long = "f".repeat(i % 300);
+                let key = FlavourKey::new("amd64", &format!("fs{}", i % 37), &format!("{long}{i}"));
+                FlavourChange::new(&key, "debian/abi/x", Some(c.clone()))
+            })
+            .collect();
+        finding.unchanged_flavours = (0..n).map(|i| format!("unchanged-{i}")).collect();
+        let full = finding_markdown(&finding, usize::MAX);
+        for limit in [4_096, 20_000, github::MAX_BODY_CHARS] {
+            let body = finding_markdown(&finding, limit);
+            assert!(
+                body.len() <= limit,
+                "{n} flavours, limit {limit}: {}",
+                body.len()
+            );
+            if full.len() > limit {
+                assert!(
+                    body.contains("byte limit of a comment**: left out"),
+                    "{n}/{limit}"
+                );
+            } else {
+                assert_eq!(body, full);
+            }
+            assert!(body.ends_with(&format!("<!-- abibot:finding={} -->\n", finding.id)));
+        }
+    }
+}

@@ -143,14 +143,24 @@ fn select(nodes: &[Node<'_>], budget: usize, notice: usize) -> Vec<bool> {
     kept
 }
 
-/// The parts cut where their parent was kept, by label.
+/// How the notice counts kept lists that lost some of their items.
+pub const CUT_SHORT: &str = "lists cut short";
+
+/// The parts cut where their parent was kept, by label, and the kept lists
+/// that lost items ([`CUT_SHORT`]).
 fn cuts(nodes: &[Node<'_>], kept: &[bool]) -> Cuts {
     let mut cuts = Cuts::new();
+    let mut short = vec![false; nodes.len()];
     for (i, node) in nodes.iter().enumerate() {
-        if let (false, Some(what)) = (kept[i], node.part.what)
-            && node.parent.is_none_or(|p| kept[p])
-        {
+        let Some(p) = node.parent else { continue };
+        if kept[i] || !kept[p] {
+            continue;
+        }
+        if let Some(what) = node.part.what {
             *cuts.entry(what).or_default() += 1;
+        } else if nodes[p].part.more.is_some() && !short[p] {
+            short[p] = true;
+            *cuts.entry(CUT_SHORT).or_default() += 1;
         }
     }
     cuts
@@ -195,6 +205,9 @@ pub fn fit(root: &Part, budget: usize, notice: &dyn Fn(&Cuts) -> String) -> Stri
     for node in &nodes {
         if let Some(what) = node.part.what {
             *worst.entry(what).or_default() += 1;
+        }
+        if node.part.more.is_some() {
+            *worst.entry(CUT_SHORT).or_default() += 1;
         }
     }
     let reserve = if worst.is_empty() {
@@ -263,11 +276,12 @@ mod tests {
             }
             let cut = usize::from(!out.contains("a:")) + usize::from(!out.contains("b:"));
             if cut > 0 {
-                assert!(out.contains(&format!("[cut: {cut} lists]")), "{out}");
+                assert!(out.contains(&format!("[cut: {cut} lists")), "{out}");
             }
             let shown = out.matches("a-item").count();
             if shown < 10 && shown > 0 {
                 assert!(out.contains(&format!("({} more)", 10 - shown)), "{out}");
+                assert!(out.contains("1 lists cut short]"), "{out}");
             }
         }
     }
