@@ -19,6 +19,8 @@
 //! - A symbol listed twice with identical fields is kept once; listed twice
 //!   with different fields it is an error naming both lines.
 //! - `Symvers` lines are split on tabs only, never on other white space.
+//! - A symbol name longer than the kernel allows ([`MAX_SYMBOL_NAME`]), or a
+//!   module path or namespace longer than [`MAX_PATH`], is an error.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -69,6 +71,14 @@ impl fmt::Display for Format {
         f.write_str(self.name())
     }
 }
+
+/// The longest symbol name the kernel can export: `KSYM_NAME_LEN` (512
+/// since 6.1) less its NUL; modpost and kallsyms stop at it too.
+pub const MAX_SYMBOL_NAME: usize = 511;
+
+/// The longest module path or namespace accepted: `PATH_MAX` (4096) less
+/// its NUL. A module column is a path in the kernel tree.
+pub const MAX_PATH: usize = 4095;
 
 /// A reference file could not be read; names the file and the 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,6 +145,16 @@ pub enum ParseErrorKind {
         name: String,
         /// The file listing it first.
         first: String,
+    },
+    /// A field is longer than the kernel allows.
+    #[error("{field} of {len} bytes is longer than the {max} the kernel allows")]
+    TooLong {
+        /// Which field.
+        field: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The most allowed.
+        max: usize,
     },
     /// The first line fits no known format.
     #[error(
@@ -222,8 +242,9 @@ pub fn parse(bytes: &[u8], format: Option<Format>, file: &str) -> Result<SymbolS
                 .expect("one symbol has no duplicate"),
         );
     }
-    let mut symbols = Vec::with_capacity(bytes.len() / 64);
-    let mut line_numbers = Vec::with_capacity(bytes.len() / 64);
+    // One exact allocation: a reference of millions of lines would otherwise
+    // grow its vector by doubling, briefly holding it twice.
+    let mut symbols = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
     for (number, line) in text_lines(text) {
         if is_blank(line) {
             continue;
@@ -236,14 +257,21 @@ pub fn parse(bytes: &[u8], format: Option<Format>, file: &str) -> Result<SymbolS
         }
         .map_err(|kind| err(number, kind))?;
         symbols.push(symbol);
-        line_numbers.push(number);
     }
     SymbolSet::from_symbols(symbols).map_err(|dup| {
+        // Symbol `i` is the `i`-th non-blank line: found again only on this
+        // error path rather than kept for every line.
+        let line_of = |index| {
+            text_lines(text)
+                .filter(|(_, l)| !is_blank(l))
+                .nth(index)
+                .map_or(0, |(n, _)| n)
+        };
         err(
-            line_numbers[dup.second],
+            line_of(dup.second),
             ParseErrorKind::Duplicate {
                 name: dup.name,
-                first_line: line_numbers[dup.first],
+                first_line: line_of(dup.first),
             },
         )
     })
@@ -378,7 +406,20 @@ fn namespace(text: &str) -> Result<Option<String>, ParseErrorKind> {
     if text.is_empty() {
         return Ok(None);
     }
-    non_empty(text, "namespace").map(|t| Some(t.to_owned()))
+    let text = bounded(non_empty(text, "namespace")?, "namespace", MAX_PATH)?;
+    Ok(Some(text.to_owned()))
+}
+
+/// Refuses a field longer than the kernel could have written.
+fn bounded<'a>(text: &'a str, field: &'static str, max: usize) -> Result<&'a str, ParseErrorKind> {
+    if text.len() > max {
+        return Err(ParseErrorKind::TooLong {
+            field,
+            len: text.len(),
+            max,
+        });
+    }
+    Ok(text)
 }
 
 fn symbol(
@@ -390,8 +431,13 @@ fn symbol(
 ) -> Result<Symbol, ParseErrorKind> {
     Ok(Symbol {
         crc: crc_field(crc)?,
-        name: non_empty(name, "symbol name")?.to_owned(),
-        module: non_empty(module, "module")?.to_owned(),
+        name: bounded(
+            non_empty(name, "symbol name")?,
+            "symbol name",
+            MAX_SYMBOL_NAME,
+        )?
+        .to_owned(),
+        module: bounded(non_empty(module, "module")?, "module", MAX_PATH)?.to_owned(),
         export: export
             .map(|e| non_empty(e, "export").map(ExportKind::parse))
             .transpose()?,

@@ -165,46 +165,67 @@ pub struct DuplicateSymbol {
     pub second: usize,
 }
 
+/// Indices of `symbols` in name order, the first definition of each name
+/// only; a name defined twice differently is refused.
+fn sorted_order(symbols: &[Symbol]) -> Result<Vec<usize>, DuplicateSymbol> {
+    // Sort small keys rather than whole symbols: the first eight bytes of
+    // the name as a big-endian number decide most comparisons without a
+    // memcmp, then the name, then the input index (so the first
+    // definition of a name stays first).
+    let prefix = |name: &str| {
+        let mut bytes = [0u8; 8];
+        let n = name.len().min(8);
+        bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+        u64::from_be_bytes(bytes)
+    };
+    let mut order: Vec<(u64, &str, usize)> = symbols
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (prefix(&s.name), s.name.as_str(), i))
+        .collect();
+    order.sort_unstable();
+    for pair in order.windows(2) {
+        let ((_, name, first), (_, next, second)) = (pair[0], pair[1]);
+        if name == next && symbols[first] != symbols[second] {
+            return Err(DuplicateSymbol {
+                name: name.to_owned(),
+                first,
+                second,
+            });
+        }
+    }
+    order.dedup_by(|later, earlier| later.1 == earlier.1);
+    Ok(order.into_iter().map(|(_, _, i)| i).collect())
+}
+
 impl SymbolSet {
     /// Builds a set from symbols in any order.
     ///
     /// An exact repetition of a symbol is collapsed (some tools concatenate
     /// overlapping Module.symvers files); two different definitions of one name
     /// are refused, because either choice would silently lose the other.
-    pub fn from_symbols(symbols: Vec<Symbol>) -> Result<SymbolSet, DuplicateSymbol> {
-        // Sort small keys rather than whole symbols: the first eight bytes of
-        // the name as a big-endian number decide most comparisons without a
-        // memcmp, then the name, then the input index (so the first
-        // definition of a name stays first).
-        let prefix = |name: &str| {
-            let mut bytes = [0u8; 8];
-            let n = name.len().min(8);
-            bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
-            u64::from_be_bytes(bytes)
-        };
-        let mut order: Vec<(u64, &str, usize)> = symbols
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (prefix(&s.name), s.name.as_str(), i))
-            .collect();
-        order.sort_unstable();
-        for pair in order.windows(2) {
-            let ((_, name, first), (_, next, second)) = (pair[0], pair[1]);
-            if name == next && symbols[first] != symbols[second] {
-                return Err(DuplicateSymbol {
-                    name: name.to_owned(),
-                    first,
-                    second,
-                });
+    pub fn from_symbols(mut symbols: Vec<Symbol>) -> Result<SymbolSet, DuplicateSymbol> {
+        let keep = sorted_order(&symbols)?;
+        // Where each symbol goes: its rank among those kept, or past them
+        // (dropped repeats). Moving them there by swaps needs no second
+        // array of symbols, which for millions of them is hundreds of MB.
+        let mut dest = vec![usize::MAX; symbols.len()];
+        for (rank, &i) in keep.iter().enumerate() {
+            dest[i] = rank;
+        }
+        let mut next = keep.len();
+        for d in dest.iter_mut().filter(|d| **d == usize::MAX) {
+            *d = next;
+            next += 1;
+        }
+        for i in 0..symbols.len() {
+            while dest[i] != i {
+                let j = dest[i];
+                symbols.swap(i, j);
+                dest.swap(i, j);
             }
         }
-        order.dedup_by(|later, earlier| later.1 == earlier.1);
-        let order: Vec<usize> = order.into_iter().map(|(_, _, i)| i).collect();
-        let mut slots: Vec<Option<Symbol>> = symbols.into_iter().map(Some).collect();
-        let symbols = order
-            .into_iter()
-            .map(|i| slots[i].take().expect("each index taken once"))
-            .collect();
+        symbols.truncate(keep.len());
         Ok(SymbolSet { symbols })
     }
 

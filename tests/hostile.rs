@@ -156,3 +156,59 @@ fn a_utf8_byte_order_mark_is_skipped_in_every_format() {
     let err = formats::parse(inside.as_bytes(), None, "f").unwrap_err();
     assert_eq!(err.line, 2, "{err}");
 }
+
+#[test]
+fn names_longer_than_the_kernel_allows_are_refused_at_their_line() {
+    let name = |len: usize| "a".repeat(len);
+    let line = |n: &str, module: &str| format!("0x00000001\t{n}\t{module}\tEXPORT_SYMBOL\t\n");
+    let ok = format!(
+        "{}{}",
+        line("first", "vmlinux"),
+        line(&name(511), "vmlinux")
+    );
+    assert_eq!(formats::parse(ok.as_bytes(), None, "ref").unwrap().len(), 2);
+
+    for (text, field) in [
+        (line(&name(512), "vmlinux"), "symbol name"),
+        (line(&name(50 << 20), "vmlinux"), "symbol name"),
+        (line("b", &name(4096)), "module"),
+        (
+            format!("0x00000001\tb\tvmlinux\tEXPORT_SYMBOL\t{}\n", name(4096)),
+            "namespace",
+        ),
+    ] {
+        let bytes = format!("{}{text}", line("first", "vmlinux"));
+        let err = formats::parse(bytes.as_bytes(), None, "ref").unwrap_err();
+        assert_eq!(err.line, 2, "{field}");
+        assert!(
+            matches!(&err.kind, ParseErrorKind::TooLong { field: f, .. } if *f == field),
+            "{err}"
+        );
+        assert!(
+            err.to_string().starts_with(&format!("ref:2: {field} of ")),
+            "{err}"
+        );
+        assert!(err.to_string().len() < 200, "short message");
+    }
+    // The legacy and Ubuntu forms are bounded too.
+    let legacy = format!("0x1 {} vmlinux EXPORT_SYMBOL\n", name(512));
+    assert!(formats::parse(legacy.as_bytes(), None, "l").is_err());
+    let ubuntu = format!("EXPORT_SYMBOL vmlinux 0x1\t{}\n", name(512));
+    assert!(formats::parse(ubuntu.as_bytes(), None, "u").is_err());
+}
+
+#[test]
+fn a_duplicate_names_both_lines_after_blank_lines() {
+    let text = "\n0x1\ta\tvmlinux\n\n0x1\tb\tvmlinux\n0x2\ta\tvmlinux\n";
+    let err = formats::parse(text.as_bytes(), None, "f").unwrap_err();
+    assert_eq!(
+        (err.line, err.kind),
+        (
+            5,
+            ParseErrorKind::Duplicate {
+                name: "a".into(),
+                first_line: 2
+            }
+        )
+    );
+}
