@@ -122,11 +122,6 @@ fn change_tags(change: &Change, show: &dyn Fn(&str) -> String) -> String {
     }
 }
 
-/// [`untrusted::text`] as an owned string, for [`change_tags`].
-fn text_owned(s: &str) -> String {
-    text(s).into_owned()
-}
-
 /// `kind symbol detail [tags]`, control characters escaped.
 fn change_text(change: &Change) -> String {
     format!(
@@ -134,7 +129,7 @@ fn change_text(change: &Change) -> String {
         change.kind.name(),
         text(&change.symbol),
         text(&change_detail(change)),
-        change_tags(change, &text_owned)
+        change_tags(change, &untrusted::plain)
     )
 }
 
@@ -158,7 +153,7 @@ pub fn diff_text(c: &Comparison, old: &str, new: &str) -> String {
                 " {:<40} {}{}",
                 text(&change.symbol),
                 text(&change_detail(change)),
-                change_tags(change, &text_owned)
+                change_tags(change, &untrusted::plain)
             );
         }
     }

@@ -8,7 +8,7 @@ use crate::findings::{Finding, FindingKind, FlavourChange, ModuleImpact};
 use crate::history::scan::ScanReport;
 
 use super::budget::{self, Part};
-use super::untrusted::{cell, clip, code, code_block, html_code, text};
+use super::untrusted::{cell, clip, code, code_block, html_code, plain, text};
 use super::{changes_parts, cut_notice, short_label, summary_line, thousands};
 
 /// The hidden marker that ties a posted comment to its finding.
@@ -57,11 +57,6 @@ fn module_line(m: &ModuleImpact, show: &dyn Fn(&str) -> String) -> String {
             ""
         }
     )
-}
-
-/// A repository string for human text, as an owned string.
-fn plain(s: &str) -> String {
-    text(s).into_owned()
 }
 
 /// A repository string in a Markdown sentence: cut short, in code.

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::untrusted::{self, cell, code};
+use super::untrusted::{self, cell, code, plain};
 use crate::history::timeline::AbiHistory;
 
 /// `ABI 6.1.0-53 named 3 different ABIs (amd64_none_amd64: 3 states, ...)`,
@@ -24,11 +24,6 @@ pub fn verdict(abi: &AbiHistory, show: &dyn Fn(&str) -> String) -> String {
         "ABI {name} named {n} different ABIs ({})",
         detail.join(", ")
     )
-}
-
-/// A repository string for human text, as an owned string.
-fn plain(s: &str) -> String {
-    untrusted::text(s).into_owned()
 }
 
 /// Human text: a verdict per name, then the states of flavours that had several.

@@ -45,6 +45,11 @@ pub fn text(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`text`] as an owned string (for renderers taking a `Fn(&str) -> String`).
+pub fn plain(s: &str) -> String {
+    text(s).into_owned()
+}
+
 /// The first [`MAX_SHOWN_CHARS`] characters of `s`, `...` marking a cut.
 pub fn clip(s: &str) -> Cow<'_, str> {
     match s.char_indices().nth(MAX_SHOWN_CHARS) {
