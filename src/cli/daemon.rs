@@ -160,6 +160,7 @@ pub(super) fn config(args: ConfigArgs) -> anyhow::Result<Outcome> {
     match args.command {
         ConfigCommand::Check { file } => {
             let config = Config::load(&file)?;
+            config.check_state()?;
             let mut out = format!(
                 "{}: valid; state {}, poll every {}, {} repositories:\n",
                 file.display(),
