@@ -223,28 +223,31 @@ fn export_tightened(old: &Symbol, new: &Symbol) -> bool {
     }
 }
 
+/// Where a kept change's symbols are: positions in the old and new sets.
+type Sides = (Option<usize>, Option<usize>);
+
 struct Collector<'r> {
     ignore: &'r IgnoreRules,
     keep: usize,
     kept: [usize; ChangeKind::ALL.len()],
     out: Comparison,
+    /// One entry per kept change; the symbols are filled in after the merge,
+    /// copied ([`compare_keeping`]) or moved ([`compare_owned`]).
+    sides: Vec<Sides>,
 }
 
+/// A symbol and its position in its set.
+type At<'a> = (usize, &'a Symbol);
+
 impl Collector<'_> {
-    fn push(
-        &mut self,
-        kind: ChangeKind,
-        incompatible: bool,
-        old: Option<&Symbol>,
-        new: Option<&Symbol>,
-    ) {
-        let subject = new.or(old).expect("a change has a side");
+    fn push(&mut self, kind: ChangeKind, incompatible: bool, old: Option<At>, new: Option<At>) {
+        let subject = new.or(old).expect("a change has a side").1;
         // A rule on either side's module covers a moved symbol, as a
         // maintainer who ignores `module:old/path` would expect.
         let rule = self
             .ignore
             .matching(&subject.name, &subject.module)
-            .or_else(|| old.and_then(|o| self.ignore.matching(&o.name, &o.module)));
+            .or_else(|| old.and_then(|(_, o)| self.ignore.matching(&o.name, &o.module)));
         let ignored = rule.is_some();
         self.out.summary.record(
             kind,
@@ -263,13 +266,15 @@ impl Collector<'_> {
             incompatible,
             ignored,
             ignored_by: rule.map(|r| r.entry.clone()),
-            old: old.cloned(),
-            new: new.cloned(),
+            old: None,
+            new: None,
         });
+        self.sides.push((old.map(|(i, _)| i), new.map(|(i, _)| i)));
     }
 
-    fn both(&mut self, old: &Symbol, new: &Symbol) {
+    fn both(&mut self, old: At, new: At) {
         let (o, n) = (Some(old), Some(new));
+        let (old, new) = (old.1, new.1);
         if old.crc != new.crc {
             self.push(ChangeKind::CrcChanged, true, o, n);
         }
@@ -287,9 +292,9 @@ impl Collector<'_> {
         }
     }
 
-    fn added(&mut self, new: &Symbol) {
+    fn added(&mut self, new: At) {
         self.push(ChangeKind::Added, false, None, Some(new));
-        if new.crc.is_unversioned() {
+        if new.1.crc.is_unversioned() {
             self.push(ChangeKind::Unversioned, false, None, Some(new));
         }
     }
@@ -309,17 +314,63 @@ pub fn compare_keeping(
     ignore: &IgnoreRules,
     keep: usize,
 ) -> Comparison {
+    let (mut out, sides) = merge(old, new, ignore, keep);
+    let (old, new) = (old.as_slice(), new.as_slice());
+    for (change, (o, n)) in out.changes.iter_mut().zip(sides) {
+        change.old = o.map(|i| old[i].clone());
+        change.new = n.map(|i| new[i].clone());
+    }
+    out
+}
+
+/// Like [`compare`], but consumes both sets and moves the changed symbols
+/// into the result rather than copying them: `abibot diff` of two
+/// references of millions of symbols needs the sets no more afterwards.
+pub fn compare_owned(old: SymbolSet, new: SymbolSet, ignore: &IgnoreRules) -> Comparison {
+    let (mut out, sides) = merge(&old, &new, ignore, usize::MAX);
+    let mut old: Vec<Option<Symbol>> = old.into_vec().into_iter().map(Some).collect();
+    let mut new: Vec<Option<Symbol>> = new.into_vec().into_iter().map(Some).collect();
+    for (k, &(o, n)) in sides.iter().enumerate() {
+        let (next_o, next_n) = sides.get(k + 1).copied().unwrap_or_default();
+        out.changes[k].old = take(&mut old, o, next_o);
+        out.changes[k].new = take(&mut new, n, next_n);
+    }
+    out
+}
+
+/// The symbol at `at` for a change; the changes of one symbol are
+/// consecutive, so all but its last (`next` is elsewhere) take a copy.
+fn take(slots: &mut [Option<Symbol>], at: Option<usize>, next: Option<usize>) -> Option<Symbol> {
+    let i = at?;
+    if next == Some(i) {
+        slots[i].clone()
+    } else {
+        slots[i].take()
+    }
+}
+
+/// One merge pass over both sets (sorted by name): the classified changes
+/// without their symbols, and where those are.
+fn merge(
+    old: &SymbolSet,
+    new: &SymbolSet,
+    ignore: &IgnoreRules,
+    keep: usize,
+) -> (Comparison, Vec<Sides>) {
     let mut c = Collector {
         ignore,
         keep,
         kept: [0; ChangeKind::ALL.len()],
         out: Comparison::default(),
+        sides: Vec::new(),
     };
-    let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
-    // Both sets are sorted by name: one merge pass.
+    let (mut a, mut b) = (
+        old.iter().enumerate().peekable(),
+        new.iter().enumerate().peekable(),
+    );
     loop {
-        match (a.peek(), b.peek()) {
-            (Some(o), Some(n)) => match o.name.cmp(&n.name) {
+        match (a.peek().copied(), b.peek().copied()) {
+            (Some(o), Some(n)) => match o.1.name.cmp(&n.1.name) {
                 std::cmp::Ordering::Less => {
                     c.push(ChangeKind::Removed, true, Some(o), None);
                     a.next();
@@ -329,7 +380,7 @@ pub fn compare_keeping(
                     b.next();
                 }
                 std::cmp::Ordering::Equal => {
-                    if o != n {
+                    if o.1 != n.1 {
                         c.both(o, n);
                     }
                     a.next();
@@ -347,7 +398,7 @@ pub fn compare_keeping(
             (None, None) => break,
         }
     }
-    c.out
+    (c.out, c.sides)
 }
 
 #[cfg(test)]
@@ -403,6 +454,11 @@ mod tests {
             sym("zero", 0, "vmlinux", Plain, None),
         ]);
         let c = compare(&old, &new, &IgnoreRules::default());
+        // Moving the symbols gives the same result as copying them.
+        assert_eq!(
+            compare_owned(old.clone(), new.clone(), &IgnoreRules::default()),
+            c
+        );
         let expected = [
             ("crc", CrcChanged, true),
             ("gone", Removed, true),

@@ -242,6 +242,16 @@ impl SymbolSet {
         self.symbols.iter()
     }
 
+    /// All symbols, sorted by name, as a slice (for access by position).
+    pub fn as_slice(&self) -> &[Symbol] {
+        &self.symbols
+    }
+
+    /// The symbols, sorted by name, taken out of the set.
+    pub fn into_vec(self) -> Vec<Symbol> {
+        self.symbols
+    }
+
     /// Number of symbols.
     pub fn len(&self) -> usize {
         self.symbols.len()

@@ -144,7 +144,7 @@ fn errors_exit_two_and_name_the_file_and_line() {
     );
     let (code, _, err) = abibot(&["diff", &real("6.1.0-50"), "/nonexistent/ref"]);
     assert_eq!(code, 2);
-    assert!(err.contains("cannot read /nonexistent/ref"), "{err}");
+    assert!(err.contains("/nonexistent/ref: cannot read: "), "{err}");
     let (code, _, err) = abibot(&[
         "diff",
         &real("6.1.0-50"),

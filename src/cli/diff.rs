@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::{Outcome, print};
-use crate::compare::compare;
+use crate::compare::compare_owned;
 use crate::formats::{self, Format};
 use crate::ignore::IgnoreRules;
 use crate::input;
@@ -65,7 +65,8 @@ pub(super) fn run(args: DiffArgs) -> anyhow::Result<Outcome> {
     let rules = ignore_rules(&args.ignore, &args.ignore_file)?;
     let old = read_reference(&args.old, args.input_format)?;
     let new = read_reference(&args.new, args.input_format)?;
-    let result = compare(&old, &new, &rules);
+    // The sets are not needed after: their changed symbols move into the result.
+    let result = compare_owned(old, new, &rules);
     let (o, n) = (
         args.old.display().to_string(),
         args.new.display().to_string(),
