@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use abibot::findings::FindingKind;
@@ -87,7 +88,8 @@ impl Alive {
 }
 
 /// Scans `repo` with `budget` bytes; returns the report and the peak bytes
-/// of parsed sets alive at any commit.
+/// of parsed sets alive at any commit. Checks the loader's own account
+/// agrees: it never saw more alive than the visitor did.
 fn scan_measuring(repo: &TestRepo, budget: usize) -> (ScanReport, usize) {
     let options = WalkOptions {
         cache_bytes: budget,
@@ -109,6 +111,8 @@ fn scan_measuring(repo: &TestRepo, budget: usize) -> (ScanReport, usize) {
             },
         )
         .unwrap();
+    let accounted = walker.loader.stats.peak_live_bytes.load(Ordering::Relaxed);
+    assert!(accounted > 0 && accounted <= alive.peak.max(budget));
     (scanner.finish(), alive.peak)
 }
 
