@@ -99,14 +99,10 @@ pub enum SecretError {
     /// The environment variable is not set (or not UTF-8).
     #[error("environment variable {0} is not set")]
     MissingEnv(String),
-    /// The file could not be read.
-    #[error("cannot read secret file {path}: {source}")]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// The file could not be read (missing, not a regular file, larger than
+    /// [`crate::input::SECRET`], not UTF-8).
+    #[error("cannot read secret file {0}")]
+    File(#[source] crate::input::InputError),
     /// The variable or file is empty.
     #[error("{0} is empty")]
     Empty(String),
@@ -121,10 +117,7 @@ impl SecretRef {
                 format!("environment variable {name}"),
             ),
             SecretRef::File(path) => (
-                std::fs::read_to_string(path).map_err(|source| SecretError::File {
-                    path: path.clone(),
-                    source,
-                })?,
+                crate::input::read_text(path, crate::input::SECRET).map_err(SecretError::File)?,
                 format!("secret file {}", path.display()),
             ),
         };
@@ -318,14 +311,10 @@ impl fmt::Display for GitlabProject {
 /// A configuration problem; the message names the file, line and key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {file}: {source}")]
-    Read {
-        /// The file.
-        file: String,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// The file could not be read (missing, not a regular file, larger than
+    /// [`crate::input::CONFIG`], not UTF-8); the error names it.
+    #[error("cannot read configuration {0}")]
+    Read(#[source] crate::input::InputError),
     /// Not valid TOML, or not the schema (unknown key, wrong type).
     #[error("{file}: {message}")]
     Syntax {
@@ -559,10 +548,8 @@ impl Source<'_> {
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            file: path.display().to_string(),
-            source,
-        })?;
+        let text =
+            crate::input::read_text(path, crate::input::CONFIG).map_err(ConfigError::Read)?;
         Config::parse_at(&text, &path.display().to_string(), path.parent())
     }
 

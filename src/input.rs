@@ -17,6 +17,8 @@
 //! | [`LIST`] | 16 MiB | ignore lists, `modules.order`: a few KiB in practice |
 //! | [`MODULE`] | 1 GiB | an unstripped module with debug info in a build tree reaches hundreds of MiB; installed modules are stripped |
 //! | [`VMLINUX`] | 4 GiB | a vmlinux with full debug info of a large configuration reaches a few GiB; it is mapped, not read |
+//! | [`CONFIG`] | 1 MiB | the daemon's configuration: a few KiB even with hundreds of repositories |
+//! | [`SECRET`] | 64 KiB | a `token_file` or key file: a token is under 100 bytes, a PEM key a few KiB |
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::Read;
@@ -54,6 +56,18 @@ pub const MODULE: Limit = Limit {
 pub const VMLINUX: Limit = Limit {
     what: "vmlinux",
     bytes: 4 << 30,
+};
+
+/// The daemon's configuration file.
+pub const CONFIG: Limit = Limit {
+    what: "configuration file",
+    bytes: 1 << 20,
+};
+
+/// A secret file (`token_file`, a GitHub App key).
+pub const SECRET: Limit = Limit {
+    what: "secret file",
+    bytes: 64 << 10,
 };
 
 /// A file could not be opened or read within its limit.

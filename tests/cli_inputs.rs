@@ -142,3 +142,75 @@ fn oversized_files_are_refused_naming_the_limit() {
         "{err}"
     );
 }
+
+#[test]
+fn a_configuration_file_that_is_not_plain_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (bad, what) in hostile(dir.path()) {
+        let args = [Path::new("config"), Path::new("check"), bad.as_path()];
+        let (code, err) = run(&args);
+        assert_ne!(code, 0, "{args:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "cannot read configuration {}: {what}",
+                bad.display()
+            )),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_token_file_that_is_not_plain_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (bad, what) in hostile(dir.path()) {
+        let text = format!(
+            "state = \"{}\"\n[[repo]]\nname = \"linux\"\npath = \"{}\"\nbranches = [\"master\"]\n\
+             [repo.github]\nrepo = \"owner/linux\"\ntoken_file = \"{}\"\n",
+            dir.path().join("state.sqlite").display(),
+            dir.path().display(),
+            bad.display()
+        );
+        let config = abibot::config::Config::parse(&text, "abibot.toml").unwrap();
+        // In a thread: a read blocked on the FIFO must fail the test, not hang it.
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || send.send(config.warnings()).unwrap());
+        let warnings = receive
+            .recv_timeout(Duration::from_secs(60))
+            .expect("resolving token_file still blocked after a minute");
+        let expected = format!(
+            "repo linux: cannot read secret file {}: {what}",
+            bad.display()
+        );
+        assert_eq!(warnings, [expected]);
+    }
+}
+
+#[test]
+fn a_generic_layout_file_that_is_not_plain_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let init = Command::new("git")
+        .arg("init")
+        .arg("-q")
+        .arg(&repo)
+        .status();
+    assert!(init.unwrap().success());
+    for (bad, what) in hostile(dir.path()) {
+        for command in ["scan", "timeline"] {
+            let args = [
+                Path::new(command),
+                Path::new("--repo"),
+                &repo,
+                Path::new("--generic-layout"),
+                &bad,
+            ];
+            let (code, err) = run(&args);
+            assert_eq!(code, 2, "{args:?}: {err}");
+            assert!(
+                err.contains(&format!("{}: {what}", bad.display())),
+                "{args:?}: {err}"
+            );
+        }
+    }
+}

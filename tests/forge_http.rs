@@ -691,11 +691,69 @@ async fn the_file_sink_never_glues_a_record_onto_a_torn_line() {
     assert_eq!(listed[0].body, "second <!-- m -->");
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.ends_with('\n'));
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 4, "{text}");
-    // Every line but the torn one is a whole record.
-    for (i, line) in lines.iter().enumerate() {
-        let parsed = serde_json::from_str::<serde_json::Value>(line);
-        assert_eq!(parsed.is_ok(), i != 1, "line {i}: {line}");
+    // The torn record is gone (it was never recorded as posted, so it is
+    // posted again); every line left is a whole record, in order.
+    let bodies: Vec<String> = text
+        .lines()
+        .map(
+            |line| match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(record) => record["body"].as_str().unwrap().to_owned(),
+                Err(e) => panic!("invalid line {line:?}: {e}\n{text}"),
+            },
+        )
+        .collect();
+    assert_eq!(bodies, ["first", "second <!-- m -->", "third"], "{text}");
+}
+
+#[tokio::test]
+async fn the_file_sink_drops_a_torn_line_that_is_the_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("comments.jsonl");
+    std::fs::write(&path, "{\"commit\":\"").unwrap();
+    let sink = abibot::forge::sink::FileSink::new(&path);
+    sink.post_comment(&sha(31), "only").await.unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let record = serde_json::json!({"commit": sha(31).0, "body": "only"});
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.ends_with('\n'), "{text}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        record
+    );
+}
+
+#[test]
+fn a_file_sink_that_is_a_fifo_or_a_device_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("comments.jsonl");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for (path, what) in [
+        (fifo, "is a FIFO (named pipe), not a regular file"),
+        (
+            PathBuf::from("/dev/zero"),
+            "is a character device, not a regular file",
+        ),
+    ] {
+        let sink = abibot::forge::sink::FileSink::new(&path);
+        // In a thread: a read blocked on the FIFO must fail the test, not hang it.
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let listed = runtime.block_on(sink.list_comments(&sha(32)));
+            send.send(listed.map(|l| l.len())).unwrap();
+        });
+        let err = receive
+            .recv_timeout(Duration::from_secs(60))
+            .expect("listing still blocked after a minute")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("{}: {what}", path.display())),
+            "{err}"
+        );
     }
 }

@@ -114,8 +114,7 @@ impl HistoryArgs {
                     .with_context(|| format!("unknown layout {name:?}"))?,
             ),
             (None, Some(file)) => {
-                let text = std::fs::read_to_string(file)
-                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let text = crate::input::read_text(file, crate::input::CONFIG)?;
                 let config: GenericConfig =
                     toml::from_str(&text).with_context(|| format!("in {}", file.display()))?;
                 let generic =

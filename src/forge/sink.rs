@@ -17,6 +17,13 @@ use crate::history::CommitSha;
 /// (GitHub's), so what a sink shows is what any forge would accept.
 pub const MAX_BODY_CHARS: usize = super::github::MAX_BODY_CHARS;
 
+/// The most a `[repo.file]` sink file may hold: it is read whole to list
+/// what was posted. 4,000 comments of the largest body; rotate it beyond.
+pub const MAX_FILE: crate::input::Limit = crate::input::Limit {
+    what: "comment sink file",
+    bytes: 256 << 20,
+};
+
 /// Writes each comment, with a header naming its commit, to a writer.
 pub struct WriterSink {
     out: Mutex<Box<dyn Write + Send>>,
@@ -81,15 +88,22 @@ impl Forge for WriterSink {
     }
 }
 
-/// Whether `file` is empty or its last byte ends a line.
-fn ends_with_newline(file: &std::fs::File) -> std::io::Result<bool> {
-    let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok(true);
+/// The length of `file` up to and including its last `'\n'` (0 if none):
+/// what is left after it is a torn record. Read backwards in blocks.
+fn complete_length(file: &std::fs::File) -> std::io::Result<u64> {
+    const BLOCK: u64 = 64 << 10;
+    let mut end = file.metadata()?.len();
+    let mut block = vec![0u8; BLOCK as usize];
+    while end > 0 {
+        let start = end.saturating_sub(BLOCK);
+        let chunk = &mut block[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
     }
-    let mut last = [0u8];
-    file.read_exact_at(&mut last, len - 1)?;
-    Ok(last[0] == b'\n')
+    Ok(0)
 }
 
 /// One line of the file sink.
@@ -101,7 +115,7 @@ struct Line {
 
 /// Appends `{"commit", "body"}` lines to a file (`jq -r .body` shows them).
 /// Each record is one complete line written at once; a torn line left by a
-/// crash is ended before the next record, so it never swallows one.
+/// crash is cut off before the next record, so every line is valid JSON.
 pub struct FileSink {
     path: PathBuf,
     lock: Mutex<()>,
@@ -114,6 +128,22 @@ impl FileSink {
             path: path.to_owned(),
             lock: Mutex::new(()),
         }
+    }
+
+    /// A crash mid-write leaves a torn last line. A torn record is never
+    /// listed, so its finding is still pending and is posted again: the
+    /// torn line is cut off rather than kept as an invalid line.
+    fn drop_torn_line(&self, file: &std::fs::File) -> Result<(), ForgeError> {
+        let meta = file.metadata().map_err(|e| self.io(e))?;
+        if !meta.is_file() {
+            let what = std::io::Error::other("not a regular file");
+            return Err(self.io(what));
+        }
+        let complete = complete_length(file).map_err(|e| self.io(e))?;
+        if complete < meta.len() {
+            file.set_len(complete).map_err(|e| self.io(e))?;
+        }
+        Ok(())
     }
 
     fn io(&self, source: std::io::Error) -> ForgeError {
@@ -132,10 +162,13 @@ impl Forge for FileSink {
     fn list_comments<'a>(&'a self, sha: &'a CommitSha) -> ForgeFuture<'a, Vec<Comment>> {
         Box::pin(async move {
             let _guard = self.lock.lock().expect("sink lock");
-            let text = match std::fs::read_to_string(&self.path) {
+            let text = match crate::input::read_text(&self.path, MAX_FILE) {
                 Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(e) => return Err(self.io(e)),
+                Err(crate::input::InputError {
+                    kind: crate::input::InputErrorKind::Io(e),
+                    ..
+                }) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(self.io(std::io::Error::other(e))),
             };
             // A torn last line (a crash while appending) is not a comment.
             Ok(text
@@ -164,11 +197,9 @@ impl Forge for FileSink {
                 .append(true)
                 .open(&self.path)
                 .map_err(|e| self.io(e))?;
-            // A crash mid-write leaves a torn last line: end it first, so
-            // this record starts a line of its own.
-            let torn = !ends_with_newline(&file).map_err(|e| self.io(e))?;
-            let line = format!("{}{record}\n", if torn { "\n" } else { "" });
-            // One write of whole lines, appended (O_APPEND) as a unit.
+            self.drop_torn_line(&file)?;
+            // One write of a whole line, appended (O_APPEND) as a unit.
+            let line = format!("{record}\n");
             file.write_all(line.as_bytes())
                 .and_then(|()| file.sync_data())
                 .map_err(|e| self.io(e))?;
