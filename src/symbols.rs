@@ -213,10 +213,9 @@ impl SymbolSet {
         for (rank, &i) in keep.iter().enumerate() {
             dest[i] = rank;
         }
-        let mut next = keep.len();
-        for d in dest.iter_mut().filter(|d| **d == usize::MAX) {
+        let dropped = dest.iter_mut().filter(|d| **d == usize::MAX);
+        for (next, d) in (keep.len()..).zip(dropped) {
             *d = next;
-            next += 1;
         }
         for i in 0..symbols.len() {
             while dest[i] != i {
