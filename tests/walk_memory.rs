@@ -182,3 +182,31 @@ fn a_bump_is_judged_against_the_first_reference_of_the_name_with_no_cache() {
     // Same as its parent, but not as what 6.1.0-47 first promised.
     assert_eq!(bump.bump_needed, Some(true));
 }
+
+/// `scan --cache-mib` sets the budget; with none at all the findings are
+/// the same.
+#[test]
+fn scan_takes_the_budget_from_the_command_line() {
+    let r = churning(6);
+    let repo = r.path().to_str().unwrap();
+    let mut outputs = Vec::new();
+    for mib in ["0", "256"] {
+        let (code, stdout, stderr) = common::abibot(&[
+            "scan",
+            "--format",
+            "json",
+            "--cache-mib",
+            mib,
+            "--repo",
+            repo,
+        ]);
+        assert_eq!(code, 1, "{stderr}");
+        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        outputs.push(report["findings"].clone());
+    }
+    assert_eq!(outputs[0].as_array().unwrap().len(), 5);
+    assert_eq!(outputs[0], outputs[1]);
+    let (code, _, stderr) = common::abibot(&["scan", "--cache-mib", "lots", "--repo", repo]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--cache-mib"), "{stderr}");
+}
