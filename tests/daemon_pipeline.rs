@@ -971,3 +971,28 @@ async fn an_exhausted_rate_limit_is_reported_as_such_not_as_missing_permission()
     // The finding waits in the outbox for the next poll.
     assert_eq!(daemon.state().pending(&name()).unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn an_unreadable_token_does_not_stop_scanning_and_recording() {
+    let env = Env::new();
+    let gh = FakeGithub::start(REPO, TOKEN).await;
+    small_baseline(&env.repo);
+    let forge = env.github(&gh).replace(
+        "token_file = ",
+        "token_env = \"ABIBOT_TEST_SURELY_UNSET_TOKEN\"\n#",
+    );
+    let daemon = env.daemon(env.config("", &forge));
+    poll(&daemon).await;
+    let broken = small_break(&env.repo, "Refresh", 9);
+    let (_, result) = daemon.poll_once().await.pop().unwrap();
+    let message = result.unwrap_err().to_string();
+    assert!(
+        message.contains("ABIBOT_TEST_SURELY_UNSET_TOKEN is not set"),
+        "{message}"
+    );
+    // Scanned and recorded all the same: the finding waits for a token.
+    let pending = daemon.state().pending(&name()).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].commit, CommitSha(broken.to_string()));
+    assert_eq!(gh.requests("GET") + gh.requests("POST"), 0);
+}

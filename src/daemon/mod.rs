@@ -358,7 +358,12 @@ impl Daemon {
             lasts.push((branch.clone(), self.state.progress(&repo.name, branch)?));
         }
         let scans = {
-            let max_body = self.publisher(repo)?.max_body_chars();
+            // From the configuration, not the publisher: an unreadable token
+            // must not stop scanning and recording (the outbox waits for it).
+            let max_body = match self.injected.get(&repo.name) {
+                Some(forge) => forge.max_body_chars(),
+                None => forge::max_body_chars(&repo.forge),
+            };
             let repo = repo.clone();
             let cache_dir = self.config.cache_dir.clone();
             let jobs = self.jobs;

@@ -321,6 +321,16 @@ pub(crate) fn excerpt(text: &str, max: usize) -> String {
     }
 }
 
+/// The body limit of the forge a configuration names ([`Forge::max_body_chars`]
+/// of what [`connect`] builds), known without reading its secret.
+pub fn max_body_chars(config: &ForgeConfig) -> usize {
+    match config {
+        ForgeConfig::Github(_) => github::MAX_BODY_CHARS,
+        ForgeConfig::Gitlab(_) => gitlab::MAX_BODY_CHARS,
+        ForgeConfig::Stdout | ForgeConfig::File(_) => sink::MAX_BODY_CHARS,
+    }
+}
+
 /// Builds the forge a repository's configuration names, reading its secret now.
 pub fn connect(
     config: &ForgeConfig,
