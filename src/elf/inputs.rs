@@ -197,6 +197,32 @@ struct Found {
     is_vmlinux: bool,
 }
 
+/// The entries of `dir` by name, with their types; problems go to `errors`.
+fn list_sorted(
+    dir: &Path,
+    errors: &mut Vec<ElfError>,
+) -> Vec<(std::fs::DirEntry, std::fs::FileType)> {
+    let io = |e| ElfError::new(dir.display().to_string(), ElfErrorKind::Io(e));
+    let mut entries = match std::fs::read_dir(dir).and_then(|d| d.collect::<Result<Vec<_>, _>>()) {
+        Ok(entries) => entries,
+        Err(e) => {
+            errors.push(io(e));
+            return Vec::new();
+        }
+    };
+    entries.sort_by_key(|e| e.file_name());
+    entries
+        .into_iter()
+        .filter_map(|entry| match entry.file_type() {
+            Ok(kind) => Some((entry, kind)),
+            Err(e) => {
+                errors.push(io(e));
+                None
+            }
+        })
+        .collect()
+}
+
 /// Walks one directory argument; unreadable directories and entries are
 /// added to `errors` and skipped.
 fn collect_dir(root: &Path, errors: &mut Vec<ElfError>) -> Vec<Input> {
@@ -204,25 +230,7 @@ fn collect_dir(root: &Path, errors: &mut Vec<ElfError>) -> Vec<Input> {
     let mut orders: Vec<(PathBuf, HashMap<String, usize>)> = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel_dir) = stack.pop() {
-        let dir = root.join(&rel_dir);
-        let io = |e| ElfError::new(dir.display().to_string(), ElfErrorKind::Io(e));
-        let listed = std::fs::read_dir(&dir).and_then(|d| d.collect::<Result<Vec<_>, _>>());
-        let mut entries = match listed {
-            Ok(entries) => entries,
-            Err(e) => {
-                errors.push(io(e));
-                continue;
-            }
-        };
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let kind = match entry.file_type() {
-                Ok(kind) => kind,
-                Err(e) => {
-                    errors.push(io(e));
-                    continue;
-                }
-            };
+        for (entry, kind) in list_sorted(&root.join(&rel_dir), errors) {
             let name = entry.file_name();
             let rel = rel_dir.join(&name);
             if kind.is_dir() {
