@@ -211,11 +211,6 @@ impl Loader {
             .fetch_max(live, Ordering::Relaxed);
     }
 
-    /// Bytes of the parsed sets this loader produced that are alive now.
-    pub fn live_bytes(&self) -> usize {
-        self.held().live_bytes()
-    }
-
     /// Loads several references; `label` prefixes paths in errors (a commit).
     /// Git reads stay on this thread (a repository handle is not shared
     /// across threads) while the pool parses what was already read, so
