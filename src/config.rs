@@ -171,8 +171,16 @@ pub struct Config {
 }
 
 /// How long a fetch or clone may wait on the network before it fails (the
-/// poll is then retried at the next interval). libgit2 applies them to every
-/// socket it opens, for https and ssh alike.
+/// poll is then retried at the next interval). They are libgit2's process-wide
+/// server timeouts (`GIT_OPT_SET_SERVER_CONNECT_TIMEOUT`, `..._SERVER_TIMEOUT`;
+/// libgit2 1.9 as vendored): the connect timeout bounds the TCP connect of
+/// every remote (https, http, git://, ssh: libgit2 opens ssh's socket too);
+/// the idle timeout bounds each read or write of libgit2's own socket
+/// streams (https, http, git://), and for ssh it becomes libssh2's session
+/// timeout, which bounds each blocking libssh2 call (handshake,
+/// authentication, one channel read or write) as a whole. Local paths use
+/// no network and no timeout. Only https/http is tested (`tests/daemon_hang.rs`);
+/// ssh is as libgit2's source reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FetchTimeouts {
     /// `fetch_connect_timeout`: to establish the connection.

@@ -241,7 +241,6 @@ fn sigterm_stops_the_daemon_while_a_fetch_waits_and_loses_nothing() {
         comments.display()
     );
     // The fetch would wait an hour: only shutdown can end it.
-    let idle = Duration::from_secs(3600);
     let config = write_config(
         dir.path(),
         "fetch_idle_timeout = \"1h\"\nconcurrency = 2",
@@ -263,7 +262,9 @@ fn sigterm_stops_the_daemon_while_a_fetch_waits_and_loses_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{:?}\n{stderr}", out.status);
     assert!(stderr.contains("abibot daemon stopped"), "{stderr}");
-    assert!(took < idle / 100, "{took:?}: {stderr}");
+    // The grace given to git work at shutdown, plus room for a loaded machine.
+    let bound = abibot::daemon::ABANDON_GRACE + Duration::from_secs(5);
+    assert!(took < bound, "{took:?} (bound {bound:?}): {stderr}");
 
     // Nothing lost, nothing repeated: the comment is recorded as posted,
     // and a restart (without the stalled remote) does not post it again.
