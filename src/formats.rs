@@ -146,6 +146,15 @@ pub enum ParseErrorKind {
         /// The file listing it first.
         first: String,
     },
+    /// The whole reference is larger than [`crate::input::REFERENCE`] allows
+    /// (a git blob; files are refused before being read).
+    #[error("{size} bytes is more than the {} allowed for a reference file", crate::input::size_text(*.limit))]
+    TooLarge {
+        /// The reference's size.
+        size: usize,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// A field is longer than the kernel allows.
     #[error("{field} of {len} bytes is longer than the {max} the kernel allows")]
     TooLong {
@@ -231,6 +240,11 @@ pub fn parse(bytes: &[u8], format: Option<Format>, file: &str) -> Result<SymbolS
         line,
         kind,
     };
+    let limit = crate::input::REFERENCE.bytes;
+    if u64::try_from(bytes.len()).map_or(true, |n| n > limit) {
+        let size = bytes.len();
+        return Err(err(0, ParseErrorKind::TooLarge { size, limit }));
+    }
     let text = without_bom(checked_utf8(bytes).map_err(|(line, kind)| err(line, kind))?);
     let format = match format.or_else(|| detect_text(text)) {
         Some(f) => f,

@@ -212,3 +212,18 @@ fn a_duplicate_names_both_lines_after_blank_lines() {
         )
     );
 }
+
+#[test]
+fn a_reference_over_the_size_limit_is_refused_before_parsing() {
+    // Zeroed memory from the allocator is not touched unless read: cheap.
+    let huge = vec![0u8; (256 << 20) + 1];
+    let err = formats::parse(&huge, None, "rev:debian/abi/x").unwrap_err();
+    assert!(
+        matches!(err.kind, ParseErrorKind::TooLarge { size, .. } if size == huge.len()),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "rev:debian/abi/x:0: 268435457 bytes is more than the 256 MiB allowed for a reference file"
+    );
+}
