@@ -158,8 +158,13 @@ fn cuts(nodes: &[Node<'_>], kept: &[bool]) -> Cuts {
         }
         if let Some(what) = node.part.what {
             *cuts.entry(what).or_default() += 1;
-        } else if nodes[p].part.more.is_some() && !short[p] {
-            short[p] = true;
+            continue;
+        }
+        // An unlabelled part cut: its parent list lost an item, or, under a
+        // part that is no list, it is itself a list that lost them all.
+        let list = [p, i].into_iter().find(|&l| nodes[l].part.more.is_some());
+        if let Some(l) = list.filter(|&l| !short[l]) {
+            short[l] = true;
             *cuts.entry(CUT_SHORT).or_default() += 1;
         }
     }
@@ -283,6 +288,25 @@ mod tests {
                 assert!(out.contains(&format!("({} more)", 10 - shown)), "{out}");
                 assert!(out.contains("1 lists cut short]"), "{out}");
             }
+        }
+    }
+
+    #[test]
+    fn an_unlabelled_list_cut_whole_is_counted() {
+        // An unlabelled list straight under the (non-list) root.
+        let mut root = Part::new(0, "title\n");
+        root.push(Part::notice());
+        let mut list = Part::new(1, "x:\n").list(3, note);
+        for i in 0..3 {
+            list.push(Part::new(1, format!("x-item-{i}\n")));
+        }
+        root.push(list);
+        let notice = "[cut: 1 lists cut short]\n";
+        let bare = "title\n".len() + notice.len();
+        // Nothing of the list fits; then its head fits but no item (emptied).
+        let head = "x:\n".len() + note(3).len();
+        for budget in [bare, bare + head + 4] {
+            assert_eq!(fit(&root, budget, &says), format!("title\n{notice}"));
         }
     }
 

@@ -244,12 +244,7 @@ fn full_list_part(c: &Comparison, rank: u8, budget: usize, see_all: &str) -> Par
             (*size <= budget.saturating_add(line.len())).then_some(line)
         })
         .collect();
-    let run = lines
-        .iter()
-        .map(|l| untrusted::longest_backtick_run(l))
-        .max()
-        .unwrap_or(0);
-    let fence = "`".repeat(run.max(2) + 1);
+    let fence = untrusted::fence(lines.iter().map(String::as_str));
     let mut block = Part::new(rank, format!("{fence}text\n"))
         .tail(format!("{fence}\n"))
         .list(c.total(), more_lines(see_all));

@@ -105,8 +105,15 @@ pub fn code_block(body: &str) -> String {
             None => text(line).into_owned(),
         })
         .collect();
-    let fence = "`".repeat(longest_backtick_run(&body).max(2) + 1);
+    let fence = fence([body.as_str()]);
     format!("{fence}text\n{body}{fence}\n")
+}
+
+/// The fence of a code block holding `lines` (whole lines, so no backtick
+/// run spans two): longer than any backtick run inside, at least three.
+pub fn fence<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
+    let run = lines.into_iter().map(longest_backtick_run).max();
+    "`".repeat(run.unwrap_or(0).max(2) + 1)
 }
 
 /// `<code>s</code>` for raw HTML: every character HTML, Markdown or
