@@ -444,7 +444,11 @@ fn cli_exit_codes_and_outputs() {
     let (code, out, err) = abibot(&["extract", fat.to_str().unwrap(), junk.to_str().unwrap()]);
     assert_eq!(code, 2);
     // What could be read is printed; the bad file is named (issue 10).
-    assert_eq!(out.lines().count(), 21, "the readable file is still printed");
+    assert_eq!(
+        out.lines().count(),
+        21,
+        "the readable file is still printed"
+    );
     assert!(err.contains("junk.ko: not an ELF file"), "{err}");
 
     let (code, _, err) = abibot(&[
