@@ -34,41 +34,30 @@ pub struct Limit {
     pub bytes: u64,
 }
 
+impl Limit {
+    /// A limit of `bytes` for files called `what` in errors.
+    pub const fn new(what: &'static str, bytes: u64) -> Limit {
+        Limit { what, bytes }
+    }
+}
+
 /// A reference file (Module.symvers, Debian/Ubuntu reference, kABI entry).
-pub const REFERENCE: Limit = Limit {
-    what: "reference file",
-    bytes: 256 << 20,
-};
+pub const REFERENCE: Limit = Limit::new("reference file", 256 << 20);
 
 /// A small list file: `--ignore-file`, `modules.order`.
-pub const LIST: Limit = Limit {
-    what: "list file",
-    bytes: 16 << 20,
-};
+pub const LIST: Limit = Limit::new("list file", 16 << 20);
 
 /// A kernel module as stored (compressed or not).
-pub const MODULE: Limit = Limit {
-    what: "kernel module",
-    bytes: 1 << 30,
-};
+pub const MODULE: Limit = Limit::new("kernel module", 1 << 30);
 
 /// A linked kernel image (vmlinux), the largest input abibot maps.
-pub const VMLINUX: Limit = Limit {
-    what: "vmlinux",
-    bytes: 4 << 30,
-};
+pub const VMLINUX: Limit = Limit::new("vmlinux", 4 << 30);
 
 /// The daemon's configuration file.
-pub const CONFIG: Limit = Limit {
-    what: "configuration file",
-    bytes: 1 << 20,
-};
+pub const CONFIG: Limit = Limit::new("configuration file", 1 << 20);
 
 /// A secret file (`token_file`, a GitHub App key).
-pub const SECRET: Limit = Limit {
-    what: "secret file",
-    bytes: 64 << 10,
-};
+pub const SECRET: Limit = Limit::new("secret file", 64 << 10);
 
 /// A file could not be opened or read within its limit.
 #[derive(Debug, thiserror::Error)]
