@@ -576,20 +576,7 @@ impl Config {
             Duration::from_secs(1)..=Duration::MAX,
             DEFAULT_POLL,
         )?;
-        let fetch = FetchTimeouts {
-            connect: src.duration(
-                raw.fetch_connect_timeout,
-                "fetch_connect_timeout",
-                Duration::from_millis(1)..=MAX_FETCH_TIMEOUT,
-                DEFAULT_FETCH_CONNECT_TIMEOUT,
-            )?,
-            idle: src.duration(
-                raw.fetch_idle_timeout,
-                "fetch_idle_timeout",
-                Duration::from_millis(1)..=MAX_FETCH_TIMEOUT,
-                DEFAULT_FETCH_IDLE_TIMEOUT,
-            )?,
-        };
+        let fetch = fetch_timeouts(&src, raw.fetch_connect_timeout, raw.fetch_idle_timeout)?;
         let concurrency = match raw.concurrency {
             None => DEFAULT_CONCURRENCY,
             Some(c) if *c.get_ref() == 0 => {
@@ -597,19 +584,7 @@ impl Config {
             }
             Some(c) => c.into_inner(),
         };
-        let listen = match raw.listen {
-            None => None,
-            Some(l) => Some(l.get_ref().parse::<SocketAddr>().or_else(|e| {
-                src.invalid(
-                    l.span(),
-                    "listen",
-                    format!(
-                        "{:?}: {e} (write host:port, e.g. \"127.0.0.1:9464\")",
-                        l.get_ref()
-                    ),
-                )
-            })?),
-        };
+        let listen = listen_addr(&src, raw.listen)?;
         let state_path = src.path(raw.state.get_ref().clone());
         if state_path.as_os_str().is_empty() {
             return src.invalid(raw.state.span(), "state", "must name a file".into());
@@ -620,23 +595,7 @@ impl Config {
                 .parent()
                 .map_or_else(|| PathBuf::from("repos"), |p| p.join("repos")),
         };
-        if raw.repo.is_empty() {
-            return src.invalid(0..0, "repo", "no [[repo]] table: nothing to watch".into());
-        }
-        let mut names = BTreeSet::new();
-        let mut repos = Vec::new();
-        for table in raw.repo {
-            let span = table.span();
-            let repo = validate_repo(&src, table.into_inner(), span.clone())?;
-            if !names.insert(repo.name.clone()) {
-                return src.invalid(
-                    span,
-                    "repo.name",
-                    format!("{:?} is used by two [[repo]] tables", repo.name.as_str()),
-                );
-            }
-            repos.push(repo);
-        }
+        let repos = validate_repos(&src, raw.repo)?;
         Ok(Config {
             state: state_path,
             poll_interval,
@@ -884,6 +843,76 @@ fn check_http_url(
     }
 }
 
+/// The fetch timeouts, each from 1 ms to [`MAX_FETCH_TIMEOUT`] (the most
+/// libgit2 can take).
+fn fetch_timeouts(
+    src: &Source<'_>,
+    connect: Option<Spanned<String>>,
+    idle: Option<Spanned<String>>,
+) -> Result<FetchTimeouts, ConfigError> {
+    Ok(FetchTimeouts {
+        connect: src.duration(
+            connect,
+            "fetch_connect_timeout",
+            Duration::from_millis(1)..=MAX_FETCH_TIMEOUT,
+            DEFAULT_FETCH_CONNECT_TIMEOUT,
+        )?,
+        idle: src.duration(
+            idle,
+            "fetch_idle_timeout",
+            Duration::from_millis(1)..=MAX_FETCH_TIMEOUT,
+            DEFAULT_FETCH_IDLE_TIMEOUT,
+        )?,
+    })
+}
+
+/// The health endpoint's address, if any, as host:port.
+fn listen_addr(
+    src: &Source<'_>,
+    listen: Option<Spanned<String>>,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    let Some(l) = listen else {
+        return Ok(None);
+    };
+    match l.get_ref().parse::<SocketAddr>() {
+        Ok(addr) => Ok(Some(addr)),
+        Err(e) => src.invalid(
+            l.span(),
+            "listen",
+            format!(
+                "{:?}: {e} (write host:port, e.g. \"127.0.0.1:9464\")",
+                l.get_ref()
+            ),
+        ),
+    }
+}
+
+/// Every `[[repo]]` table, at least one, each name once: the name keys the
+/// state database and /healthz, so two tables must not share it.
+fn validate_repos(
+    src: &Source<'_>,
+    tables: Vec<Spanned<RawRepo>>,
+) -> Result<Vec<RepoConfig>, ConfigError> {
+    if tables.is_empty() {
+        return src.invalid(0..0, "repo", "no [[repo]] table: nothing to watch".into());
+    }
+    let mut names = BTreeSet::new();
+    let mut repos = Vec::new();
+    for table in tables {
+        let span = table.span();
+        let repo = validate_repo(src, table.into_inner(), span.clone())?;
+        if !names.insert(repo.name.clone()) {
+            return src.invalid(
+                span,
+                "repo.name",
+                format!("{:?} is used by two [[repo]] tables", repo.name.as_str()),
+            );
+        }
+        repos.push(repo);
+    }
+    Ok(repos)
+}
+
 fn validate_repo(
     src: &Source<'_>,
     raw: RawRepo,
@@ -891,146 +920,22 @@ fn validate_repo(
 ) -> Result<RepoConfig, ConfigError> {
     let name = RepoName::new(raw.name.get_ref())
         .or_else(|m| src.invalid(raw.name.span(), "repo.name", m))?;
-    let source = match (raw.url, raw.path) {
-        (Some(_), Some(p)) => {
-            return src.invalid(p.span(), "repo.path", "give url or path, not both".into());
-        }
-        (None, None) => {
-            return src.invalid(span, "repo", format!("repo {name}: give url or path"));
-        }
-        (Some(url), None) if url.get_ref().trim().is_empty() => {
-            return src.invalid(url.span(), "repo.url", "is empty".into());
-        }
-        (Some(url), None) if crate::secrets::url_has_credentials(url.get_ref()) => {
-            return src.invalid(url.span(), "repo.url", CREDENTIALS_IN_URL.into());
-        }
-        (Some(url), None) => RepoSource::Url(url.into_inner()),
-        (None, Some(path)) => RepoSource::Path(src.path(path.into_inner())),
-    };
-    if raw.branches.get_ref().is_empty()
-        || raw.branches.get_ref().iter().any(|b| b.trim().is_empty())
-    {
-        return src.invalid(
-            raw.branches.span(),
-            "repo.branches",
-            "list at least one branch, none empty".into(),
-        );
-    }
-    if let Some(layout) = &raw.layout
-        && !crate::layouts::LAYOUT_NAMES.contains(&layout.get_ref().as_str())
-    {
-        return src.invalid(
-            layout.span(),
-            "repo.layout",
-            format!(
-                "{:?} is not one of {}",
-                layout.get_ref(),
-                crate::layouts::LAYOUT_NAMES.join(", ")
-            ),
-        );
-    }
+    let source = repo_source(src, &name, raw.url, raw.path, span.clone())?;
+    check_branches(src, &raw.branches)?;
+    check_layout(src, raw.layout.as_ref())?;
     for rule in &raw.ignore {
         if let Err(e) = IgnoreRules::parse([rule.get_ref().as_str()]) {
             return src.invalid(rule.span(), "repo.ignore", e.to_string());
         }
     }
+    // Every forge table is checked before their number, so that a mistake
+    // inside one is reported even where there are two.
     let mut forges = Vec::new();
     if let Some(g) = raw.github {
-        let gspan = g.span();
-        let g = g.into_inner();
-        refuse_inline(src, "repo.github", [&g.token, &g.private_key, &g.password])?;
-        let valid_part = |p: &str| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        };
-        match g.repo.get_ref().split_once('/') {
-            Some((owner, repo)) if valid_part(owner) && valid_part(repo) => {}
-            _ => {
-                return src.invalid(
-                    g.repo.span(),
-                    "repo.github.repo",
-                    format!("{:?} is not owner/repo", g.repo.get_ref()),
-                );
-            }
-        }
-        let api_url = match &g.api_url {
-            Some(url) => check_http_url(src, url, "repo.github.api_url")?,
-            None => DEFAULT_GITHUB_API.to_owned(),
-        };
-        let token = token_ref(src, gspan.clone(), "repo.github", g.token_env, g.token_file)?;
-        let auth = match (token, g.app_id, g.private_key_file, g.installation_id) {
-            (Some(t), None, None, None) => GithubAuth::Token(t),
-            (None, Some(app_id), Some(key), Some(installation_id)) => GithubAuth::App {
-                app_id,
-                private_key: SecretRef::File(secret_path(
-                    src,
-                    key,
-                    "repo.github.private_key_file",
-                )?),
-                installation_id,
-            },
-            (Some(_), _, _, _) => {
-                return src.invalid(
-                    gspan,
-                    "repo.github",
-                    "give a token (token_env/token_file) or a GitHub App (app_id, private_key_file, installation_id), not both".into(),
-                );
-            }
-            (None, None, None, None) => {
-                return src.invalid(
-                    gspan,
-                    "repo.github",
-                    "no credentials: set token_env or token_file, or app_id, private_key_file and installation_id".into(),
-                );
-            }
-            (None, _, _, _) => {
-                return src.invalid(
-                    gspan,
-                    "repo.github",
-                    "a GitHub App needs all of app_id, private_key_file and installation_id".into(),
-                );
-            }
-        };
-        forges.push((
-            gspan,
-            ForgeConfig::Github(GithubConfig {
-                repo: g.repo.into_inner(),
-                api_url,
-                auth,
-            }),
-        ));
+        forges.push((g.span(), github_forge(src, g)?));
     }
     if let Some(g) = raw.gitlab {
-        let gspan = g.span();
-        let g = g.into_inner();
-        refuse_inline(src, "repo.gitlab", [&g.token, &g.private_key, &g.password])?;
-        let base_url = check_http_url(src, &g.base_url, "repo.gitlab.base_url")?;
-        if let GitlabProject::Path(p) = g.project.get_ref()
-            && (p.is_empty() || p.starts_with('/') || p.ends_with('/'))
-        {
-            return src.invalid(
-                g.project.span(),
-                "repo.gitlab.project",
-                format!("{p:?} is not a project id or group/project path"),
-            );
-        }
-        let Some(token) = token_ref(src, gspan.clone(), "repo.gitlab", g.token_env, g.token_file)?
-        else {
-            return src.invalid(
-                gspan,
-                "repo.gitlab",
-                "no credentials: set token_env or token_file".into(),
-            );
-        };
-        forges.push((
-            gspan,
-            ForgeConfig::Gitlab(GitlabConfig {
-                base_url,
-                project: g.project.into_inner(),
-                token,
-            }),
-        ));
+        forges.push((g.span(), gitlab_forge(src, g)?));
     }
     if let Some(s) = raw.stdout {
         forges.push((s.span(), ForgeConfig::Stdout));
@@ -1039,23 +944,7 @@ fn validate_repo(
         let fspan = f.span();
         forges.push((fspan, ForgeConfig::File(src.path(f.into_inner().path))));
     }
-    let forge = match forges.len() {
-        0 => {
-            return src.invalid(
-                span,
-                "repo",
-                format!("repo {name}: no forge: add [repo.github], [repo.gitlab], [repo.stdout] or [repo.file]"),
-            );
-        }
-        1 => forges.pop().expect("one").1,
-        _ => {
-            return src.invalid(
-                forges[1].0.clone(),
-                "repo",
-                format!("repo {name}: more than one forge table; keep one"),
-            );
-        }
-    };
+    let forge = one_forge(src, &name, forges, span.clone())?;
     Ok(RepoConfig {
         name,
         source,
@@ -1068,6 +957,183 @@ fn validate_repo(
         forge,
         line: src.line(span.start),
     })
+}
+
+/// Where the repository comes from: exactly one of `url` (never with
+/// credentials, which would be printed) and `path`.
+fn repo_source(
+    src: &Source<'_>,
+    name: &RepoName,
+    url: Option<Spanned<String>>,
+    path: Option<Spanned<PathBuf>>,
+    span: std::ops::Range<usize>,
+) -> Result<RepoSource, ConfigError> {
+    match (url, path) {
+        (Some(_), Some(p)) => {
+            src.invalid(p.span(), "repo.path", "give url or path, not both".into())
+        }
+        (None, None) => src.invalid(span, "repo", format!("repo {name}: give url or path")),
+        (Some(url), None) if url.get_ref().trim().is_empty() => {
+            src.invalid(url.span(), "repo.url", "is empty".into())
+        }
+        (Some(url), None) if crate::secrets::url_has_credentials(url.get_ref()) => {
+            src.invalid(url.span(), "repo.url", CREDENTIALS_IN_URL.into())
+        }
+        (Some(url), None) => Ok(RepoSource::Url(url.into_inner())),
+        (None, Some(path)) => Ok(RepoSource::Path(src.path(path.into_inner()))),
+    }
+}
+
+/// At least one branch, none empty: an empty list would watch nothing.
+fn check_branches(src: &Source<'_>, branches: &Spanned<Vec<String>>) -> Result<(), ConfigError> {
+    if branches.get_ref().is_empty() || branches.get_ref().iter().any(|b| b.trim().is_empty()) {
+        return src.invalid(
+            branches.span(),
+            "repo.branches",
+            "list at least one branch, none empty".into(),
+        );
+    }
+    Ok(())
+}
+
+/// A layout, when forced, must be one abibot knows.
+fn check_layout(src: &Source<'_>, layout: Option<&Spanned<String>>) -> Result<(), ConfigError> {
+    if let Some(layout) = layout
+        && !crate::layouts::LAYOUT_NAMES.contains(&layout.get_ref().as_str())
+    {
+        return src.invalid(
+            layout.span(),
+            "repo.layout",
+            format!(
+                "{:?} is not one of {}",
+                layout.get_ref(),
+                crate::layouts::LAYOUT_NAMES.join(", ")
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The one forge a repository posts to: none or several is a mistake
+/// (several would post every comment more than once).
+fn one_forge(
+    src: &Source<'_>,
+    name: &RepoName,
+    mut forges: Vec<(std::ops::Range<usize>, ForgeConfig)>,
+    span: std::ops::Range<usize>,
+) -> Result<ForgeConfig, ConfigError> {
+    match forges.len() {
+        0 => src.invalid(
+            span,
+            "repo",
+            format!("repo {name}: no forge: add [repo.github], [repo.gitlab], [repo.stdout] or [repo.file]"),
+        ),
+        1 => Ok(forges.pop().expect("one").1),
+        _ => src.invalid(
+            forges[1].0.clone(),
+            "repo",
+            format!("repo {name}: more than one forge table; keep one"),
+        ),
+    }
+}
+
+/// `[repo.github]`: an owner/repo, an http(s) API URL, and either a token or
+/// a complete GitHub App.
+fn github_forge(src: &Source<'_>, g: Spanned<RawGithub>) -> Result<ForgeConfig, ConfigError> {
+    let gspan = g.span();
+    let g = g.into_inner();
+    refuse_inline(src, "repo.github", [&g.token, &g.private_key, &g.password])?;
+    let valid_part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    match g.repo.get_ref().split_once('/') {
+        Some((owner, repo)) if valid_part(owner) && valid_part(repo) => {}
+        _ => {
+            return src.invalid(
+                g.repo.span(),
+                "repo.github.repo",
+                format!("{:?} is not owner/repo", g.repo.get_ref()),
+            );
+        }
+    }
+    let api_url = match &g.api_url {
+        Some(url) => check_http_url(src, url, "repo.github.api_url")?,
+        None => DEFAULT_GITHUB_API.to_owned(),
+    };
+    let token = token_ref(src, gspan.clone(), "repo.github", g.token_env, g.token_file)?;
+    let app = (g.app_id, g.private_key_file, g.installation_id);
+    let auth = github_auth(src, gspan, token, app)?;
+    Ok(ForgeConfig::Github(GithubConfig {
+        repo: g.repo.into_inner(),
+        api_url,
+        auth,
+    }))
+}
+
+/// A GitHub token, or all three parts of a GitHub App (app id, key file,
+/// installation id); never both, never an App with parts missing.
+fn github_auth(
+    src: &Source<'_>,
+    gspan: std::ops::Range<usize>,
+    token: Option<SecretRef>,
+    app: (Option<u64>, Option<Spanned<PathBuf>>, Option<u64>),
+) -> Result<GithubAuth, ConfigError> {
+    match (token, app.0, app.1, app.2) {
+        (Some(t), None, None, None) => Ok(GithubAuth::Token(t)),
+        (None, Some(app_id), Some(key), Some(installation_id)) => Ok(GithubAuth::App {
+            app_id,
+            private_key: SecretRef::File(secret_path(src, key, "repo.github.private_key_file")?),
+            installation_id,
+        }),
+        (Some(_), _, _, _) => src.invalid(
+            gspan,
+            "repo.github",
+            "give a token (token_env/token_file) or a GitHub App (app_id, private_key_file, installation_id), not both".into(),
+        ),
+        (None, None, None, None) => src.invalid(
+            gspan,
+            "repo.github",
+            "no credentials: set token_env or token_file, or app_id, private_key_file and installation_id".into(),
+        ),
+        (None, _, _, _) => src.invalid(
+            gspan,
+            "repo.github",
+            "a GitHub App needs all of app_id, private_key_file and installation_id".into(),
+        ),
+    }
+}
+
+/// `[repo.gitlab]`: an http(s) base URL, a project id or group/project path,
+/// and a token.
+fn gitlab_forge(src: &Source<'_>, g: Spanned<RawGitlab>) -> Result<ForgeConfig, ConfigError> {
+    let gspan = g.span();
+    let g = g.into_inner();
+    refuse_inline(src, "repo.gitlab", [&g.token, &g.private_key, &g.password])?;
+    let base_url = check_http_url(src, &g.base_url, "repo.gitlab.base_url")?;
+    if let GitlabProject::Path(p) = g.project.get_ref()
+        && (p.is_empty() || p.starts_with('/') || p.ends_with('/'))
+    {
+        return src.invalid(
+            g.project.span(),
+            "repo.gitlab.project",
+            format!("{p:?} is not a project id or group/project path"),
+        );
+    }
+    let Some(token) = token_ref(src, gspan.clone(), "repo.gitlab", g.token_env, g.token_file)?
+    else {
+        return src.invalid(
+            gspan,
+            "repo.gitlab",
+            "no credentials: set token_env or token_file".into(),
+        );
+    };
+    Ok(ForgeConfig::Gitlab(GitlabConfig {
+        base_url,
+        project: g.project.into_inner(),
+        token,
+    }))
 }
 
 #[cfg(test)]
