@@ -864,24 +864,36 @@ async fn healthz_reports_failing_repositories_with_503() {
     );
 }
 
-#[tokio::test]
-async fn a_commit_the_forge_does_not_know_yet_stays_pending_until_it_does() {
-    let env = Env::new();
-    let gh = FakeGithub::start(REPO, TOKEN).await;
+/// A daemon posting to `gh` that defers a finding on a commit the forge does
+/// not know for at most `attempts` polls, polled once for the baseline; then
+/// a fresh hidden break the forge does not know yet (its copy of the mirror
+/// lags behind the watched clone).
+async fn break_the_forge_lags_behind(
+    env: &Env,
+    gh: &FakeGithub,
+    attempts: u32,
+) -> (Arc<Daemon>, Oid) {
     small_baseline(&env.repo);
     let daemon = Arc::new(
-        Daemon::new(env.config("", &env.github(&gh)))
+        Daemon::new(env.config("", &env.github(gh)))
             .unwrap()
             .with_retry_policy(fast())
-            .with_unknown_commit_attempts(3),
+            .with_unknown_commit_attempts(attempts),
     );
     poll(&daemon).await;
-    // The forge's mirror has not caught up with the watched clone.
     let broken = small_break(&env.repo, "Refresh", 9);
     gh.unknown_commits
         .lock()
         .unwrap()
         .insert(broken.to_string());
+    (daemon, broken)
+}
+
+#[tokio::test]
+async fn a_commit_the_forge_does_not_know_yet_stays_pending_until_it_does() {
+    let env = Env::new();
+    let gh = FakeGithub::start(REPO, TOKEN).await;
+    let (daemon, broken) = break_the_forge_lags_behind(&env, &gh, 3).await;
     for attempt in 1..=2 {
         let report = poll(&daemon).await;
         assert_eq!((report.deferred, report.failed, report.posted), (1, 0, 0));
@@ -910,20 +922,7 @@ async fn a_commit_the_forge_does_not_know_yet_stays_pending_until_it_does() {
 async fn a_commit_the_forge_never_learns_fails_after_the_bound_and_can_be_retried() {
     let env = Env::new();
     let gh = FakeGithub::start(REPO, TOKEN).await;
-    small_baseline(&env.repo);
-    let config = env.config("", &env.github(&gh));
-    let daemon = Arc::new(
-        Daemon::new(config.clone())
-            .unwrap()
-            .with_retry_policy(fast())
-            .with_unknown_commit_attempts(2),
-    );
-    poll(&daemon).await;
-    let broken = small_break(&env.repo, "Refresh", 9);
-    gh.unknown_commits
-        .lock()
-        .unwrap()
-        .insert(broken.to_string());
+    let (daemon, broken) = break_the_forge_lags_behind(&env, &gh, 2).await;
     assert_eq!(poll(&daemon).await.deferred, 1);
     assert_eq!(poll(&daemon).await.failed, 1);
     let failed = daemon.state().list(Some(FindingStatus::Failed)).unwrap();
