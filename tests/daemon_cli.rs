@@ -10,8 +10,8 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use abibot::config::RepoName;
-use abibot::state::{FindingStatus, State};
-use common::{TestRepo, debian_repo, symvers};
+use abibot::state::{FindingStatus, State, StoredFinding};
+use common::{TestRepo, hidden_break_repo, sigterm};
 use fakes::{FakeGithub, FakeGitlab, Fault};
 use git2::Oid;
 
@@ -28,6 +28,11 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The name of the one repository every configuration here watches.
+fn linux() -> RepoName {
+    RepoName::new("linux").unwrap()
+}
+
 /// A repository whose history holds one hidden break, and a state directory.
 struct Env {
     dir: tempfile::TempDir,
@@ -37,17 +42,7 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let repo = debian_repo();
-        repo.write(
-            "debian/abi/6.1.0-47/amd64_none_amd64",
-            symvers(&[("kmalloc", 1), ("kfree", 2)]),
-        );
-        repo.commit("Release 6.1.170-3");
-        repo.write(
-            "debian/abi/6.1.0-47/amd64_none_amd64",
-            symvers(&[("kmalloc", 9), ("kfree", 2)]),
-        );
-        let broken = repo.commit("Refresh ABI reference files");
+        let (repo, broken) = hidden_break_repo();
         Env {
             dir: tempfile::tempdir().unwrap(),
             repo,
@@ -89,6 +84,16 @@ impl Env {
 
     fn state(&self) -> State {
         State::open(&self.path("state.sqlite")).unwrap()
+    }
+
+    /// The findings stored for the one repository, in the order recorded.
+    fn findings(&self) -> Vec<StoredFinding> {
+        self.state().findings(&linux()).unwrap()
+    }
+
+    /// How many findings wait in the outbox.
+    fn pending(&self) -> usize {
+        self.state().pending(&linux()).unwrap().len()
     }
 }
 
@@ -270,21 +275,12 @@ async fn kill_9_while_the_post_is_in_flight_then_restart() {
     })
     .await;
     child.kill().await.unwrap(); // SIGKILL
-    assert_eq!(
-        env.state()
-            .pending(&RepoName::new("linux").unwrap())
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(env.pending(), 1);
 
     once(&config).await;
     assert_eq!(gh.comments_on(&env.broken.to_string()).len(), 1);
     assert_eq!(gh.posts().len(), 1, "posted again after the restart");
-    let stored = env
-        .state()
-        .findings(&RepoName::new("linux").unwrap())
-        .unwrap();
+    let stored = env.findings();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].status, FindingStatus::Posted);
 }
@@ -303,13 +299,7 @@ async fn kill_9_after_recording_before_posting_then_restart() {
     .await;
     child.kill().await.unwrap();
     assert!(gh.posts().is_empty());
-    assert_eq!(
-        env.state()
-            .pending(&RepoName::new("linux").unwrap())
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(env.pending(), 1);
 
     once(&config).await;
     assert_eq!(gh.posts().len(), 1);
@@ -323,16 +313,12 @@ async fn sigterm_finishes_the_request_in_flight_and_records_it() {
     gh.fail_next("POST", Fault::Slow(Duration::from_millis(1500)));
     let config = env.config(&Env::github_env(&gh), "");
     let child = spawn_daemon(&config, "tok");
-    let pid = child.id().unwrap().to_string();
+    let pid = child.id().unwrap();
     wait_until("the POST", Duration::from_secs(60), || {
         gh.posts().len() == 1
     })
     .await;
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    sigterm(pid);
     let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
         .await
         .expect("the daemon stops after SIGTERM")
@@ -341,10 +327,7 @@ async fn sigterm_finishes_the_request_in_flight_and_records_it() {
     assert!(out.status.success(), "{:?}\n{stderr}", out.status);
     assert!(stderr.contains("signal received"), "{stderr}");
     assert!(stderr.contains("abibot daemon stopped"), "{stderr}");
-    let stored = env
-        .state()
-        .findings(&RepoName::new("linux").unwrap())
-        .unwrap();
+    let stored = env.findings();
     assert_eq!(stored[0].status, FindingStatus::Posted, "{stderr}");
     assert_eq!(gh.posts().len(), 1);
 }
@@ -385,10 +368,7 @@ async fn scan_post_posts_each_problem_once_and_agrees_with_the_daemon() {
     // comment instead of posting another.
     once(&config).await;
     assert_eq!(gh.posts().len(), 1);
-    let stored = env
-        .state()
-        .findings(&RepoName::new("linux").unwrap())
-        .unwrap();
+    let stored = env.findings();
     assert_eq!(stored[0].status, FindingStatus::Posted);
     assert!(
         gh.comments_on(&env.broken.to_string())[0]
@@ -477,17 +457,13 @@ async fn sigterm_cancels_a_hanging_listing_without_waiting_for_its_timeout() {
     gh.fail_next("GET", Fault::Slow(timeout * 3));
     let config = env.config(&Env::github_env(&gh), "");
     let child = spawn_daemon(&config, "tok");
-    let pid = child.id().unwrap().to_string();
+    let pid = child.id().unwrap();
     wait_until("the marker search", Duration::from_secs(60), || {
         gh.requests("GET") == 1
     })
     .await;
     let signalled = Instant::now();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    sigterm(pid);
     let out = tokio::time::timeout(timeout * 2, child.wait_with_output())
         .await
         .expect("the daemon stops after SIGTERM")
@@ -501,13 +477,7 @@ async fn sigterm_cancels_a_hanging_listing_without_waiting_for_its_timeout() {
     );
     // Nothing lost, nothing posted: the finding waits for the next start.
     assert!(gh.posts().is_empty());
-    assert_eq!(
-        env.state()
-            .pending(&RepoName::new("linux").unwrap())
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(env.pending(), 1);
     once(&config).await;
     assert_eq!(gh.posts().len(), 1);
 }

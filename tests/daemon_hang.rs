@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use abibot::config::RepoName;
 use abibot::state::{FindingStatus, State};
-use common::{debian_repo, symvers};
+use common::{free_port, hidden_break_repo, sigterm};
 
 const BIN: &str = env!("CARGO_BIN_EXE_abibot");
 
@@ -59,15 +59,6 @@ impl SilentRemote {
     fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
     }
-}
-
-/// A free loopback port for the health endpoint.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `GET path` on the health endpoint: status code and body.
@@ -209,30 +200,12 @@ fn healthz_reports_the_stalled_repository_as_failing() {
     );
 }
 
-fn sigterm(pid: u32) {
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-}
-
 #[test]
 fn sigterm_stops_the_daemon_while_a_fetch_waits_and_loses_nothing() {
     let remote = SilentRemote::start();
     let dir = tempfile::tempdir().unwrap();
     // A repository with one hidden break, posted to a file sink.
-    let repo = debian_repo();
-    repo.write(
-        "debian/abi/6.1.0-47/amd64_none_amd64",
-        symvers(&[("kmalloc", 1), ("kfree", 2)]),
-    );
-    repo.commit("Release 6.1.170-3");
-    repo.write(
-        "debian/abi/6.1.0-47/amd64_none_amd64",
-        symvers(&[("kmalloc", 9), ("kfree", 2)]),
-    );
-    repo.commit("Refresh ABI reference files");
+    let (repo, _) = hidden_break_repo();
     let branch = repo.repo.head().unwrap().shorthand().unwrap().to_owned();
     let comments = dir.path().join("comments.jsonl");
     let local = format!(

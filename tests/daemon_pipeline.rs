@@ -17,7 +17,7 @@ use abibot::daemon::{Daemon, Failpoint, PollReport, RepoError};
 use abibot::forge::RetryPolicy;
 use abibot::history::CommitSha;
 use abibot::state::FindingStatus;
-use common::{FLAVOURS, TestRepo, abi_file, changelog, debian_repo, defines, symvers};
+use common::{FLAVOURS, TestRepo, abi_file, changelog, debian_repo, defines, free_port, symvers};
 use fakes::{FakeGithub, FakeGitlab, Fault};
 use git2::Oid;
 
@@ -751,14 +751,6 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let status = text[9..12].parse().unwrap();
     let body = text.split_once("\r\n\r\n").unwrap().1.to_owned();
     (status, body)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,6 +38,42 @@ pub fn debian_repo() -> TestRepo {
     r
 }
 
+/// A Debian repository whose history is a release and then a hidden break
+/// (`kmalloc`'s CRC changes under the same ABI name); returns the break.
+pub fn hidden_break_repo() -> (TestRepo, Oid) {
+    let repo = debian_repo();
+    repo.write(
+        "debian/abi/6.1.0-47/amd64_none_amd64",
+        symvers(&[("kmalloc", 1), ("kfree", 2)]),
+    );
+    repo.commit("Release 6.1.170-3");
+    repo.write(
+        "debian/abi/6.1.0-47/amd64_none_amd64",
+        symvers(&[("kmalloc", 9), ("kfree", 2)]),
+    );
+    let broken = repo.commit("Refresh ABI reference files");
+    (repo, broken)
+}
+
+/// A loopback port nothing listens on (bound, then released), for a health
+/// endpoint or a remote that refuses connections.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Sends SIGTERM to a child process (the daemon's graceful stop).
+pub fn sigterm(pid: u32) {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
 /// Scans the whole history of `repo`; returns the report, the number of
 /// references parsed and of layout reads.
 pub fn scan_with(repo: &TestRepo, options: WalkOptions) -> (ScanReport, usize, usize) {
