@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::compare::{Comparison, Summary};
 use crate::history::CommitSha;
+use crate::layouts::LayoutKind;
 use crate::symbols::{AbiName, FlavourKey};
 
 /// The kinds of finding.
@@ -91,6 +92,8 @@ pub struct Finding {
     pub id: String,
     /// What happened.
     pub kind: FindingKind,
+    /// The layout it was found in: what can be done about it depends on it.
+    pub layout: LayoutKind,
     /// The commit that did it.
     pub commit: CommitSha,
     /// Its title.

@@ -57,6 +57,7 @@ fn finding() -> Finding {
     Finding {
         id: "0123456789abcdef01234567".into(),
         kind: FindingKind::HiddenBreak,
+        layout: abibot::layouts::LayoutKind::Debian,
         commit: sha('a'),
         title: h("title"),
         abi: AbiName(h("abi")),

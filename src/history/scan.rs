@@ -21,6 +21,7 @@ use crate::compare::{Comparison, compare, compare_keeping};
 use crate::elf::{ElfError, ElfErrorKind, ObjectKind, ReadErrors, ReadOptions, read_paths};
 use crate::findings::{Finding, FindingKind, FlavourChange, ModuleImpact, finding_id};
 use crate::ignore::IgnoreRules;
+use crate::layouts::{Layout, LayoutKind};
 use crate::symbols::{AbiName, FlavourKey, SymbolSet};
 
 /// Counters of a scan beside its findings.
@@ -342,6 +343,9 @@ impl Scanner {
         };
         let broken_modules = self.impacts(hidden_imports);
         let bump_modules = self.impacts(bump_imports);
+        // A finding needs a layout's flavours; Generic's advice is the neutral one.
+        let layout = state.layout.as_ref().or(parent.layout.as_ref());
+        let layout = layout.map_or(LayoutKind::Generic, Layout::kind);
         let mut out = Vec::new();
         let mut emit = |kind, flavours: Vec<FlavourChange>, extra: &dyn Fn(&mut Finding)| {
             if flavours.is_empty() {
@@ -350,6 +354,7 @@ impl Scanner {
             let mut finding = Finding {
                 id: finding_id(&self.repo, sha, kind, &flavours),
                 kind,
+                layout,
                 commit: sha.clone(),
                 title: title.to_owned(),
                 abi: abi_of(&flavours),

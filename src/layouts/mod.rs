@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use git2::Oid;
+use serde::Serialize;
 
 use crate::formats::Format;
 use crate::ignore::{IgnoreError, IgnoreRules};
@@ -133,17 +134,114 @@ pub enum Layout {
     Generic(Arc<generic::Generic>),
 }
 
+/// Which kind of layout a finding was found in, without its location:
+/// findings carry it so that renderers give the advice of that layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayoutKind {
+    /// Debian's `debian/abi/` and `debian/config/defines`.
+    Debian,
+    /// Ubuntu's `debian.<branch>/abi/`.
+    Ubuntu,
+    /// Red Hat's kABI stablelists.
+    Redhat,
+    /// A layout described by configuration.
+    Generic,
+}
+
+/// What a maintainer can do about a finding in one layout: static
+/// Markdown phrases (code spans for paths), each completing
+/// "To resolve: ...", placed by the renderers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Remedy {
+    /// References changed incompatibly under the same ABI name.
+    pub hidden_break: &'static str,
+    /// How to declare a change harmless, when the layout has a way.
+    pub ignore: Option<IgnoreHint>,
+    /// A flavour's reference disappeared under the same ABI name.
+    pub coverage_lost: &'static str,
+}
+
+/// Where an entry ignoring one symbol goes, and how it is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IgnoreHint {
+    /// The place, as a Markdown phrase after "ignore it in".
+    pub place: &'static str,
+    /// The entry's text before the symbol name.
+    pub before: &'static str,
+    /// The entry's text after the symbol name.
+    pub after: &'static str,
+}
+
+impl LayoutKind {
+    /// The name used in JSON, as [`Layout::name`].
+    pub fn name(self) -> &'static str {
+        match self {
+            LayoutKind::Debian => "debian",
+            LayoutKind::Ubuntu => "ubuntu",
+            LayoutKind::Redhat => "redhat",
+            LayoutKind::Generic => "generic",
+        }
+    }
+
+    /// What applies in this layout (the facts are in the module docs of
+    /// each layout and in the README's layout section).
+    pub fn remedy(self) -> Remedy {
+        match self {
+            LayoutKind::Debian => Remedy {
+                hidden_break: "bump the ABI name (`abiname` in the `[abi]` section of `debian/config/defines`; on trixie and later, `debian/config/defines.toml`), and refresh the references only together with a new ABI name",
+                ignore: Some(IgnoreHint {
+                    place: "the `[abi]` section of `debian/config/defines`",
+                    before: "[abi]\nignore-changes:\n name:",
+                    after: "\n",
+                }),
+                // Debian's build check passes unchecked without a reference.
+                coverage_lost: "restore the reference files under `debian/abi/<ABI name>/` (without them Debian's build check does not run), or bump the ABI name (`abiname` in `debian/config/defines`) if the flavour is gone for good",
+            },
+            LayoutKind::Ubuntu => Remedy {
+                hidden_break: "bump the ABI number (`debian.<branch>/abi/version` and the version in `debian.<branch>/changelog`), and refresh the references only together with a new ABI number: under the same number the build check compares against these references",
+                ignore: Some(IgnoreHint {
+                    place: "`debian.<branch>/abi/abi.ignore` (one symbol a line)",
+                    before: "",
+                    after: "\n",
+                }),
+                coverage_lost: "restore the reference files under `debian.<branch>/abi/`, or bump the ABI number (`debian.<branch>/abi/version`) if the flavour is gone for good",
+            },
+            // kABI is promised for a whole minor release: no new name helps.
+            LayoutKind::Redhat => Remedy {
+                hidden_break: "a change to a stablelisted symbol breaks kABI, which holds for the whole minor release. Revert the change, or keep the symbol's CRC with the kABI workaround (the `RH_KABI_*` macros of `include/linux/rh_kabi.h`). The stablelists are in `redhat/kabi/kabi-module/kabi_<arch>/`",
+                ignore: None,
+                coverage_lost: "restore the stablelist entries under `redhat/kabi/kabi-module/kabi_<arch>/`: a symbol without an entry is not checked",
+            },
+            LayoutKind::Generic => Remedy {
+                hidden_break: "bump the ABI name, and refresh the references only together with a new ABI name",
+                ignore: Some(IgnoreHint {
+                    place: "the `ignore` list of the layout file (`--generic-layout`)",
+                    before: "ignore = [\"name:",
+                    after: "\"]\n",
+                }),
+                coverage_lost: "restore the reference files, or bump the ABI name if the flavour is gone for good",
+            },
+        }
+    }
+}
+
 /// The layout names accepted by `--layout` and configuration.
 pub const LAYOUT_NAMES: [&str; 3] = ["debian", "ubuntu", "redhat"];
 
 impl Layout {
     /// The layout's name.
     pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+
+    /// The layout's kind, which findings carry.
+    pub fn kind(&self) -> LayoutKind {
         match self {
-            Layout::Debian(_) => "debian",
-            Layout::Ubuntu(_) => "ubuntu",
-            Layout::Redhat(_) => "redhat",
-            Layout::Generic(_) => "generic",
+            Layout::Debian(_) => LayoutKind::Debian,
+            Layout::Ubuntu(_) => LayoutKind::Ubuntu,
+            Layout::Redhat(_) => LayoutKind::Redhat,
+            Layout::Generic(_) => LayoutKind::Generic,
         }
     }
 

@@ -116,6 +116,9 @@ fn finding_text(out: &mut String, f: &Finding) {
     for m in &f.breaks_modules {
         let _ = writeln!(out, "  {}", module_line(m, &plain));
     }
+    if let Some(phrase) = remedy_phrase(f) {
+        let _ = writeln!(out, "  to resolve: {phrase}");
+    }
     for (fs, (flavours, summary)) in by_featureset(&f.flavours) {
         let names: Vec<String> = flavours.iter().map(|f| plain(&f.flavour)).collect();
         let _ = writeln!(
@@ -318,21 +321,39 @@ fn flavour_parts(f: &Finding, max_bytes: usize) -> Vec<Part> {
         .collect()
 }
 
+/// What to do about a problem finding, in the layout it was found in:
+/// a static phrase completing "To resolve: ...".
+fn remedy_phrase(f: &Finding) -> Option<&'static str> {
+    let remedy = f.layout.remedy();
+    match f.kind {
+        FindingKind::HiddenBreak => Some(remedy.hidden_break),
+        FindingKind::CoverageLost => Some(remedy.coverage_lost),
+        FindingKind::Unversioned | FindingKind::Bump => None,
+    }
+}
+
 /// What to do about it, and the hidden marker.
 fn footer(f: &Finding) -> String {
-    let mut out = match f.kind {
-        FindingKind::HiddenBreak => {
-            // Escaped before the block is split into lines: a newline in
-            // the name must not make a line of its own.
-            let example = text(&clip(example_symbol(f).unwrap_or("symbol_name"))).into_owned();
-            format!(
-                "\n**To resolve**: bump the ABI name (`abiname` in `debian/config/defines`), or, if the change cannot affect out-of-tree modules, ignore it in the `[abi]` section:\n\n{}",
-                code_block(&format!("[abi]\nignore-changes:\n name:{example}\n"))
-            )
+    let mut out = String::new();
+    if let Some(phrase) = remedy_phrase(f) {
+        match f.layout.remedy().ignore {
+            Some(hint) if f.kind == FindingKind::HiddenBreak => {
+                // Escaped before the block is split into lines: a newline in
+                // the name must not make a line of its own.
+                let example = text(&clip(example_symbol(f).unwrap_or("symbol_name"))).into_owned();
+                let entry = format!("{}{example}{}", hint.before, hint.after);
+                let _ = write!(
+                    out,
+                    "\n**To resolve**: {phrase}; or, if the change cannot affect out-of-tree modules, ignore it in {}:\n\n{}",
+                    hint.place,
+                    code_block(&entry)
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "\n**To resolve**: {phrase}.");
+            }
         }
-        FindingKind::CoverageLost => "\n**To resolve**: restore the reference files, or bump the ABI name if the flavour is gone for good.\n".to_owned(),
-        FindingKind::Unversioned | FindingKind::Bump => String::new(),
-    };
+    }
     let _ = write!(out, "\n{}\n", marker(&f.id));
     out
 }
