@@ -223,39 +223,14 @@ fn list_sorted(
         .collect()
 }
 
+/// A `modules.order` read during the walk: the directory it lies in
+/// (relative to the root) and each listed module's line.
+type Order = (PathBuf, HashMap<String, usize>);
+
 /// Walks one directory argument; unreadable directories and entries are
 /// added to `errors` and skipped.
 fn collect_dir(root: &Path, errors: &mut Vec<ElfError>) -> Vec<Input> {
-    let mut found = Vec::new();
-    let mut orders: Vec<(PathBuf, HashMap<String, usize>)> = Vec::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel_dir) = stack.pop() {
-        for (entry, kind) in list_sorted(&root.join(&rel_dir), errors) {
-            let name = entry.file_name();
-            let rel = rel_dir.join(&name);
-            if kind.is_dir() {
-                stack.push(rel);
-            } else if kind.is_file() {
-                let name = name.to_string_lossy();
-                if name == "modules.order" {
-                    match read_order(&root.join(&rel)) {
-                        Ok(order) => orders.push((rel_dir.clone(), order)),
-                        Err(e) => errors.push(e),
-                    }
-                } else if module_stem(&name).is_some() {
-                    found.push(Found {
-                        rel,
-                        is_vmlinux: false,
-                    });
-                } else if rel_dir.as_os_str().is_empty() && name == "vmlinux" {
-                    found.push(Found {
-                        rel,
-                        is_vmlinux: true,
-                    });
-                }
-            }
-        }
-    }
+    let (mut found, orders) = walk_dir(root, errors);
     let build_tree = root.join("Makefile").is_file();
     // Position of a file in the nearest enclosing modules.order, if listed.
     let position = |rel: &Path| -> Option<(usize, usize)> {
@@ -289,6 +264,42 @@ fn collect_dir(root: &Path, errors: &mut Vec<ElfError>) -> Vec<Input> {
             path: root.join(&f.rel),
         })
         .collect()
+}
+
+/// Every module (and a top-level vmlinux) below `root`, relative to it, and
+/// the `modules.order` files met on the way, which decide the output order.
+fn walk_dir(root: &Path, errors: &mut Vec<ElfError>) -> (Vec<Found>, Vec<Order>) {
+    let mut found = Vec::new();
+    let mut orders = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel_dir) = stack.pop() {
+        for (entry, kind) in list_sorted(&root.join(&rel_dir), errors) {
+            let name = entry.file_name();
+            let rel = rel_dir.join(&name);
+            if kind.is_dir() {
+                stack.push(rel);
+            } else if kind.is_file() {
+                let name = name.to_string_lossy();
+                if name == "modules.order" {
+                    match read_order(&root.join(&rel)) {
+                        Ok(order) => orders.push((rel_dir.clone(), order)),
+                        Err(e) => errors.push(e),
+                    }
+                } else if module_stem(&name).is_some() {
+                    found.push(Found {
+                        rel,
+                        is_vmlinux: false,
+                    });
+                } else if rel_dir.as_os_str().is_empty() && name == "vmlinux" {
+                    found.push(Found {
+                        rel,
+                        is_vmlinux: true,
+                    });
+                }
+            }
+        }
+    }
+    (found, orders)
 }
 
 /// `kernel/fs/fat/fat.ko` or `fs/fat/fat.o` -> `kernel/fs/fat/fat` /
