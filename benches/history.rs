@@ -21,80 +21,18 @@ use std::time::Instant;
 use abibot::formats;
 use abibot::history::scan::Scanner;
 use abibot::history::{WalkOptions, Walker};
-use git2::{ObjectType, Oid, Repository, Signature};
+use git2::{ObjectType, Oid, Repository};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod synthetic;
 
-const FLAVOURS_PER_FEATURESET: usize = 10;
-const FEATURESETS: [&str; 3] = ["none", "rt", "cloud"];
-
-fn real(abi: &str, flavour: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/debian-bookworm/abi")
-        .join(abi)
-        .join(flavour);
-    std::fs::read(path).unwrap()
-}
-
-/// A flavour derived from a real file: every CRC xor-ed with `salt` (so no
-/// two flavours share a blob), optionally with `extra` added symbols.
-fn derive(base: &[u8], salt: u32, extra: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(base.len() + extra * 64);
-    for line in base.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let text = std::str::from_utf8(line).unwrap();
-        let (crc, rest) = text.split_once('\t').unwrap();
-        let crc = u32::from_str_radix(&crc[2..], 16).unwrap() ^ salt;
-        writeln!(out, "0x{crc:08x}\t{rest}").unwrap();
-    }
-    for i in 0..extra {
-        writeln!(
-            out,
-            "0x{:08x}\tbench_added_{i}\tvmlinux\tEXPORT_SYMBOL\t",
-            0x1000 + i
-        )
-        .unwrap();
-    }
-    out
-}
-
-struct Gen<'r> {
-    repo: &'r Repository,
-    index: git2::Index,
-    time: i64,
-}
-
-impl Gen<'_> {
-    fn write(&mut self, path: &str, bytes: &[u8]) {
-        self.index
-            .add_frombuffer(&common::blob_entry(path), bytes)
-            .unwrap();
-    }
-
-    fn commit(&mut self, message: &str) {
-        self.time += 60;
-        let tree = self
-            .repo
-            .find_tree(self.index.write_tree().unwrap())
-            .unwrap();
-        let sig =
-            Signature::new("Bench", "bench@example.org", &git2::Time::new(self.time, 0)).unwrap();
-        let parent = self.repo.head().ok().map(|h| h.peel_to_commit().unwrap());
-        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-        self.repo
-            .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-            .unwrap();
-    }
-}
+use synthetic::{FEATURESETS, FLAVOURS_PER_FEATURESET, Gen, derive, flavour_name, flavour_salt};
 
 fn flavour_names() -> Vec<String> {
-    let mut names = Vec::new();
-    for fs in FEATURESETS {
-        for i in 0..FLAVOURS_PER_FEATURESET {
-            names.push(format!("amd64_{fs}_f{i}"));
-        }
-    }
-    names
+    (0..FEATURESETS.len() * FLAVOURS_PER_FEATURESET)
+        .map(flavour_name)
+        .collect()
 }
 
 /// One synthetic flavour and what its reference holds now.
@@ -123,7 +61,7 @@ impl Flavour {
 
     fn write(&self, g: &mut Gen<'_>, abiname: u32, sets: &[&[Vec<u8>; 3]; 2]) {
         let base = &sets[usize::from(self.refreshed)][self.index / FLAVOURS_PER_FEATURESET];
-        let salt = (self.index as u32 + 1).wrapping_mul(0x9e37_79b9) ^ self.salt;
+        let salt = flavour_salt(self.index) ^ self.salt;
         g.write(
             &format!("debian/abi/6.1.0-{abiname}/{}", self.name),
             &derive(base, salt, self.added),
@@ -153,21 +91,9 @@ impl Flavour {
 /// Builds the synthetic history; returns the number of commits.
 fn generate(dir: &Path, commits: usize) -> usize {
     let repo = Repository::init(dir).unwrap();
-    let mut g = Gen {
-        index: repo.index().unwrap(),
-        repo: &repo,
-        time: 1_600_000_000,
-    };
-    let bases = [
-        real("6.1.0-47", "amd64_none_amd64"),
-        real("6.1.0-47", "amd64_rt_amd64"),
-        real("6.1.0-47", "amd64_none_cloud-amd64"),
-    ];
-    let changed = [
-        real("6.1.0-50", "amd64_none_amd64"),
-        real("6.1.0-50", "amd64_rt_amd64"),
-        real("6.1.0-50", "amd64_none_cloud-amd64"),
-    ];
+    let mut g = Gen::new(&repo);
+    let bases = synthetic::bases("6.1.0-47");
+    let changed = synthetic::bases("6.1.0-50");
     let mut flavours: Vec<Flavour> = flavour_names()
         .into_iter()
         .enumerate()

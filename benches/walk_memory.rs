@@ -14,95 +14,35 @@
 //! `ABIBOT_BENCH_BUDGETS`: comma-separated MiB, `default` for none).
 
 use std::fs::File;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use git2::{Oid, Repository, Signature};
+use git2::{Oid, Repository};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod synthetic;
 
-const FEATURESETS: [&str; 3] = ["none", "rt", "cloud"];
-const FLAVOURS_PER_FEATURESET: usize = 10;
+use synthetic::{FEATURESETS, FLAVOURS_PER_FEATURESET, Gen, derive, flavour_name, flavour_salt};
+
 /// Flavours rewritten by every commit.
 const CHURN: usize = 3;
 /// Every this many commits, a bump rewrites every flavour under a new name.
 const BUMP_EVERY: usize = 250;
 
-/// The three real references the flavours derive from (one per featureset).
-fn bases() -> Vec<String> {
-    [
-        "amd64_none_amd64",
-        "amd64_rt_amd64",
-        "amd64_none_cloud-amd64",
-    ]
-    .iter()
-    .map(|f| String::from_utf8(common::abi_file("6.1.0-47", f)).unwrap())
-    .collect()
-}
-
-/// A real reference with every CRC xor-ed with `salt`.
-fn derive(base: &str, salt: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(base.len());
-    for line in base.lines() {
-        let (crc, rest) = line.split_once('\t').unwrap();
-        let crc = u32::from_str_radix(&crc[2..], 16).unwrap() ^ salt;
-        writeln!(out, "0x{crc:08x}\t{rest}").unwrap();
-    }
-    out
-}
-
-struct Gen {
-    repo: Repository,
-    index: git2::Index,
-    time: i64,
-}
-
-impl Gen {
-    fn write(&mut self, path: &str, bytes: &[u8]) {
-        self.index
-            .add_frombuffer(&common::blob_entry(path), bytes)
-            .unwrap();
-    }
-
-    fn commit(&mut self, message: &str) {
-        self.time += 60;
-        let tree = self
-            .repo
-            .find_tree(self.index.write_tree().unwrap())
-            .unwrap();
-        let sig = Signature::new("Bench", "b@example.org", &git2::Time::new(self.time, 0)).unwrap();
-        let parent = self.repo.head().ok().map(|h| h.peel_to_commit().unwrap());
-        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-        self.repo
-            .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-            .unwrap();
-    }
-
-    fn flavour(&mut self, bases: &[String], abiname: u32, index: usize, salt: u32) {
-        let fs = index / FLAVOURS_PER_FEATURESET;
-        let name = format!(
-            "amd64_{}_f{}",
-            FEATURESETS[fs],
-            index % FLAVOURS_PER_FEATURESET
-        );
-        let salt = salt ^ (index as u32 + 1).wrapping_mul(0x9e37_79b9);
-        let path = format!("debian/abi/6.1.0-{abiname}/{name}");
-        self.write(&path, &derive(&bases[fs], salt));
-    }
+/// Writes flavour `index` under ABI `abiname`, its CRCs salted with `salt`.
+fn write_flavour(g: &mut Gen<'_>, bases: &[Vec<u8>; 3], abiname: u32, index: usize, salt: u32) {
+    let base = &bases[index / FLAVOURS_PER_FEATURESET];
+    let salt = salt ^ flavour_salt(index);
+    let path = format!("debian/abi/6.1.0-{abiname}/{}", flavour_name(index));
+    g.write(&path, &derive(base, salt, 0));
 }
 
 fn generate(dir: &Path, commits: usize) {
-    let bases = bases();
+    let bases = synthetic::bases("6.1.0-47");
     let repo = Repository::init(dir).unwrap();
-    let index = repo.index().unwrap();
-    let mut g = Gen {
-        repo,
-        index,
-        time: 1_600_000_000,
-    };
+    let mut g = Gen::new(&repo);
     let flavours = FEATURESETS.len() * FLAVOURS_PER_FEATURESET;
     let mut abiname = 40;
     g.write(
@@ -119,13 +59,19 @@ fn generate(dir: &Path, commits: usize) {
             let defines = format!("[abi]\nabiname: {abiname}\n");
             g.write("debian/config/defines", defines.as_bytes());
             for i in 0..flavours {
-                g.flavour(&bases, abiname, i, n as u32);
+                write_flavour(&mut g, &bases, abiname, i, n as u32);
             }
             g.commit(&format!("Bump ABI to {abiname}"));
             continue;
         }
         for k in 0..CHURN {
-            g.flavour(&bases, abiname, (n * CHURN + k) % flavours, n as u32);
+            write_flavour(
+                &mut g,
+                &bases,
+                abiname,
+                (n * CHURN + k) % flavours,
+                n as u32,
+            );
         }
         g.commit("Refresh ABI reference files");
     }
