@@ -169,102 +169,105 @@ impl Health {
 
     /// The `/metrics` document.
     pub fn prometheus(&self) -> String {
-        let c = self.counters.lock().expect("metrics lock");
+        // Both locks are held together so the document is one snapshot.
+        let counters = self.counters.lock().expect("metrics lock");
         let repos = self.repos.lock().expect("health lock");
-        let mut out = String::new();
-        let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, String)>| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (labels, value) in rows {
-                let _ = writeln!(out, "{name}{{{labels}}} {value}");
-            }
-        };
-        let repo_label = |r: &str| format!("repo=\"{}\"", escape(r));
-        family(
+        let mut out = Exposition(String::new());
+        counters.write_to(&mut out);
+        write_repo_gauges(&mut out, &repos);
+        out.0
+    }
+}
+
+impl Counters {
+    /// The counter families and the poll duration summary.
+    fn write_to(&self, out: &mut Exposition) {
+        out.family(
             "abibot_commits_scanned_total",
             "counter",
             "Commits scanned.",
-            c.commits_scanned
-                .iter()
-                .map(|(r, n)| (repo_label(r), n.to_string()))
-                .collect(),
         );
-        family(
-            "abibot_findings_total",
-            "counter",
-            "New findings, by kind.",
-            c.findings
-                .iter()
-                .map(|((r, k), n)| {
-                    (
-                        format!("{},kind=\"{}\"", repo_label(r), escape(k)),
-                        n.to_string(),
-                    )
-                })
-                .collect(),
-        );
-        family(
+        for (r, n) in &self.commits_scanned {
+            out.sample("abibot_commits_scanned_total", &repo_label(r), n);
+        }
+        out.family("abibot_findings_total", "counter", "New findings, by kind.");
+        for ((r, k), n) in &self.findings {
+            let labels = format!("{},kind=\"{}\"", repo_label(r), escape(k));
+            out.sample("abibot_findings_total", &labels, n);
+        }
+        out.family(
             "abibot_comments_posted_total",
             "counter",
             "Comments posted.",
-            c.comments_posted
-                .iter()
-                .map(|(r, n)| (repo_label(r), n.to_string()))
-                .collect(),
         );
-        family(
+        for (r, n) in &self.comments_posted {
+            out.sample("abibot_comments_posted_total", &repo_label(r), n);
+        }
+        out.family(
             "abibot_forge_errors_total",
             "counter",
             "Failed forge calls, by HTTP status or failure kind.",
-            c.forge_errors
-                .iter()
-                .map(|((r, s), n)| {
-                    (
-                        format!("{},status=\"{}\"", repo_label(r), escape(s)),
-                        n.to_string(),
-                    )
-                })
-                .collect(),
         );
-        let _ = writeln!(
-            out,
-            "# HELP abibot_poll_duration_seconds Time taken by polls.\n# TYPE abibot_poll_duration_seconds summary"
-        );
-        for (r, (sum, count)) in &c.polls {
-            let _ = writeln!(
-                out,
-                "abibot_poll_duration_seconds_sum{{{}}} {sum}",
-                repo_label(r)
-            );
-            let _ = writeln!(
-                out,
-                "abibot_poll_duration_seconds_count{{{}}} {count}",
-                repo_label(r)
-            );
+        for ((r, s), n) in &self.forge_errors {
+            let labels = format!("{},status=\"{}\"", repo_label(r), escape(s));
+            out.sample("abibot_forge_errors_total", &labels, n);
         }
-        let _ = writeln!(
-            out,
-            "# HELP abibot_repo_up Whether the repository's last poll succeeded.\n# TYPE abibot_repo_up gauge"
+        out.family(
+            "abibot_poll_duration_seconds",
+            "summary",
+            "Time taken by polls.",
         );
-        for (r, h) in repos.iter() {
-            let up = u8::from(h.status == RepoStatus::Ok);
-            let _ = writeln!(out, "abibot_repo_up{{{}}} {up}", repo_label(r.as_str()));
+        for (r, (sum, count)) in &self.polls {
+            out.sample("abibot_poll_duration_seconds_sum", &repo_label(r), sum);
+            out.sample("abibot_poll_duration_seconds_count", &repo_label(r), count);
         }
-        let _ = writeln!(
-            out,
-            "# HELP abibot_last_success_timestamp_seconds When the repository was last polled successfully.\n# TYPE abibot_last_success_timestamp_seconds gauge"
-        );
-        for (r, h) in repos.iter() {
-            if let Some(t) = h.last_success {
-                let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-                let _ = writeln!(
-                    out,
-                    "abibot_last_success_timestamp_seconds{{{}}} {secs}",
-                    repo_label(r.as_str())
-                );
-            }
-        }
-        out
     }
+}
+
+/// The gauges read from each repository's health: up, last success.
+fn write_repo_gauges(out: &mut Exposition, repos: &BTreeMap<RepoName, RepoHealth>) {
+    out.family(
+        "abibot_repo_up",
+        "gauge",
+        "Whether the repository's last poll succeeded.",
+    );
+    for (r, h) in repos {
+        let up = u8::from(h.status == RepoStatus::Ok);
+        out.sample("abibot_repo_up", &repo_label(r.as_str()), up);
+    }
+    out.family(
+        "abibot_last_success_timestamp_seconds",
+        "gauge",
+        "When the repository was last polled successfully.",
+    );
+    for (r, h) in repos {
+        if let Some(t) = h.last_success {
+            let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+            let name = "abibot_last_success_timestamp_seconds";
+            out.sample(name, &repo_label(r.as_str()), secs);
+        }
+    }
+}
+
+/// A document in Prometheus' text exposition format being written.
+struct Exposition(String);
+
+impl Exposition {
+    /// A family's `# HELP` and `# TYPE` lines, before its samples.
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        // Writing to a String cannot fail.
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    /// One sample: `name{labels} value`.
+    fn sample(&mut self, name: &str, labels: &str, value: impl std::fmt::Display) {
+        let _ = writeln!(self.0, "{name}{{{labels}}} {value}");
+    }
+}
+
+/// The `repo="…"` label every sample carries.
+fn repo_label(repo: &str) -> String {
+    format!("repo=\"{}\"", escape(repo))
 }
 
 /// Label values escape backslash, quote and newline.
@@ -296,5 +299,60 @@ mod tests {
         assert!(!doc.contains("S3cretT0ken"), "{doc}");
         assert!(doc.contains("https://<redacted>@host/x.git"), "{doc}");
         assert!(doc.contains("\"failing\""), "{doc}");
+    }
+
+    #[test]
+    fn metrics_list_every_family_once_in_a_fixed_order() {
+        let health = Health::default();
+        let linux = RepoName::new("linux").unwrap();
+        let rt = RepoName::new("rt").unwrap();
+        health.register(&linux);
+        health.register(&rt);
+        health.polled(&linux, Duration::from_millis(1500), None);
+        health.polled(&rt, Duration::from_secs(2), Some("fetch failed".into()));
+        health.commits_scanned(&linux, 3);
+        health.finding(&linux, "hidden-break");
+        health.comment_posted(&linux);
+        health.forge_error(&rt, "x\"y");
+        // The time of the last success is now: only its presence is fixed.
+        let doc: Vec<String> = health
+            .prometheus()
+            .lines()
+            .map(|l| match l.rsplit_once(' ') {
+                Some((sample, t))
+                    if sample.starts_with("abibot_last_success_timestamp_seconds{") =>
+                {
+                    assert!(t.parse::<u64>().unwrap() > 1_700_000_000, "{l}");
+                    format!("{sample} T")
+                }
+                _ => l.to_owned(),
+            })
+            .collect();
+        let expected = r#"# HELP abibot_commits_scanned_total Commits scanned.
+# TYPE abibot_commits_scanned_total counter
+abibot_commits_scanned_total{repo="linux"} 3
+# HELP abibot_findings_total New findings, by kind.
+# TYPE abibot_findings_total counter
+abibot_findings_total{repo="linux",kind="hidden-break"} 1
+# HELP abibot_comments_posted_total Comments posted.
+# TYPE abibot_comments_posted_total counter
+abibot_comments_posted_total{repo="linux"} 1
+# HELP abibot_forge_errors_total Failed forge calls, by HTTP status or failure kind.
+# TYPE abibot_forge_errors_total counter
+abibot_forge_errors_total{repo="rt",status="x\"y"} 1
+# HELP abibot_poll_duration_seconds Time taken by polls.
+# TYPE abibot_poll_duration_seconds summary
+abibot_poll_duration_seconds_sum{repo="linux"} 1.5
+abibot_poll_duration_seconds_count{repo="linux"} 1
+abibot_poll_duration_seconds_sum{repo="rt"} 2
+abibot_poll_duration_seconds_count{repo="rt"} 1
+# HELP abibot_repo_up Whether the repository's last poll succeeded.
+# TYPE abibot_repo_up gauge
+abibot_repo_up{repo="linux"} 1
+abibot_repo_up{repo="rt"} 0
+# HELP abibot_last_success_timestamp_seconds When the repository was last polled successfully.
+# TYPE abibot_last_success_timestamp_seconds gauge
+abibot_last_success_timestamp_seconds{repo="linux"} T"#;
+        assert_eq!(doc.join("\n"), expected);
     }
 }
