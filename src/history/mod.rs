@@ -3,8 +3,11 @@
 //! revision.
 //!
 //! The cost of a walk follows the bytes that changed: for each commit the
-//! object ids of the layout's inputs (`debian/abi`, `debian/config`,
-//! `debian/changelog`) are compared with the parent's first; only when one
+//! object ids of the layout's inputs ([`Layout::inputs`]: Debian's
+//! `debian/abi`, `debian/config`, `debian/changelog`; Ubuntu's
+//! `debian.<branch>/abi` and `debian/debian.env`; Red Hat's stablelists and
+//! `Makefile.rhelver`; a generic layout's reference directory and ABI file)
+//! are compared with the parent's first, one tree lookup each; only when one
 //! differs is the layout read, and only references whose object id changed
 //! are parsed (once per object, through [`cache::Loader`]). Unchanged
 //! flavours share their parsed set with the parent.
@@ -18,6 +21,7 @@ pub mod cache;
 pub mod scan;
 pub mod timeline;
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
@@ -131,6 +135,8 @@ pub fn file_entry(path: &str, id: Oid) -> git2::IndexEntry {
 pub struct GitTree<'r> {
     repo: &'r Repository,
     tree: git2::Tree<'r>,
+    /// Paths resolved so far: what a commit costs before any blob is read.
+    lookups: Cell<usize>,
 }
 
 impl<'r> GitTree<'r> {
@@ -142,10 +148,17 @@ impl<'r> GitTree<'r> {
         Ok(GitTree {
             repo,
             tree: commit.tree()?,
+            lookups: Cell::new(0),
         })
     }
 
+    /// Paths resolved in this tree so far (every `TreeSource` call is one).
+    pub fn lookups(&self) -> usize {
+        self.lookups.get()
+    }
+
     fn entry_id(&self, path: &str) -> Result<Option<(Oid, bool)>, TreeError> {
+        self.lookups.set(self.lookups.get() + 1);
         if path.is_empty() {
             return Ok(Some((self.tree.id(), true)));
         }
@@ -195,6 +208,44 @@ impl TreeSource for GitTree<'_> {
     }
 }
 
+/// What a commit's tree says of its layout.
+enum Found {
+    /// No layout: no references.
+    Absent,
+    /// The parent's layout, none of whose inputs changed.
+    Unchanged,
+    /// A layout (bound to the tree) with its inputs' object ids, where the
+    /// layout or an id differs from the parent's.
+    Changed(Layout, InputIds),
+}
+
+/// `layout` bound to `tree` (Ubuntu's branch resolved), with its inputs'
+/// ids: `ids`, those of the unbound layout, unless binding changed the
+/// inputs.
+fn bound(
+    layout: Layout,
+    ids: InputIds,
+    tree: &GitTree<'_>,
+) -> Result<(Layout, InputIds), TreeError> {
+    let bound = match &layout {
+        Layout::Ubuntu(u) => Layout::Ubuntu(u.bound(tree)?),
+        _ => return Ok((layout, ids)),
+    };
+    if bound.inputs() == layout.inputs() {
+        return Ok((bound, ids));
+    }
+    let ids = input_ids(&bound, tree)?;
+    Ok((bound, ids))
+}
+
+/// The object ids of `layout`'s inputs in `tree`, one lookup each.
+fn input_ids(layout: &Layout, tree: &GitTree<'_>) -> Result<InputIds, TreeError> {
+    layout.inputs().iter().map(|path| tree.id(path)).collect()
+}
+
+/// The object ids of a layout's inputs at one revision (`None`: absent).
+type InputIds = Vec<Option<Oid>>;
+
 /// Every flavour's parsed set at one revision.
 type FlavourSets = BTreeMap<FlavourKey, Arc<SymbolSet>>;
 
@@ -214,7 +265,7 @@ pub struct RevisionError {
 pub struct RevState {
     /// The layout found (none in a revision without references).
     pub layout: Option<Layout>,
-    inputs: Vec<Option<Oid>>,
+    inputs: InputIds,
     /// Where each flavour's reference is, as the layout found it.
     pub sources: BTreeMap<FlavourKey, FlavourSource>,
     /// The reference set: the ABI name in force and every flavour's parsed
@@ -279,6 +330,9 @@ pub struct Walker<'r> {
     pub loader: Loader,
     /// Layout reads done (snapshots built); unrelated commits add none.
     pub snapshots_read: usize,
+    /// Paths resolved in commits' trees, layout detection and reads
+    /// included: an unrelated commit adds one per layout input.
+    pub tree_lookups: usize,
 }
 
 impl<'r> Walker<'r> {
@@ -294,6 +348,7 @@ impl<'r> Walker<'r> {
             options,
             loader,
             snapshots_read: 0,
+            tree_lookups: 0,
         }
     }
 
@@ -342,28 +397,60 @@ impl<'r> Walker<'r> {
         let empty = RevState::default();
         let parent = parent.unwrap_or(&empty);
         let mut errors = Vec::new();
-        let state = self.build_state(&sha, &tree, parent, &mut errors)?;
-        Ok((state, errors))
+        let state = self.build_state(&sha, &tree, parent, &mut errors);
+        self.tree_lookups += tree.lookups();
+        Ok((state?, errors))
     }
 
-    fn layout_for(
+    /// What `tree` says of its layout. The parent's layout is kept while
+    /// any of its inputs exists (a packaging directory renamed, `linux-2.6/`
+    /// -> `linux/`, is found again), so a commit that changed none of them
+    /// costs one lookup per input and nothing more. When an input changed,
+    /// the layout is bound to this tree again: Ubuntu's branch may have
+    /// moved with `debian/debian.env`.
+    fn layout_at(&self, tree: &GitTree<'_>, parent: &RevState) -> Result<Found, TreeError> {
+        let (layout, ids) = match self.kept_layout(tree, parent)? {
+            Some(kept) => kept,
+            None => {
+                let found = match &self.options.layout {
+                    Some(layout) => Some(layout.clone()),
+                    None => Layout::detect(tree, self.options.root.as_deref())?,
+                };
+                let Some(layout) = found else {
+                    return Ok(Found::Absent);
+                };
+                let ids = input_ids(&layout, tree)?;
+                (layout, ids)
+            }
+        };
+        let unchanged = |layout: &Layout, ids: &InputIds| {
+            parent.layout.as_ref().map(Layout::inputs) == Some(layout.inputs())
+                && *ids == parent.inputs
+        };
+        if unchanged(&layout, &ids) {
+            return Ok(Found::Unchanged);
+        }
+        let (layout, ids) = bound(layout, ids, tree)?;
+        if unchanged(&layout, &ids) {
+            return Ok(Found::Unchanged);
+        }
+        Ok(Found::Changed(layout, ids))
+    }
+
+    /// The parent's layout and its inputs' ids in `tree`, unless none of
+    /// them exists any more and the layout was detected (not forced).
+    fn kept_layout(
         &self,
         tree: &GitTree<'_>,
         parent: &RevState,
-    ) -> Result<Option<Layout>, TreeError> {
-        if let Some(layout) = &self.options.layout {
-            return Ok(Some(layout.clone()));
-        }
-        if let Some(layout) = &parent.layout {
-            // Keep the parent's layout while its inputs exist; a packaging
-            // directory renamed (`linux-2.6/` -> `linux/`) is found again.
-            for input in layout.inputs() {
-                if tree.id(&input)?.is_some() {
-                    return Ok(Some(layout.clone()));
-                }
-            }
-        }
-        Layout::detect(tree, self.options.root.as_deref())
+    ) -> Result<Option<(Layout, InputIds)>, TreeError> {
+        let Some(layout) = &parent.layout else {
+            return Ok(None);
+        };
+        let ids = input_ids(layout, tree)?;
+        // A forced layout is the parent's too: the walk built it.
+        let kept = self.options.layout.is_some() || ids.iter().any(Option::is_some);
+        Ok(kept.then(|| (layout.clone(), ids)))
     }
 
     fn build_state(
@@ -380,28 +467,15 @@ impl<'r> Walker<'r> {
                 message,
             })
         };
-        let layout = match self.layout_for(tree, parent) {
-            Ok(Some(layout)) => layout,
-            Ok(None) => return Ok(RevState::default()),
+        let (layout, inputs) = match self.layout_at(tree, parent) {
+            Ok(Found::Changed(layout, inputs)) => (layout, inputs),
+            Ok(Found::Unchanged) => return Ok(parent.clone()),
+            Ok(Found::Absent) => return Ok(RevState::default()),
             Err(e) => {
                 report(&e.path, e.message);
                 return Ok(parent.clone());
             }
         };
-        let mut inputs = Vec::new();
-        for path in layout.inputs() {
-            match tree.id(&path) {
-                Ok(id) => inputs.push(id),
-                Err(e) => {
-                    report(&e.path, e.message);
-                    return Ok(parent.clone());
-                }
-            }
-        }
-        let same_layout = parent.layout.as_ref().map(Layout::inputs) == Some(layout.inputs());
-        if same_layout && inputs == parent.inputs {
-            return Ok(parent.clone());
-        }
         self.snapshots_read += 1;
         let snapshot = match layout.read(tree) {
             Ok(s) => s,

@@ -9,6 +9,11 @@
 //! ```
 //!
 //! Missing `{arch}` / `{featureset}` parts default to `any` / `none`.
+//!
+//! A walk watches the directory before the first wildcard (`abi` above) and
+//! the ABI file: a commit changing neither costs a tree lookup for each. A
+//! template starting with a wildcard makes the whole tree that directory,
+//! so every commit is then read.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

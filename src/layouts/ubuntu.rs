@@ -61,7 +61,19 @@ impl Ubuntu {
         Ok(None)
     }
 
-    /// The branch's `abi/` and `debian/debian.env` decide everything.
+    /// This layout with its branch resolved in `tree`. The walker binds a
+    /// layout again whenever one of its inputs changed, so a branch moved in
+    /// `debian/debian.env` is followed; without `debian.env`, the branch is
+    /// found again when its `abi/` changes or goes.
+    pub fn bound(&self, tree: &dyn TreeSource) -> Result<Ubuntu, TreeError> {
+        Ok(Ubuntu {
+            root: self.root.clone(),
+            branch: Self::branch_dir(tree, &self.root)?,
+        })
+    }
+
+    /// The branch's `abi/` and `debian/debian.env` decide everything; before
+    /// the branch is known, the whole packaging directory does.
     pub fn inputs(&self) -> Vec<String> {
         match &self.branch {
             Some(b) => vec![
