@@ -29,6 +29,16 @@ pub fn json(report: &BisectReport) -> String {
 /// The report for people.
 pub fn text(report: &BisectReport) -> String {
     let mut out = String::new();
+    write_question(&mut out, report);
+    out.push('\n');
+    write_first_bad(&mut out, report);
+    out.push('\n');
+    write_probes(&mut out, report);
+    out
+}
+
+/// What was bisected: the range, what is compared, and what counts as bad.
+fn write_question(out: &mut String, report: &BisectReport) {
     let mode = match report.mode {
         Mode::Reference => "references",
         Mode::Build => "builds",
@@ -57,7 +67,11 @@ pub fn text(report: &BisectReport) -> String {
         "Looking for: {kind} of {symbols} in {}",
         joined(&report.flavours)
     );
-    out.push('\n');
+}
+
+/// The answer: the first bad commit with its matching changes per flavour,
+/// or why there is none.
+fn write_first_bad(out: &mut String, report: &BisectReport) {
     match &report.first_bad {
         None => {
             let _ = writeln!(
@@ -99,7 +113,11 @@ pub fn text(report: &BisectReport) -> String {
             }
         }
     }
-    out.push('\n');
+}
+
+/// How the answer was reached: every probe, the commits skipped, the work
+/// done.
+fn write_probes(out: &mut String, report: &BisectReport) {
     let _ = writeln!(out, "Probes ({}):", report.probes.len());
     for probe in &report.probes {
         let _ = write!(
@@ -135,7 +153,6 @@ pub fn text(report: &BisectReport) -> String {
     if let Some(dir) = &report.keep_dir {
         let _ = writeln!(out, "Build output kept in {}", safe(dir));
     }
-    out
 }
 
 /// `crc_changed  symbol_x  0x00000001 -> 0x00000002`.
