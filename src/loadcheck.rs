@@ -28,12 +28,12 @@
 //! The check is independent of where the [`SymbolSet`] comes from (a file,
 //! git history, a built tree). Findings are plain data; `report::loadcheck` shows them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Serialize, Serializer};
 
 use crate::elf::{ModuleInfo, VersionsSource};
-use crate::symbols::{Crc, SymbolSet};
+use crate::symbols::{Crc, Symbol, SymbolSet};
 
 /// Licenses the kernel treats as GPL-compatible (`license_is_gpl_compatible`).
 pub const GPL_COMPATIBLE: [&str; 6] = [
@@ -204,147 +204,14 @@ pub fn check(
     expected_vermagic: Option<&str>,
 ) -> LoadReport {
     let name = module.name();
-    let mut findings = Vec::new();
-    let mut push = |severity, problem| findings.push(Finding { severity, problem });
-    let has_crcs = module.versions_source != VersionsSource::None;
-
-    match (&module.modinfo.vermagic, expected_vermagic) {
-        (None, _) => push(Severity::Error, Problem::MissingVermagic),
-        (Some(m), Some(e)) if m != e => {
-            let accepted = same_magic(m, e, has_crcs);
-            push(
-                if accepted {
-                    Severity::Warning
-                } else {
-                    Severity::Error
-                },
-                Problem::VermagicMismatch {
-                    module: m.clone(),
-                    expected: e.to_owned(),
-                    accepted,
-                },
-            );
-        }
-        _ => {}
-    }
-
-    let gpl_ok = license_is_gpl_compatible(module.modinfo.license.as_deref());
-    let versions: std::collections::HashMap<&str, u64> = module
-        .versions
-        .iter()
-        .rev() // the loader takes the first entry of a name
-        .map(|v| (v.name.as_str(), v.crc))
-        .collect();
-    let mut reported_no_versions = false;
-
-    let mut seen = HashSet::new();
-    let mut imports: Vec<(&str, bool)> = module
-        .undefined
-        .iter()
-        .filter(|u| !ignored_undefined(module.class.machine, &u.name))
-        .filter(|u| seen.insert(u.name.as_str()))
-        .map(|u| (u.name.as_str(), u.weak))
-        .collect();
-    // check_modstruct_layout: versioned, never undefined, and only checked
-    // if the kernel has it.
-    if versions.contains_key("module_layout")
-        && !seen.contains("module_layout")
-        && against.get("module_layout").is_some()
-    {
-        imports.insert(0, ("module_layout", false));
-    }
-
+    let mut checker = Checker::new(module, against);
+    checker.vermagic(expected_vermagic);
+    let imports = imports(module, &checker.versions, against);
     for &(symbol, weak) in &imports {
-        let Some(export) = against.get(symbol) else {
-            if !weak {
-                push(
-                    Severity::Error,
-                    Problem::MissingSymbol {
-                        symbol: symbol.into(),
-                    },
-                );
-            }
-            continue;
-        };
-        match export.export.as_ref().map(|e| (e, e.gpl_only())) {
-            Some((_, Some(true))) if !gpl_ok => {
-                if !weak {
-                    push(
-                        Severity::Error,
-                        Problem::GplOnly {
-                            symbol: symbol.into(),
-                            exporter: export.module.clone(),
-                            license: module.modinfo.license.clone(),
-                        },
-                    );
-                }
-                continue;
-            }
-            Some((kind, None)) => push(
-                Severity::Warning,
-                Problem::UnknownExportKind {
-                    symbol: symbol.into(),
-                    export: kind.as_str().to_owned(),
-                },
-            ),
-            _ => {}
-        }
-        match versions.get(symbol) {
-            // An unversioned export (CRC 0, or a kernel without
-            // CONFIG_MODVERSIONS) has no kcrctab entry: never checked.
-            _ if export.crc.is_unversioned() => {}
-            Some(&crc) if crc != u64::from(export.crc.0) => push(
-                Severity::Error,
-                Problem::CrcMismatch {
-                    symbol: symbol.into(),
-                    exporter: export.module.clone(),
-                    module_crc: crc,
-                    kernel_crc: export.crc,
-                },
-            ),
-            Some(_) => {}
-            None if !has_crcs => {
-                if !reported_no_versions {
-                    reported_no_versions = true;
-                    push(Severity::Error, Problem::NoVersions);
-                }
-            }
-            None => push(
-                Severity::Warning,
-                Problem::NoSymbolVersion {
-                    symbol: symbol.into(),
-                },
-            ),
-        }
-        if let Some(ns) = export.namespace.as_deref().filter(|ns| !ns.is_empty())
-            && !module.modinfo.import_ns.iter().any(|i| i == ns)
-        {
-            push(
-                Severity::Error,
-                Problem::NamespaceNotImported {
-                    symbol: symbol.into(),
-                    namespace: ns.to_owned(),
-                    exporter: export.module.clone(),
-                },
-            );
-        }
+        checker.import(symbol, weak);
     }
-
-    for export in &module.exports {
-        if let Some(other) = against.get(&export.name) {
-            let other_name = other.module.rsplit('/').next().unwrap_or(&other.module);
-            if !same_module_name(other_name, &name) {
-                push(
-                    Severity::Error,
-                    Problem::DuplicateExport {
-                        symbol: export.name.clone(),
-                        exporter: other.module.clone(),
-                    },
-                );
-            }
-        }
-    }
-
+    checker.exports(&name);
+    let mut findings = checker.findings;
     // Module-wide findings first, then per symbol in table order: stable.
     findings.sort_by_key(|f| {
         !matches!(
@@ -358,6 +225,202 @@ pub fn check(
         name,
         imports_checked: imports.len(),
         findings,
+    }
+}
+
+/// The symbols the loader resolves, in its order, each once, with whether
+/// the reference is weak: the module's undefined symbols, after
+/// `module_layout` when `check_modstruct_layout` applies (versioned, never
+/// undefined, and only checked if the kernel has it).
+fn imports<'m>(
+    module: &'m ModuleInfo,
+    versions: &HashMap<&str, u64>,
+    against: &SymbolSet,
+) -> Vec<(&'m str, bool)> {
+    let mut seen = HashSet::new();
+    let mut imports: Vec<(&str, bool)> = module
+        .undefined
+        .iter()
+        .filter(|u| !ignored_undefined(module.class.machine, &u.name))
+        .filter(|u| seen.insert(u.name.as_str()))
+        .map(|u| (u.name.as_str(), u.weak))
+        .collect();
+    if versions.contains_key("module_layout")
+        && !seen.contains("module_layout")
+        && against.get("module_layout").is_some()
+    {
+        imports.insert(0, ("module_layout", false));
+    }
+    imports
+}
+
+/// What the rules need to know about one module, and the findings so far.
+struct Checker<'m> {
+    module: &'m ModuleInfo,
+    against: &'m SymbolSet,
+    /// Whether the module has a version table at all.
+    has_crcs: bool,
+    /// Whether GPL-only exports are visible to it.
+    gpl_ok: bool,
+    /// The module's CRC of each symbol it versions.
+    versions: HashMap<&'m str, u64>,
+    /// A module without a version table is one finding, not one per symbol.
+    reported_no_versions: bool,
+    findings: Vec<Finding>,
+}
+
+impl<'m> Checker<'m> {
+    fn new(module: &'m ModuleInfo, against: &'m SymbolSet) -> Checker<'m> {
+        Checker {
+            module,
+            against,
+            has_crcs: module.versions_source != VersionsSource::None,
+            gpl_ok: license_is_gpl_compatible(module.modinfo.license.as_deref()),
+            versions: module
+                .versions
+                .iter()
+                .rev() // the loader takes the first entry of a name
+                .map(|v| (v.name.as_str(), v.crc))
+                .collect(),
+            reported_no_versions: false,
+            findings: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, severity: Severity, problem: Problem) {
+        self.findings.push(Finding { severity, problem });
+    }
+
+    /// `vermagic` is present and, when the kernel's is known, matches it
+    /// the way `same_magic` compares.
+    fn vermagic(&mut self, expected: Option<&str>) {
+        match (&self.module.modinfo.vermagic, expected) {
+            (None, _) => self.push(Severity::Error, Problem::MissingVermagic),
+            (Some(m), Some(e)) if m != e => {
+                let accepted = same_magic(m, e, self.has_crcs);
+                let severity = if accepted {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                };
+                let problem = Problem::VermagicMismatch {
+                    module: m.clone(),
+                    expected: e.to_owned(),
+                    accepted,
+                };
+                self.push(severity, problem);
+            }
+            _ => {}
+        }
+    }
+
+    /// The three rules for one imported symbol; a missing or invisible
+    /// export ends its checks, as there is nothing to compare with.
+    fn import(&mut self, symbol: &str, weak: bool) {
+        let Some(export) = self.against.get(symbol) else {
+            if !weak {
+                let symbol = symbol.into();
+                self.push(Severity::Error, Problem::MissingSymbol { symbol });
+            }
+            return;
+        };
+        if self.visible(symbol, weak, export) {
+            self.version(symbol, export);
+            self.namespace(symbol, export);
+        }
+    }
+
+    /// `find_symbol`: a GPL-only export is invisible to a module whose
+    /// license is not GPL-compatible. An export of a kind abibot does not
+    /// know is visible, with a warning.
+    fn visible(&mut self, symbol: &str, weak: bool, export: &Symbol) -> bool {
+        match export.export.as_ref().map(|e| (e, e.gpl_only())) {
+            Some((_, Some(true))) if !self.gpl_ok => {
+                if !weak {
+                    let problem = Problem::GplOnly {
+                        symbol: symbol.into(),
+                        exporter: export.module.clone(),
+                        license: self.module.modinfo.license.clone(),
+                    };
+                    self.push(Severity::Error, problem);
+                }
+                return false;
+            }
+            Some((kind, None)) => self.push(
+                Severity::Warning,
+                Problem::UnknownExportKind {
+                    symbol: symbol.into(),
+                    export: kind.as_str().to_owned(),
+                },
+            ),
+            _ => {}
+        }
+        true
+    }
+
+    /// `check_version`: the module's CRC of the symbol equals the kernel's.
+    fn version(&mut self, symbol: &str, export: &Symbol) {
+        match self.versions.get(symbol) {
+            // An unversioned export (CRC 0, or a kernel without
+            // CONFIG_MODVERSIONS) has no kcrctab entry: never checked.
+            _ if export.crc.is_unversioned() => {}
+            Some(&crc) if crc != u64::from(export.crc.0) => self.push(
+                Severity::Error,
+                Problem::CrcMismatch {
+                    symbol: symbol.into(),
+                    exporter: export.module.clone(),
+                    module_crc: crc,
+                    kernel_crc: export.crc,
+                },
+            ),
+            Some(_) => {}
+            None if !self.has_crcs => {
+                if !self.reported_no_versions {
+                    self.reported_no_versions = true;
+                    self.push(Severity::Error, Problem::NoVersions);
+                }
+            }
+            None => self.push(
+                Severity::Warning,
+                Problem::NoSymbolVersion {
+                    symbol: symbol.into(),
+                },
+            ),
+        }
+    }
+
+    /// `verify_namespace_is_imported`: a namespaced export needs the
+    /// module's `import_ns`.
+    fn namespace(&mut self, symbol: &str, export: &Symbol) {
+        if let Some(ns) = export.namespace.as_deref().filter(|ns| !ns.is_empty())
+            && !self.module.modinfo.import_ns.iter().any(|i| i == ns)
+        {
+            self.push(
+                Severity::Error,
+                Problem::NamespaceNotImported {
+                    symbol: symbol.into(),
+                    namespace: ns.to_owned(),
+                    exporter: export.module.clone(),
+                },
+            );
+        }
+    }
+
+    /// `verify_exported_symbols`: no export of the module may already be
+    /// exported by another module or vmlinux.
+    fn exports(&mut self, name: &str) {
+        for export in &self.module.exports {
+            if let Some(other) = self.against.get(&export.name) {
+                let other_name = other.module.rsplit('/').next().unwrap_or(&other.module);
+                if !same_module_name(other_name, name) {
+                    let problem = Problem::DuplicateExport {
+                        symbol: export.name.clone(),
+                        exporter: other.module.clone(),
+                    };
+                    self.push(Severity::Error, problem);
+                }
+            }
+        }
     }
 }
 
