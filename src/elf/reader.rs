@@ -57,116 +57,19 @@ impl<'a> ElfFile<'a> {
     /// `elf_validity_check` does.
     pub fn parse(data: &'a [u8], file: &'a str) -> Result<ElfFile<'a>, ElfError> {
         let err = |kind| ElfError::new(file, kind);
-        if !data.starts_with(b"\x7fELF") {
-            let magic: Vec<String> = data.iter().take(4).map(|b| format!("{b:02x}")).collect();
-            let magic = if magic.is_empty() {
-                "nothing: the file is empty".to_owned()
-            } else {
-                magic.join(" ")
-            };
-            return Err(err(ElfErrorKind::NotElf { magic }));
-        }
-        let header: Header =
-            Elf::parse_header(data).map_err(|e| err(ElfErrorKind::Header(e.to_string())))?;
-        let container = header
-            .container()
-            .map_err(|e| err(ElfErrorKind::Header(e.to_string())))?;
-        let endian = header
-            .endianness()
-            .map_err(|e| err(ElfErrorKind::Header(e.to_string())))?;
-        let ctx = Ctx::new(container, endian);
-        let file_size = data.len() as u64;
-
-        let mut sections = Vec::new();
-        if header.e_shoff != 0 {
-            let entsize = SectionHeader::size(ctx) as u64;
-            if u64::from(header.e_shentsize) != entsize {
-                return Err(err(ElfErrorKind::Header(format!(
-                    "section header size is {} bytes, expected {entsize}",
-                    header.e_shentsize
-                ))));
-            }
-            // e_shnum 0 means "more than 0xff00, see sh_size of section 0";
-            // goblin reads it, but its count must still fit in the file.
-            let count = if header.e_shnum == 0 {
-                first_section_field(data, header.e_shoff, ctx, |s| s.sh_size).ok_or_else(|| {
-                    err(ElfErrorKind::SectionTableOutOfBounds {
-                        offset: header.e_shoff,
-                        count: 1,
-                        entsize,
-                        file_size,
-                    })
-                })?
-            } else {
-                u64::from(header.e_shnum)
-            };
-            let fits = count
-                .checked_mul(entsize)
-                .and_then(|len| len.checked_add(header.e_shoff))
-                .is_some_and(|end| end <= file_size);
-            if !fits || count == 0 {
-                return Err(err(ElfErrorKind::SectionTableOutOfBounds {
-                    offset: header.e_shoff,
-                    count,
-                    entsize,
-                    file_size,
-                }));
-            }
-            let headers = SectionHeader::parse(data, header.e_shoff as usize, count as usize, ctx)
-                .map_err(|e| err(ElfErrorKind::Header(format!("section headers: {e}"))))?;
-
+        let (header, ctx) = parse_header(data).map_err(err)?;
+        let sections = if header.e_shoff == 0 {
+            Vec::new()
+        } else {
+            let headers = section_headers(data, &header, ctx).map_err(err)?;
             let shstrndx = if u32::from(header.e_shstrndx) == SHN_XINDEX {
                 headers.first().map_or(0, |s| s.sh_link as usize)
             } else {
                 usize::from(header.e_shstrndx)
             };
-            for (index, h) in headers.iter().enumerate() {
-                if h.sh_type != SHT_NOBITS && h.sh_size != 0 {
-                    let inside = h
-                        .sh_offset
-                        .checked_add(h.sh_size)
-                        .is_some_and(|end| end <= file_size);
-                    if !inside {
-                        let section = section_name(data, &headers, shstrndx, h)
-                            .map(|n| String::from_utf8_lossy(n).into_owned())
-                            .unwrap_or_else(|| format!("#{index}"));
-                        return Err(err(ElfErrorKind::SectionOutOfBounds {
-                            section,
-                            offset: h.sh_offset,
-                            size: h.sh_size,
-                            file_size,
-                        }));
-                    }
-                }
-            }
-            if shstrndx != 0 && headers.get(shstrndx).is_none() {
-                return Err(err(ElfErrorKind::Header(format!(
-                    "section name table index {shstrndx} is out of range ({} sections)",
-                    headers.len()
-                ))));
-            }
-            for h in &headers {
-                let name = if shstrndx == 0 {
-                    &[][..]
-                } else {
-                    section_name(data, &headers, shstrndx, h).ok_or_else(|| {
-                        err(ElfErrorKind::Header(format!(
-                            "section name at offset {:#x} of the name table is out of range or unterminated",
-                            h.sh_name
-                        )))
-                    })?
-                };
-                sections.push(Section {
-                    name,
-                    sh_type: h.sh_type,
-                    addr: h.sh_addr,
-                    offset: h.sh_offset,
-                    size: h.sh_size,
-                    link: h.sh_link,
-                    entsize: h.sh_entsize,
-                });
-            }
-        }
+            check_inside(data, &headers, shstrndx).map_err(err)?;
+            named_sections(data, &headers, shstrndx).map_err(err)?
+        };
         Ok(ElfFile {
             data,
             file,
@@ -360,6 +263,141 @@ pub(crate) fn c_string(bytes: &[u8], offset: usize) -> Option<&[u8]> {
     let tail = bytes.get(offset..)?;
     let end = memchr::memchr(0, tail)?;
     tail.get(..end)
+}
+
+/// The ELF header and the word size and byte order it gives.
+fn parse_header(data: &[u8]) -> Result<(Header, Ctx), ElfErrorKind> {
+    if !data.starts_with(b"\x7fELF") {
+        let magic: Vec<String> = data.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        let magic = if magic.is_empty() {
+            "nothing: the file is empty".to_owned()
+        } else {
+            magic.join(" ")
+        };
+        return Err(ElfErrorKind::NotElf { magic });
+    }
+    let header: Header =
+        Elf::parse_header(data).map_err(|e| ElfErrorKind::Header(e.to_string()))?;
+    let container = header
+        .container()
+        .map_err(|e| ElfErrorKind::Header(e.to_string()))?;
+    let endian = header
+        .endianness()
+        .map_err(|e| ElfErrorKind::Header(e.to_string()))?;
+    Ok((header, Ctx::new(container, endian)))
+}
+
+/// The section header table, which must lie inside the data with entries
+/// of this word size's header size.
+fn section_headers(
+    data: &[u8],
+    header: &Header,
+    ctx: Ctx,
+) -> Result<Vec<SectionHeader>, ElfErrorKind> {
+    let file_size = data.len() as u64;
+    let entsize = SectionHeader::size(ctx) as u64;
+    if u64::from(header.e_shentsize) != entsize {
+        return Err(ElfErrorKind::Header(format!(
+            "section header size is {} bytes, expected {entsize}",
+            header.e_shentsize
+        )));
+    }
+    // e_shnum 0 means "more than 0xff00, see sh_size of section 0";
+    // goblin reads it, but its count must still fit in the file.
+    let count = if header.e_shnum == 0 {
+        first_section_field(data, header.e_shoff, ctx, |s| s.sh_size).ok_or(
+            ElfErrorKind::SectionTableOutOfBounds {
+                offset: header.e_shoff,
+                count: 1,
+                entsize,
+                file_size,
+            },
+        )?
+    } else {
+        u64::from(header.e_shnum)
+    };
+    let fits = count
+        .checked_mul(entsize)
+        .and_then(|len| len.checked_add(header.e_shoff))
+        .is_some_and(|end| end <= file_size);
+    if !fits || count == 0 {
+        return Err(ElfErrorKind::SectionTableOutOfBounds {
+            offset: header.e_shoff,
+            count,
+            entsize,
+            file_size,
+        });
+    }
+    SectionHeader::parse(data, header.e_shoff as usize, count as usize, ctx)
+        .map_err(|e| ElfErrorKind::Header(format!("section headers: {e}")))
+}
+
+/// Every section with file contents lies inside the data, and the section
+/// name table index names a section.
+fn check_inside(
+    data: &[u8],
+    headers: &[SectionHeader],
+    shstrndx: usize,
+) -> Result<(), ElfErrorKind> {
+    let file_size = data.len() as u64;
+    for (index, h) in headers.iter().enumerate() {
+        if h.sh_type != SHT_NOBITS && h.sh_size != 0 {
+            let inside = h
+                .sh_offset
+                .checked_add(h.sh_size)
+                .is_some_and(|end| end <= file_size);
+            if !inside {
+                let section = section_name(data, headers, shstrndx, h)
+                    .map(|n| String::from_utf8_lossy(n).into_owned())
+                    .unwrap_or_else(|| format!("#{index}"));
+                return Err(ElfErrorKind::SectionOutOfBounds {
+                    section,
+                    offset: h.sh_offset,
+                    size: h.sh_size,
+                    file_size,
+                });
+            }
+        }
+    }
+    if shstrndx != 0 && headers.get(shstrndx).is_none() {
+        return Err(ElfErrorKind::Header(format!(
+            "section name table index {shstrndx} is out of range ({} sections)",
+            headers.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The sections with their names resolved (all empty when the file has no
+/// name table).
+fn named_sections<'a>(
+    data: &'a [u8],
+    headers: &[SectionHeader],
+    shstrndx: usize,
+) -> Result<Vec<Section<'a>>, ElfErrorKind> {
+    let mut sections = Vec::with_capacity(headers.len());
+    for h in headers {
+        let name = if shstrndx == 0 {
+            &[][..]
+        } else {
+            section_name(data, headers, shstrndx, h).ok_or_else(|| {
+                ElfErrorKind::Header(format!(
+                    "section name at offset {:#x} of the name table is out of range or unterminated",
+                    h.sh_name
+                ))
+            })?
+        };
+        sections.push(Section {
+            name,
+            sh_type: h.sh_type,
+            addr: h.sh_addr,
+            offset: h.sh_offset,
+            size: h.sh_size,
+            link: h.sh_link,
+            entsize: h.sh_entsize,
+        });
+    }
+    Ok(sections)
 }
 
 fn first_section_field(
