@@ -4,7 +4,7 @@
 //! imports. Turning the markers into exports is [`super::exports`]' job.
 
 use goblin::elf::section_header::SHN_ABS;
-use goblin::elf::sym::{STB_WEAK, STT_FILE, STT_SECTION};
+use goblin::elf::sym::{STB_WEAK, STT_FILE, STT_SECTION, Sym};
 use serde::Serialize;
 
 use super::error::{ElfError, ElfErrorKind};
@@ -144,41 +144,8 @@ pub(crate) fn scan(elf: &ElfFile<'_>, syms: &Symbols<'_>) -> Result<Markers, Elf
         }
         let section = shndx.and_then(|i| Some((elf.sections.get(i)?, roles.get(i)?)));
         if let Some(export) = name.strip_prefix(b"__crc_") {
-            let (crc, kind) = if u32::try_from(sym.st_shndx).ok() == Some(SHN_ABS) {
-                // Before 5.19 the CRC *is* the value of an absolute symbol.
-                let crc = u32::try_from(sym.st_value).map_err(|_| {
-                    bad_symbol(
-                        elf,
-                        name,
-                        format!("absolute CRC {:#x} exceeds 32 bits", sym.st_value),
-                    )
-                })?;
-                (crc, None)
-            } else {
-                let Some((section, Role::Kcrctab(kind))) = section else {
-                    return Err(bad_symbol(
-                        elf,
-                        name,
-                        format!(
-                            "defined in section {}, expected __kcrctab or an absolute value",
-                            section.map_or_else(
-                                || format!("{:#x}", sym.st_shndx),
-                                |(s, _)| s.name_lossy()
-                            )
-                        ),
-                    ));
-                };
-                (
-                    read_u32_in(elf, section, sym.st_value, name)?,
-                    Some(kind.clone()),
-                )
-            };
-            out.crcs.push(CrcMarker {
-                name: utf8(elf, name, export, "the name")?,
-                index,
-                crc,
-                kind,
-            });
+            out.crcs
+                .push(crc_marker(elf, &sym, index, name, export, section)?);
         } else if let Some(export) = name.strip_prefix(b"__ksymtab_") {
             if let Some((_, Role::Ksymtab(kind))) = section {
                 out.ksymtab
@@ -195,22 +162,79 @@ pub(crate) fn scan(elf: &ElfFile<'_>, syms: &Symbols<'_>) -> Result<Markers, Elf
         } else if let Some(export) = name.strip_prefix(b"__export_symbol_")
             && let Some((section, Role::ExportRecords)) = section
         {
-            // `.asciz license; .asciz namespace; <reference>` (6.5+).
-            let license = read_string_in(elf, section, sym.st_value, name)?;
-            let next = sym
-                .st_value
-                .checked_add(license.len() as u64 + 1)
-                .ok_or_else(|| bad_symbol(elf, name, "value overflows".into()))?;
-            let ns = read_string_in(elf, section, next, name)?;
-            out.records.push((
-                utf8(elf, name, export, "the name")?,
-                index,
-                utf8(elf, name, license, "the license")?,
-                utf8(elf, name, ns, "the namespace")?,
-            ));
+            let record = export_record(elf, section, sym.st_value, index, name, export)?;
+            out.records.push(record);
         }
     }
     Ok(out)
+}
+
+/// A `__crc_<name>` marker: its CRC is the value of an absolute symbol
+/// (before 5.19) or 32 bits in a `__kcrctab` section, whose kind it takes.
+fn crc_marker(
+    elf: &ElfFile<'_>,
+    sym: &Sym,
+    index: usize,
+    name: &[u8],
+    export: &[u8],
+    section: Option<(&Section<'_>, &Role)>,
+) -> Result<CrcMarker, ElfError> {
+    let (crc, kind) = if u32::try_from(sym.st_shndx).ok() == Some(SHN_ABS) {
+        // Before 5.19 the CRC *is* the value of an absolute symbol.
+        let crc = u32::try_from(sym.st_value).map_err(|_| {
+            bad_symbol(
+                elf,
+                name,
+                format!("absolute CRC {:#x} exceeds 32 bits", sym.st_value),
+            )
+        })?;
+        (crc, None)
+    } else {
+        let Some((section, Role::Kcrctab(kind))) = section else {
+            return Err(bad_symbol(
+                elf,
+                name,
+                format!(
+                    "defined in section {}, expected __kcrctab or an absolute value",
+                    section.map_or_else(|| format!("{:#x}", sym.st_shndx), |(s, _)| s.name_lossy())
+                ),
+            ));
+        };
+        (
+            read_u32_in(elf, section, sym.st_value, name)?,
+            Some(kind.clone()),
+        )
+    };
+    Ok(CrcMarker {
+        name: utf8(elf, name, export, "the name")?,
+        index,
+        crc,
+        kind,
+    })
+}
+
+/// An `__export_symbol_<name>` record at `value` in its section:
+/// `(name, symbol index, license, namespace)`.
+fn export_record(
+    elf: &ElfFile<'_>,
+    section: &Section<'_>,
+    value: u64,
+    index: usize,
+    name: &[u8],
+    export: &[u8],
+) -> Result<(String, usize, String, String), ElfError> {
+    // `.asciz license; .asciz namespace; <reference>` (6.5+).
+    let license = read_string_in(elf, section, value, name)?;
+    let next = value
+        .checked_add(license.len() as u64 + 1)
+        .ok_or_else(|| bad_symbol(elf, name, "value overflows".into()))?;
+    let ns = read_string_in(elf, section, next, name)?;
+    Ok((
+        utf8(elf, name, export, "the name")?,
+        index,
+        utf8(elf, name, license, "the license")?,
+        utf8(elf, name, ns, "the namespace")?,
+    ))
 }
 
 fn locate<'a>(
