@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 
 use super::error::{ElfError, ElfErrorKind};
-use super::reader::{ElfFile, c_string};
+use super::reader::{ElfFile, Section, c_string};
 use super::symtab::{Markers, Role, role};
 use crate::symbols::{Crc, ExportKind, Symbol};
 
@@ -121,6 +121,30 @@ impl Layout {
             Layout::Absolute { namespace } => word * if namespace { 3 } else { 2 },
         }
     }
+
+    fn has_namespace(self) -> bool {
+        matches!(
+            self,
+            Layout::Prel32 { namespace: true } | Layout::Absolute { namespace: true }
+        )
+    }
+
+    /// The address field `n` of the entry at `entry_addr` points to (value,
+    /// name, namespace), or `None` for a null pointer.
+    fn field(self, elf: &ElfFile<'_>, entry: &[u8], entry_addr: u64, n: usize) -> Option<u64> {
+        match self {
+            Layout::Prel32 { .. } => {
+                let rel = elf.u32_at(entry, n * 4)? as i32;
+                // PREL32 0 means "no pointer" (an absent namespace).
+                (rel != 0).then(|| {
+                    entry_addr
+                        .wrapping_add((n * 4) as u64)
+                        .wrapping_add_signed(i64::from(rel))
+                })
+            }
+            Layout::Absolute { .. } => elf.word_at(entry, n * elf.word_size()).filter(|a| *a != 0),
+        }
+    }
 }
 
 /// Architectures that select `HAVE_ARCH_PREL32_RELOCATIONS` (64-bit only).
@@ -147,89 +171,84 @@ pub(crate) fn from_tables(elf: &ElfFile<'_>, module: &str) -> Result<Vec<Symbol>
     let strings = elf.section_by_name(b"__ksymtab_strings").map(|(_, s)| s);
     let mut out = Vec::new();
     for table in &elf.sections {
-        let Role::Ksymtab(kind) = role(table) else {
-            continue;
-        };
-        let bad = |problem: String| {
-            ElfError::new(
-                elf.file(),
-                ElfErrorKind::BadSection {
-                    section: table.name_lossy(),
-                    problem,
-                },
-            )
-        };
-        let data = elf.section_data(table)?;
-        let crcs = match elf
-            .sections
-            .iter()
-            .find(|s| role(s) == Role::Kcrctab(kind.clone()))
-        {
-            Some(s) => Some(elf.section_data(s)?),
+        if let Role::Ksymtab(kind) = role(table) {
+            out.extend(read_ksymtab(elf, table, &kind, strings, module)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The exports of one `__ksymtab*` table (all of one `kind`), with CRCs
+/// from its parallel `__kcrctab*` array when there is one, names and
+/// namespaces from `strings` (`__ksymtab_strings`).
+fn read_ksymtab(
+    elf: &ElfFile<'_>,
+    table: &Section<'_>,
+    kind: &ExportKind,
+    strings: Option<&Section<'_>>,
+    module: &str,
+) -> Result<Vec<Symbol>, ElfError> {
+    let bad = |problem: String| {
+        ElfError::new(
+            elf.file(),
+            ElfErrorKind::BadSection {
+                section: table.name_lossy(),
+                problem,
+            },
+        )
+    };
+    let data = elf.section_data(table)?;
+    let crcs = match elf
+        .sections
+        .iter()
+        .find(|s| role(s) == Role::Kcrctab(kind.clone()))
+    {
+        Some(s) => Some(elf.section_data(s)?),
+        None => None,
+    };
+    let layout = guess_layout(elf, data.len(), crcs.map(|c| c.len() / 4)).ok_or_else(|| {
+        bad(format!(
+            "size {:#x} fits no struct kernel_symbol layout",
+            data.len()
+        ))
+    })?;
+    let size = layout.entry_size(elf.word_size());
+    let Some(strings) = strings else {
+        return Err(bad("no __ksymtab_strings section holds the names".into()));
+    };
+    let strings_data = elf.section_data(strings)?;
+    let string_at = |addr: u64, what: &str, entry: usize| -> Result<String, ElfError> {
+        let bytes = addr
+            .checked_sub(strings.addr)
+            .filter(|o| *o < strings.size)
+            .and_then(|o| usize::try_from(o).ok())
+            .and_then(|o| c_string(strings_data, o))
+            .ok_or_else(|| {
+                bad(format!(
+                    "the {what} of entry {entry} points to {addr:#x}, not to a string in __ksymtab_strings"
+                ))
+            })?;
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| bad(format!("the {what} of entry {entry} is not UTF-8")))
+    };
+    let mut out = Vec::new();
+    for (i, entry) in data.chunks_exact(size).enumerate() {
+        let entry_addr = table.addr.wrapping_add((i * size) as u64);
+        let field = |n: usize| layout.field(elf, entry, entry_addr, n);
+        let name_addr = field(1).ok_or_else(|| bad(format!("entry {i} has no name")))?;
+        let name = string_at(name_addr, "name", i)?;
+        let namespace = match field(2).filter(|_| layout.has_namespace()) {
+            Some(addr) => Some(string_at(addr, "namespace", i)?).filter(|ns| !ns.is_empty()),
             None => None,
         };
-        let layout = guess_layout(elf, data.len(), crcs.map(|c| c.len() / 4)).ok_or_else(|| {
-            bad(format!(
-                "size {:#x} fits no struct kernel_symbol layout",
-                data.len()
-            ))
-        })?;
-        let size = layout.entry_size(elf.word_size());
-        let Some(strings) = strings else {
-            return Err(bad("no __ksymtab_strings section holds the names".into()));
-        };
-        let strings_data = elf.section_data(strings)?;
-        let string_at = |addr: u64, what: &str, entry: usize| -> Result<String, ElfError> {
-            let bytes = addr
-                .checked_sub(strings.addr)
-                .filter(|o| *o < strings.size)
-                .and_then(|o| usize::try_from(o).ok())
-                .and_then(|o| c_string(strings_data, o))
-                .ok_or_else(|| {
-                    bad(format!(
-                        "the {what} of entry {entry} points to {addr:#x}, not to a string in __ksymtab_strings"
-                    ))
-                })?;
-            String::from_utf8(bytes.to_vec())
-                .map_err(|_| bad(format!("the {what} of entry {entry} is not UTF-8")))
-        };
-        for (i, entry) in data.chunks_exact(size).enumerate() {
-            let entry_addr = table.addr.wrapping_add((i * size) as u64);
-            let field = |n: usize| -> Option<u64> {
-                match layout {
-                    Layout::Prel32 { .. } => {
-                        let rel = elf.u32_at(entry, n * 4)? as i32;
-                        // PREL32 0 means "no pointer" (an absent namespace).
-                        (rel != 0).then(|| {
-                            entry_addr
-                                .wrapping_add((n * 4) as u64)
-                                .wrapping_add_signed(i64::from(rel))
-                        })
-                    }
-                    Layout::Absolute { .. } => {
-                        elf.word_at(entry, n * elf.word_size()).filter(|a| *a != 0)
-                    }
-                }
-            };
-            let name_addr = field(1).ok_or_else(|| bad(format!("entry {i} has no name")))?;
-            let name = string_at(name_addr, "name", i)?;
-            let has_ns = matches!(
-                layout,
-                Layout::Prel32 { namespace: true } | Layout::Absolute { namespace: true }
-            );
-            let namespace = match field(2).filter(|_| has_ns) {
-                Some(addr) => Some(string_at(addr, "namespace", i)?).filter(|ns| !ns.is_empty()),
-                None => None,
-            };
-            let crc = crcs.and_then(|c| elf.u32_at(c, i * 4)).unwrap_or(0);
-            out.push(Symbol {
-                name,
-                crc: Crc(crc),
-                module: module.to_owned(),
-                export: Some(kind.clone()),
-                namespace,
-            });
-        }
+        let crc = crcs.and_then(|c| elf.u32_at(c, i * 4)).unwrap_or(0);
+        out.push(Symbol {
+            name,
+            crc: Crc(crc),
+            module: module.to_owned(),
+            export: Some(kind.clone()),
+            namespace,
+        });
     }
     Ok(out)
 }
