@@ -88,8 +88,8 @@ impl Flavour {
     }
 }
 
-/// Builds the synthetic history; returns the number of commits.
-fn generate(dir: &Path, commits: usize) -> usize {
+/// Builds the synthetic history of `commits` commits.
+fn generate(dir: &Path, commits: usize) {
     let repo = Repository::init(dir).unwrap();
     let mut g = Gen::new(&repo);
     let bases = synthetic::bases("6.1.0-47");
@@ -184,7 +184,6 @@ fn generate(dir: &Path, commits: usize) -> usize {
             }
         }
     }
-    commits
 }
 
 /// Blob ids under `debian/abi` that each commit introduces (what any tool
@@ -263,20 +262,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let commits: usize = std::env::var("ABIBOT_BENCH_COMMITS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000);
+    let commits = synthetic::commits_from_env(2_000);
     let dir =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-history-{commits}"));
-    if !dir.join(".git/HEAD").exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let t = Instant::now();
-        generate(&dir, commits);
-        eprintln!("generated {commits} commits in {:.1?}", t.elapsed());
-    }
-    let repo = Repository::open(&dir).unwrap();
+    let repo = synthetic::generated(&dir, commits, generate);
 
     let t = Instant::now();
     let mut walker = Walker::new(&repo, WalkOptions::default());

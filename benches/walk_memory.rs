@@ -113,21 +113,11 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let commits: usize = std::env::var("ABIBOT_BENCH_COMMITS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000);
+    let commits = synthetic::commits_from_env(1_000);
     let budgets = std::env::var("ABIBOT_BENCH_BUDGETS").unwrap_or_else(|_| "128,512".into());
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join(format!("target/bench-walk-memory-30x{commits}"));
-    if !dir.join(".git/HEAD").exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let t = Instant::now();
-        generate(&dir, commits);
-        eprintln!("generated {commits} commits in {:.1?}", t.elapsed());
-    }
-    let repo = Repository::open(&dir).unwrap();
+    let repo = synthetic::generated(&dir, commits, generate);
     let mut walk = repo.revwalk().unwrap();
     walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
         .unwrap();

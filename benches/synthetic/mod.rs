@@ -3,8 +3,31 @@
 //! from an index (no work tree), one minute apart.
 
 use std::io::Write as _;
+use std::path::Path;
+use std::time::Instant;
 
 use git2::{Repository, Signature};
+
+/// The history's length: `ABIBOT_BENCH_COMMITS`, else `default`.
+pub fn commits_from_env(default: usize) -> usize {
+    std::env::var("ABIBOT_BENCH_COMMITS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Opens the repository at `dir`, generating it first with `generate` unless
+/// an earlier run left it there: generation takes minutes at full size.
+pub fn generated(dir: &Path, commits: usize, generate: impl FnOnce(&Path, usize)) -> Repository {
+    if !dir.join(".git/HEAD").exists() {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap();
+        let t = Instant::now();
+        generate(dir, commits);
+        eprintln!("generated {commits} commits in {:.1?}", t.elapsed());
+    }
+    Repository::open(dir).unwrap()
+}
 
 /// The featuresets of the synthetic flavours, each derived from one real
 /// reference (in [`BASE_FILES`] order).
