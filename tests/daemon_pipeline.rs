@@ -118,6 +118,15 @@ async fn crash_at(env: &Env, config: &Config, point: Failpoint) -> Arc<Daemon> {
     }
 }
 
+/// A daemon posting to `gh`, after its first poll (over the small baseline,
+/// the start of what it watches).
+async fn github_daemon_past_baseline(env: &Env, gh: &FakeGithub) -> Arc<Daemon> {
+    small_baseline(&env.repo);
+    let daemon = env.daemon(env.config("", &env.github(gh)));
+    poll(&daemon).await;
+    daemon
+}
+
 fn name() -> RepoName {
     RepoName::new("linux").unwrap()
 }
@@ -463,9 +472,7 @@ token_file = "{gitlab_token}"
 async fn a_refused_comment_is_recorded_as_failed_and_the_rest_go_on() {
     let env = Env::new();
     let gh = FakeGithub::start(REPO, TOKEN).await;
-    small_baseline(&env.repo);
-    let daemon = env.daemon(env.config("", &env.github(&gh)));
-    poll(&daemon).await;
+    let daemon = github_daemon_past_baseline(&env, &gh).await;
     small_break(&env.repo, "Refresh", 9);
     env.repo.remove("debian/abi/6.1.0-47/amd64_rt_amd64");
     let dropped = env.repo.commit("Drop rt");
@@ -942,9 +949,7 @@ async fn a_commit_the_forge_never_learns_fails_after_the_bound_and_can_be_retrie
 async fn an_exhausted_rate_limit_is_reported_as_such_not_as_missing_permission() {
     let env = Env::new();
     let gh = FakeGithub::start(REPO, TOKEN).await;
-    small_baseline(&env.repo);
-    let daemon = env.daemon(env.config("", &env.github(&gh)));
-    poll(&daemon).await;
+    let daemon = github_daemon_past_baseline(&env, &gh).await;
     small_break(&env.repo, "Refresh", 9);
     gh.fail_next(
         "GET",
