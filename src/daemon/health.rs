@@ -182,36 +182,34 @@ impl Health {
 impl Counters {
     /// The counter families and the poll duration summary.
     fn write_to(&self, out: &mut Exposition) {
-        out.family(
+        out.counter(
             "abibot_commits_scanned_total",
-            "counter",
             "Commits scanned.",
+            self.commits_scanned
+                .iter()
+                .map(|(r, n)| (repo_label(r), *n)),
         );
-        for (r, n) in &self.commits_scanned {
-            out.sample("abibot_commits_scanned_total", &repo_label(r), n);
-        }
-        out.family("abibot_findings_total", "counter", "New findings, by kind.");
-        for ((r, k), n) in &self.findings {
-            let labels = format!("{},kind=\"{}\"", repo_label(r), escape(k));
-            out.sample("abibot_findings_total", &labels, n);
-        }
-        out.family(
+        out.counter(
+            "abibot_findings_total",
+            "New findings, by kind.",
+            self.findings
+                .iter()
+                .map(|((r, k), n)| (format!("{},kind=\"{}\"", repo_label(r), escape(k)), *n)),
+        );
+        out.counter(
             "abibot_comments_posted_total",
-            "counter",
             "Comments posted.",
+            self.comments_posted
+                .iter()
+                .map(|(r, n)| (repo_label(r), *n)),
         );
-        for (r, n) in &self.comments_posted {
-            out.sample("abibot_comments_posted_total", &repo_label(r), n);
-        }
-        out.family(
+        out.counter(
             "abibot_forge_errors_total",
-            "counter",
             "Failed forge calls, by HTTP status or failure kind.",
+            self.forge_errors
+                .iter()
+                .map(|((r, s), n)| (format!("{},status=\"{}\"", repo_label(r), escape(s)), *n)),
         );
-        for ((r, s), n) in &self.forge_errors {
-            let labels = format!("{},status=\"{}\"", repo_label(r), escape(s));
-            out.sample("abibot_forge_errors_total", &labels, n);
-        }
         out.family(
             "abibot_poll_duration_seconds",
             "summary",
@@ -257,6 +255,14 @@ impl Exposition {
     fn family(&mut self, name: &str, kind: &str, help: &str) {
         // Writing to a String cannot fail.
         let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    /// A counter family: its header, then one sample per `(labels, count)`.
+    fn counter(&mut self, name: &str, help: &str, rows: impl Iterator<Item = (String, u64)>) {
+        self.family(name, "counter", help);
+        for (labels, count) in rows {
+            self.sample(name, &labels, count);
+        }
     }
 
     /// One sample: `name{labels} value`.
