@@ -19,10 +19,7 @@ pub const MAX_BODY_CHARS: usize = super::github::MAX_BODY_CHARS;
 
 /// The most a `[repo.file]` sink file may hold: it is read whole to list
 /// what was posted. 4,000 comments of the largest body; rotate it beyond.
-pub const MAX_FILE: crate::input::Limit = crate::input::Limit {
-    what: "comment sink file",
-    bytes: 256 << 20,
-};
+pub const MAX_FILE: crate::input::Limit = crate::input::Limit::new("comment sink file", 256 << 20);
 
 /// Writes each comment, with a header naming its commit, to a writer.
 pub struct WriterSink {
