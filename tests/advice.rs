@@ -7,10 +7,8 @@ mod common;
 use abibot::findings::FindingKind;
 use abibot::history::WalkOptions;
 use abibot::history::scan::ScanReport;
-use abibot::layouts::Layout;
-use abibot::layouts::generic::{Generic, GenericConfig};
 use abibot::report::scan::{finding_markdown, scan_json, scan_text};
-use common::{TestRepo, debian_repo, scan_with, symvers};
+use common::{TestRepo, debian_repo, generic_options, scan_with, symvers};
 
 /// What a report says about one layout: the comment of each problem
 /// finding, the text and the JSON of the whole scan.
@@ -215,21 +213,7 @@ fn generic_findings_say_bump_the_abi_name() {
     r.commit("Change small");
     r.remove("abi/x86/default.symvers");
     r.commit("Drop default");
-    let config: GenericConfig = toml::from_str(
-        r#"
-        references = "abi/{arch}/{flavour}.symvers"
-        format = "symvers"
-        abi_file = "VERSION"
-        abi_regex = '^ABI_NAME\s*=\s*(\S+)'
-        "#,
-    )
-    .unwrap();
-    let layout = Layout::Generic(std::sync::Arc::new(Generic::new(config).unwrap()));
-    let options = WalkOptions {
-        layout: Some(layout),
-        ..WalkOptions::default()
-    };
-    let said = said(&r, options);
+    let said = said(&r, generic_options());
     let hb = &said.hidden_break;
     for needle in ["bump the ABI name", "`ignore`", "\"name:kfree\""] {
         assert!(hb.contains(needle), "no {needle:?} in:\n{hb}");

@@ -4,14 +4,11 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use abibot::findings::FindingKind;
 use abibot::history::scan::Scanner;
 use abibot::history::{WalkOptions, Walker};
 use abibot::layouts::Layout;
-use abibot::layouts::generic::{Generic, GenericConfig};
-use common::{TestRepo, changelog, defines, symvers};
+use common::{TestRepo, changelog, defines, generic_options, symvers};
 
 /// Unrelated commits before and after the commit that breaks the ABI.
 const UNRELATED: usize = 25;
@@ -177,22 +174,6 @@ fn redhat_skips_unrelated_commits() {
     .check("9.4", 2);
 }
 
-fn generic() -> WalkOptions {
-    let config: GenericConfig = toml::from_str(
-        r#"
-        references = "abi/{arch}/{flavour}.symvers"
-        format = "symvers"
-        abi_file = "VERSION"
-        abi_regex = '^ABI_NAME\s*=\s*(\S+)'
-        "#,
-    )
-    .unwrap();
-    WalkOptions {
-        layout: Some(Layout::Generic(Arc::new(Generic::new(config).unwrap()))),
-        ..WalkOptions::default()
-    }
-}
-
 #[test]
 fn generic_skips_unrelated_commits() {
     Case {
@@ -205,7 +186,7 @@ fn generic_skips_unrelated_commits() {
             r.write("abi/x86/default.symvers", symvers(&[("a", 2)]));
         },
         noise: "src/main.c",
-        options: generic,
+        options: generic_options,
     }
     .check("7", 2);
 }

@@ -6,9 +6,8 @@ mod common;
 use abibot::findings::FindingKind;
 use abibot::history::WalkOptions;
 use abibot::history::scan::ScanReport;
-use abibot::layouts::Layout;
 use abibot::layouts::generic::{Generic, GenericConfig};
-use common::{TestRepo, changelog, debian_repo, defines, scan_with, symvers};
+use common::{TestRepo, changelog, debian_repo, defines, generic_options, scan_with, symvers};
 
 fn scan_report(repo: &TestRepo, options: WalkOptions) -> ScanReport {
     scan_with(repo, options).0
@@ -211,23 +210,7 @@ fn generic_layout_from_configuration() {
     r.commit("base");
     r.write("abi/arm/small.symvers", symvers(&[("a", 4)]));
     r.commit("Change arm");
-    let config: GenericConfig = toml::from_str(
-        r#"
-        references = "abi/{arch}/{flavour}.symvers"
-        format = "symvers"
-        abi_file = "VERSION"
-        abi_regex = '^ABI_NAME\s*=\s*(\S+)'
-        "#,
-    )
-    .unwrap();
-    let layout = Layout::Generic(std::sync::Arc::new(Generic::new(config).unwrap()));
-    let report = scan_report(
-        &r,
-        WalkOptions {
-            layout: Some(layout),
-            ..WalkOptions::default()
-        },
-    );
+    let report = scan_report(&r, generic_options());
     assert_eq!(
         kinds(&report),
         [(FindingKind::HiddenBreak, "Change arm".into(), "7".into())]

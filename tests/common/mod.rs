@@ -91,6 +91,27 @@ pub fn scan_with(repo: &TestRepo, options: WalkOptions) -> (ScanReport, usize, u
     (scanner.report, parsed, walker.snapshots_read)
 }
 
+/// Walk options for a generic layout: `abi/{arch}/{flavour}.symvers`
+/// references, the ABI name from `ABI_NAME = ...` in `VERSION`.
+pub fn generic_options() -> WalkOptions {
+    let config: abibot::layouts::generic::GenericConfig = toml::from_str(
+        r#"
+        references = "abi/{arch}/{flavour}.symvers"
+        format = "symvers"
+        abi_file = "VERSION"
+        abi_regex = '^ABI_NAME\s*=\s*(\S+)'
+        "#,
+    )
+    .unwrap();
+    let generic = abibot::layouts::generic::Generic::new(config).unwrap();
+    WalkOptions {
+        layout: Some(abibot::layouts::Layout::Generic(std::sync::Arc::new(
+            generic,
+        ))),
+        ..WalkOptions::default()
+    }
+}
+
 /// Runs the built `abibot` binary: exit code, stdout, stderr.
 pub fn abibot(args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_abibot"))
