@@ -153,16 +153,16 @@ fn timeline_counts_states_under_one_name() {
         "json",
     ]);
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(doc[0]["abi"], "6.1.0-47");
+    assert_eq!(doc["abis"][0]["abi"], "6.1.0-47");
     assert_eq!(
-        doc[0]["flavours"]["amd64_none_amd64"]
+        doc["abis"][0]["flavours"]["amd64_none_amd64"]
             .as_array()
             .unwrap()
             .len(),
         3
     );
     assert_eq!(
-        doc[0]["flavours"]["amd64_rt_amd64"]
+        doc["abis"][0]["flavours"]["amd64_rt_amd64"]
             .as_array()
             .unwrap()
             .len(),

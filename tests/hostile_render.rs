@@ -369,7 +369,7 @@ fn timeline_renderers() {
     check_markdown("timeline markdown", &timeline::markdown(&t));
     check_json(
         "timeline json",
-        &timeline::json(&t),
+        &timeline::json(&t, &[]),
         &[h("abi"), h("title")],
     );
 }

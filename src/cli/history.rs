@@ -12,7 +12,7 @@ use super::{Outcome, print};
 use crate::history::cache::{DEFAULT_CACHE_BYTES, MAX_JOBS};
 use crate::history::scan::{ScanReport, Scanner, WatchedModule};
 use crate::history::timeline::Timeline;
-use crate::history::{Step, WalkOptions, Walker};
+use crate::history::{CommitSha, RevisionError, Step, WalkOptions, Walker};
 use crate::layouts::Layout;
 use crate::layouts::generic::{Generic, GenericConfig};
 use crate::report::{self, OutputFormat};
@@ -163,9 +163,53 @@ impl HistoryArgs {
     }
 }
 
+/// The errors of the current state (the walk's last commit): those reported
+/// there, and every flavour whose reference there still does not parse
+/// (damaged earlier and never repaired).
+fn current_errors(step: &Step<'_>) -> Vec<RevisionError> {
+    let mut out = step.errors.clone();
+    for (key, message) in &step.state.broken {
+        let path = step
+            .state
+            .sources
+            .get(key)
+            .map_or_else(|| key.to_string(), |s| s.path.clone());
+        if !out.iter().any(|e| e.path == path) {
+            out.push(RevisionError {
+                commit: step.commit.clone(),
+                path,
+                message: message.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// The exit-code contract of `scan` and `timeline`: an error in the current
+/// state is exit 2 (the answer would be about a state nobody can read);
+/// errors at older revisions are only listed and counted.
+fn refuse_current(current: &[RevisionError]) -> anyhow::Result<()> {
+    let Some(first) = current.first() else {
+        return Ok(());
+    };
+    let all: Vec<String> = current
+        .iter()
+        .map(|e| format!("{}: {}", e.path, e.message))
+        .collect();
+    anyhow::bail!(
+        "the current state ({}) is unreadable: {}",
+        first.commit.short(),
+        all.join("; ")
+    )
+}
+
 impl Walk {
-    /// Walks with a progress bar on a terminal (none when stderr is piped).
-    fn run(&self, mut visit: impl FnMut(Step<'_>)) -> anyhow::Result<Walker<'_>> {
+    /// Walks with a progress bar on a terminal (none when stderr is piped);
+    /// returns the walker and the errors of the current state.
+    fn run(
+        &self,
+        mut visit: impl FnMut(Step<'_>),
+    ) -> anyhow::Result<(Walker<'_>, Vec<RevisionError>)> {
         let mut walker = Walker::new(&self.repo, self.options.clone());
         let from = self
             .from
@@ -173,6 +217,8 @@ impl Walk {
             .map(|r| walker.resolve(r))
             .transpose()?;
         let to = walker.resolve(&self.to)?;
+        let head = CommitSha::of(to);
+        let mut current = Vec::new();
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
@@ -192,33 +238,39 @@ impl Walk {
                     bar.set_position(done as u64);
                 }
             },
-            &mut visit,
+            |step| {
+                if step.commit == head {
+                    current = current_errors(&step);
+                }
+                visit(step)
+            },
         )?;
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        Ok(walker)
+        Ok((walker, current))
     }
 }
 
 /// Runs a scan as `abibot scan` does: saying which of `modules` each
-/// finding breaks, and keeping changed symbols only when `details`.
+/// finding breaks, and keeping changed symbols only when `details`; with
+/// the errors of the current state.
 fn run_scan(
     history: &HistoryArgs,
     modules: &[PathBuf],
     details: bool,
-) -> anyhow::Result<ScanReport> {
+) -> anyhow::Result<(ScanReport, Vec<RevisionError>)> {
     let watched = WatchedModule::read(modules)?;
     let walk = history.open()?;
     let mut scanner = Scanner::new(&walk.name).watch(watched);
     if !details {
         scanner = scanner.counts_only();
     }
-    let walker = walk.run(|step| scanner.visit(step))?;
+    let (walker, current) = walk.run(|step| scanner.visit(step))?;
     let mut report = scanner.finish();
     report.stats.references_parsed = walker.loader.stats.parsed.load(Ordering::Relaxed);
     report.stats.cache_hits = walker.loader.stats.hits.load(Ordering::Relaxed);
-    Ok(report)
+    Ok((report, current))
 }
 
 pub(super) fn scan(mut args: ScanArgs) -> anyhow::Result<Outcome> {
@@ -235,7 +287,7 @@ pub(super) fn scan(mut args: ScanArgs) -> anyhow::Result<Outcome> {
     // Only Markdown and posted comments list changed symbols; the other
     // forms need counts.
     let details = args.format == OutputFormat::Markdown || target.is_some();
-    let report = run_scan(&args.history, &args.modules, details)?;
+    let (report, current) = run_scan(&args.history, &args.modules, details)?;
     let rendered = match args.format {
         OutputFormat::Text => report::scan::scan_text(&report),
         OutputFormat::Json => report::scan::scan_json(&report),
@@ -245,6 +297,7 @@ pub(super) fn scan(mut args: ScanArgs) -> anyhow::Result<Outcome> {
     if let Some(target) = target {
         target.post(&report)?;
     }
+    refuse_current(&current)?;
     Ok(if report.has_problems() {
         Outcome::Incompatible
     } else {
@@ -255,13 +308,17 @@ pub(super) fn scan(mut args: ScanArgs) -> anyhow::Result<Outcome> {
 pub(super) fn timeline(args: TimelineArgs) -> anyhow::Result<Outcome> {
     let walk = args.history.open()?;
     let mut timeline = Timeline::default();
-    walk.run(|step| timeline.visit(step))?;
+    let (_, current) = walk.run(|step| timeline.visit(step))?;
     let rendered = match args.format {
         OutputFormat::Text => report::timeline::text(&timeline.abis),
-        OutputFormat::Json => report::timeline::json(&timeline.abis),
+        OutputFormat::Json => report::timeline::json(&timeline.abis, &timeline.errors),
         OutputFormat::Markdown => report::timeline::markdown(&timeline.abis),
     };
     print(&rendered)?;
+    if args.format != OutputFormat::Json && !timeline.errors.is_empty() {
+        eprint!("{}", report::timeline::errors(&timeline.errors));
+    }
+    refuse_current(&current)?;
     Ok(if timeline.has_incompatible() {
         Outcome::Incompatible
     } else {

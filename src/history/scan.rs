@@ -21,7 +21,7 @@ use crate::compare::{Comparison, compare, compare_keeping};
 use crate::elf::{ElfError, ElfErrorKind, ObjectKind, ReadErrors, ReadOptions, read_paths};
 use crate::findings::{Finding, FindingKind, FlavourChange, ModuleImpact, finding_id};
 use crate::ignore::IgnoreRules;
-use crate::layouts::{Layout, LayoutKind};
+use crate::layouts::{FlavourSource, Layout, LayoutKind};
 use crate::symbols::{AbiName, FlavourKey, SymbolSet};
 
 /// Counters of a scan beside its findings.
@@ -63,6 +63,13 @@ pub const KEPT_CHANGES_PER_KIND: usize = 300;
 
 fn kept(old: &SymbolSet, new: &SymbolSet, ignore: &IgnoreRules) -> Arc<Comparison> {
     Arc::new(compare_keeping(old, new, ignore, KEPT_CHANGES_PER_KIND))
+}
+
+/// How a flavour's reference changing under one ABI name is judged: with
+/// that flavour's own ignore rules (Debian's `ignore-changes`). `timeline`
+/// judges its states with it too, so the two never disagree.
+pub fn judge_refresh(old: &SymbolSet, new: &SymbolSet, source: &FlavourSource) -> Arc<Comparison> {
+    kept(old, new, &source.ignore)
 }
 
 /// A prebuilt module to protect (`scan --module`): its name and the symbols
@@ -275,7 +282,7 @@ impl Scanner {
                     if os.id == ns.id && !parent.broken.contains_key(key) {
                         continue;
                     }
-                    let c = kept(oset, nset, &ns.ignore);
+                    let c = judge_refresh(oset, nset, ns);
                     if c.summary.unversioned > 0 {
                         unversioned.push(FlavourChange::new(key, &ns.path, Some(c.clone())));
                     }

@@ -2,14 +2,17 @@
 //! each flavour went through under it, and the commit that introduced each.
 //! Several states under one name is the original complaint: different
 //! kernels calling themselves "ABI 5".
+//!
+//! A new state is judged against the previous one exactly as `scan` judges
+//! a refresh ([`judge_refresh`]: the flavour's own ignore rules), so the two
+//! commands give one verdict on one history.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{CommitSha, Step};
-use crate::compare::compare;
-use crate::ignore::IgnoreRules;
+use super::scan::judge_refresh;
+use super::{CommitSha, RevisionError, Step};
 use crate::symbols::AbiName;
 
 /// One state of a flavour's reference under an ABI name.
@@ -47,6 +50,8 @@ impl AbiHistory {
 pub struct Timeline {
     /// ABI names in order of first appearance.
     pub abis: Vec<AbiHistory>,
+    /// Problems at single revisions (the walk went on), oldest first.
+    pub errors: Vec<RevisionError>,
 }
 
 impl Timeline {
@@ -60,6 +65,7 @@ impl Timeline {
 
     /// Takes one commit's step.
     pub fn visit(&mut self, step: Step<'_>) {
+        self.errors.extend(step.errors);
         if !step.touched {
             return;
         }
@@ -90,9 +96,7 @@ impl Timeline {
                 step.parent.reference.flavours.get(key),
                 step.state.reference.flavours.get(key),
             ) {
-                (Some(_), Some(old), Some(new)) => {
-                    compare(old, new, &IgnoreRules::default()).is_breaking()
-                }
+                (Some(_), Some(old), Some(new)) => judge_refresh(old, new, source).is_breaking(),
                 _ => false,
             };
             states.push(State {

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::untrusted::{self, cell, code, plain};
+use crate::history::RevisionError;
 use crate::history::timeline::AbiHistory;
 
 /// `ABI 6.1.0-53 named 3 different ABIs (amd64_none_amd64: 3 states, ...)`,
@@ -73,7 +74,26 @@ pub fn markdown(abis: &[AbiHistory]) -> String {
     out
 }
 
-/// JSON: the list of names with their states per flavour.
-pub fn json(abis: &[AbiHistory]) -> String {
-    serde_json::to_string_pretty(abis).expect("plain data serializes") + "\n"
+/// Problems at single revisions, counted and then one per line (commit,
+/// file, message): written to stderr beside the text and Markdown forms.
+pub fn errors(errors: &[RevisionError]) -> String {
+    let plural = if errors.len() == 1 { "" } else { "s" };
+    let mut out = format!("{} error{plural}:\n", errors.len());
+    for e in errors {
+        let _ = writeln!(
+            out,
+            "  {} {}: {}",
+            e.commit.short(),
+            untrusted::text(&e.path),
+            untrusted::text(&e.message)
+        );
+    }
+    out
+}
+
+/// JSON: `abis`, the list of names with their states per flavour, and
+/// `errors`, the problems at single revisions (commit, path, message).
+pub fn json(abis: &[AbiHistory], errors: &[RevisionError]) -> String {
+    let doc = serde_json::json!({ "abis": abis, "errors": errors });
+    serde_json::to_string_pretty(&doc).expect("plain data serializes") + "\n"
 }
