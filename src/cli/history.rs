@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::{Outcome, print};
+use crate::daemon::git::RepoWalk;
 use crate::history::cache::{DEFAULT_CACHE_BYTES, MAX_JOBS};
 use crate::history::scan::{ScanReport, Scanner, WatchedModule};
 use crate::history::timeline::Timeline;
@@ -82,6 +83,10 @@ pub struct ScanArgs {
     /// that break its imports are ranked first and say so.
     #[arg(long = "module", value_name = "FILE")]
     pub modules: Vec<PathBuf>,
+    /// An ignore-changes entry added to every flavour's own, as in `diff`:
+    /// `name:<glob>` (default) or `module:<glob>` (repeatable).
+    #[arg(long = "ignore", value_name = "PATTERN")]
+    pub ignore: Vec<String>,
 }
 
 /// Arguments of `abibot timeline`.
@@ -252,21 +257,38 @@ impl Walk {
     }
 }
 
-/// Runs a scan as `abibot scan` does: saying which of `modules` each
-/// finding breaks, and keeping changed symbols only when `details`; with
-/// the errors of the current state.
+/// Runs a scan as `abibot scan` does: walking as `target`'s configuration
+/// describes (else as the flags do), adding `--ignore` rules, saying which
+/// watched modules each finding breaks, and keeping changed symbols only
+/// when `details`; with the errors of the current state.
 fn run_scan(
-    history: &HistoryArgs,
-    modules: &[PathBuf],
+    args: &ScanArgs,
+    target: Option<&super::PostTarget>,
     details: bool,
 ) -> anyhow::Result<(ScanReport, Vec<RevisionError>)> {
-    let watched = WatchedModule::read(modules)?;
-    let walk = history.open()?;
-    let mut scanner = Scanner::new(&walk.name).watch(watched);
+    let mut walk = args.history.open()?;
+    // With --post, the walk the daemon makes of the configuration's
+    // repository, so that findings and comments agree with the daemon's.
+    let mut described = match target {
+        Some(target) => target.walk(&walk.options)?,
+        None => RepoWalk {
+            options: walk.options.clone(),
+            extra: crate::ignore::IgnoreRules::default(),
+            watched: Vec::new(),
+        },
+    };
+    walk.options = described.options.clone();
+    described
+        .extra
+        .extend(super::ignore_rules(&args.ignore, &[])?);
+    described
+        .watched
+        .extend(WatchedModule::read(&args.modules)?);
+    let mut scanner = Scanner::new(&walk.name).watch(described.watched.clone());
     if !details {
         scanner = scanner.counts_only();
     }
-    let (walker, current) = walk.run(|step| scanner.visit(step))?;
+    let (walker, current) = walk.run(|step| described.visit(&mut scanner, step))?;
     let mut report = scanner.finish();
     report.stats.references_parsed = walker.loader.stats.parsed.load(Ordering::Relaxed);
     report.stats.cache_hits = walker.loader.stats.hits.load(Ordering::Relaxed);
@@ -287,7 +309,7 @@ pub(super) fn scan(mut args: ScanArgs) -> anyhow::Result<Outcome> {
     // Only Markdown and posted comments list changed symbols; the other
     // forms need counts.
     let details = args.format == OutputFormat::Markdown || target.is_some();
-    let (report, current) = run_scan(&args.history, &args.modules, details)?;
+    let (report, current) = run_scan(&args, target.as_ref(), details)?;
     let rendered = match args.format {
         OutputFormat::Text => report::scan::scan_text(&report),
         OutputFormat::Json => report::scan::scan_json(&report),

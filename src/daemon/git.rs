@@ -295,6 +295,70 @@ pub fn start(
     }
 }
 
+/// A repository's walk as its configuration describes it: layout, root,
+/// ignore rules and watched modules. The daemon and `scan --post` both build
+/// it here, so their findings and comment bodies agree for the same commit.
+#[derive(Clone, Debug)]
+pub struct RepoWalk {
+    /// Layout, root and threads of the walk.
+    pub options: WalkOptions,
+    /// Rules added to every flavour's own (Debian `ignore-changes` syntax).
+    pub extra: IgnoreRules,
+    /// Prebuilt modules whose broken imports findings name.
+    pub watched: Vec<WatchedModule>,
+}
+
+impl RepoWalk {
+    /// Reads `repo`'s description (`jobs` parsing threads, 0 for all cores).
+    pub fn of(repo: &RepoConfig, jobs: usize) -> Result<RepoWalk, GitError> {
+        let layout = match &repo.layout {
+            Some(name) => Some(
+                Layout::named(name, repo.root.as_deref().unwrap_or("")).ok_or_else(|| {
+                    GitError {
+                        what: "layout".into(),
+                        message: format!("unknown layout {name:?}"),
+                    }
+                })?,
+            ),
+            None => None,
+        };
+        let extra =
+            IgnoreRules::parse(repo.ignore.iter().map(String::as_str)).map_err(|e| GitError {
+                what: "ignore rules".into(),
+                message: e.to_string(),
+            })?;
+        let watched = WatchedModule::read(&repo.modules).map_err(|e| GitError {
+            what: "modules".into(),
+            message: e.to_string(),
+        })?;
+        Ok(RepoWalk {
+            options: WalkOptions {
+                root: repo.root.clone(),
+                layout,
+                jobs,
+                ..WalkOptions::default()
+            },
+            extra,
+            watched,
+        })
+    }
+
+    /// Shows `scanner` one step, judged with the extra rules added.
+    pub fn visit(&self, scanner: &mut Scanner, step: Step<'_>) {
+        if self.extra.is_empty() || !step.touched {
+            scanner.visit(step);
+        } else {
+            let parent = with_extra_rules(step.parent, &self.extra);
+            let state = with_extra_rules(step.state, &self.extra);
+            scanner.visit(Step {
+                parent: &parent,
+                state: &state,
+                ..step
+            });
+        }
+    }
+}
+
 /// Adds the configuration's ignore rules to every flavour of a revision.
 fn with_extra_rules(state: &RevState, extra: &IgnoreRules) -> RevState {
     let mut state = state.clone();
@@ -329,49 +393,16 @@ pub fn scan_branch(
     if matches!(start, Start::First | Start::UpToDate | Start::Unrelated(_)) {
         return Ok(scan);
     }
-    let layout = match &repo.layout {
-        Some(name) => Some(
-            Layout::named(name, repo.root.as_deref().unwrap_or("")).ok_or_else(|| GitError {
-                what: "layout".into(),
-                message: format!("unknown layout {name:?}"),
-            })?,
-        ),
-        None => None,
-    };
-    let options = WalkOptions {
-        root: repo.root.clone(),
-        layout,
-        jobs,
-        ..WalkOptions::default()
-    };
-    let extra =
-        IgnoreRules::parse(repo.ignore.iter().map(String::as_str)).map_err(|e| GitError {
-            what: "ignore rules".into(),
-            message: e.to_string(),
-        })?;
-    let watched = WatchedModule::read(&repo.modules).map_err(|e| GitError {
-        what: "modules".into(),
-        message: e.to_string(),
-    })?;
-    let mut walker = Walker::new(git, options);
-    let mut scanner = Scanner::new(repo.name.as_str()).watch(watched);
+    let described = RepoWalk::of(repo, jobs)?;
+    let mut walker = Walker::new(git, described.options.clone());
+    let mut scanner = Scanner::new(repo.name.as_str()).watch(described.watched.clone());
     let mut findings = Vec::new();
     walker.walk(
         from,
         head,
         |_, _| {},
         |step| {
-            if extra.is_empty() || !step.touched {
-                scanner.visit(step);
-            } else {
-                let parent = with_extra_rules(step.parent, &extra);
-                let state = with_extra_rules(step.state, &extra);
-                scanner.visit(Step {
-                    parent: &parent,
-                    state: &state,
-                    ..step
-                });
-            }
+            described.visit(&mut scanner, step);
             findings.extend(
                 scanner
                     .report
