@@ -139,3 +139,23 @@ fn scan_ignore_drops_the_changes_it_names() {
         "the register_netdev change is no longer a finding"
     );
 }
+
+#[test]
+fn scan_post_refuses_a_walk_the_daemon_would_not_make() {
+    let (repo, branch) = history();
+    let dir = tempfile::tempdir().unwrap();
+    let (config, sink) = config(dir.path(), "scan", repo.path(), &branch);
+    let (code, _, err) = abibot(&[
+        "scan",
+        "--post",
+        "--config",
+        config.to_str().unwrap(),
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--root",
+        ROOT,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("drop --layout"), "{err}");
+    assert!(!sink.exists(), "nothing posted");
+}
