@@ -119,3 +119,16 @@ fn garbage_in_the_middle_is_listed_not_fatal() {
     assert!(err.contains(&garbage[..12]), "{err}");
     assert!(err.contains(REFERENCE), "{err}");
 }
+
+#[test]
+fn an_ignore_flag_is_applied_by_both() {
+    let repo = refresh_repo("kfree", &[]);
+    let path = repo.path().to_str().unwrap();
+    for command in ["scan", "timeline"] {
+        let args = [command, "--repo", path, "--ignore", "kfree"];
+        let (code, out, err) = abibot(&args);
+        assert_eq!(code, 0, "{command}: {out} {err}");
+        assert!(!out.contains("[incompatible]"), "{out}");
+        assert!(!out.contains("hidden-break"), "{out}");
+    }
+}

@@ -98,6 +98,10 @@ pub struct TimelineArgs {
     /// Output form.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
+    /// An ignore-changes entry added to every flavour's own, as in `scan`
+    /// (repeatable): the same rules give the same verdict.
+    #[arg(long = "ignore", value_name = "PATTERN")]
+    pub ignore: Vec<String>,
 }
 
 /// An opened repository, the walk options and the commits to visit.
@@ -329,8 +333,13 @@ pub(super) fn scan(mut args: ScanArgs) -> anyhow::Result<Outcome> {
 
 pub(super) fn timeline(args: TimelineArgs) -> anyhow::Result<Outcome> {
     let walk = args.history.open()?;
+    let described = RepoWalk {
+        options: walk.options.clone(),
+        extra: super::ignore_rules(&args.ignore, &[])?,
+        watched: Vec::new(),
+    };
     let mut timeline = Timeline::default();
-    let (_, current) = walk.run(|step| timeline.visit(step))?;
+    let (_, current) = walk.run(|step| described.judged(step, |s| timeline.visit(s)))?;
     let rendered = match args.format {
         OutputFormat::Text => report::timeline::text(&timeline.abis),
         OutputFormat::Json => report::timeline::json(&timeline.abis, &timeline.errors),

@@ -345,12 +345,18 @@ impl RepoWalk {
 
     /// Shows `scanner` one step, judged with the extra rules added.
     pub fn visit(&self, scanner: &mut Scanner, step: Step<'_>) {
+        self.judged(step, |step| scanner.visit(step));
+    }
+
+    /// Hands `see` one step with the extra rules added to every flavour's
+    /// own, so `scan` and `timeline` judge the same states.
+    pub fn judged(&self, step: Step<'_>, see: impl FnOnce(Step<'_>)) {
         if self.extra.is_empty() || !step.touched {
-            scanner.visit(step);
+            see(step);
         } else {
             let parent = with_extra_rules(step.parent, &self.extra);
             let state = with_extra_rules(step.state, &self.extra);
-            scanner.visit(Step {
+            see(Step {
                 parent: &parent,
                 state: &state,
                 ..step
