@@ -5,10 +5,9 @@
 mod common;
 
 use abibot::findings::FindingKind;
-use abibot::history::scan::Scanner;
-use abibot::history::{WalkOptions, Walker};
+use abibot::history::WalkOptions;
 use abibot::layouts::Layout;
-use common::{TestRepo, changelog, defines, generic_options, symvers};
+use common::{TestRepo, changelog, defines, generic_options, scan_counted, symvers};
 
 /// Unrelated commits before and after the commit that breaks the ABI.
 const UNRELATED: usize = 25;
@@ -23,13 +22,8 @@ struct Walked {
 }
 
 fn walk(repo: &TestRepo, options: WalkOptions) -> Walked {
-    let mut walker = Walker::new(&repo.repo, options);
-    let head = walker.resolve("HEAD").unwrap();
-    let mut scanner = Scanner::new("test");
-    walker
-        .walk(None, head, |_, _| {}, |s| scanner.visit(s))
-        .unwrap();
-    let report = scanner.finish();
+    let scanned = scan_counted(repo, options);
+    let report = scanned.report;
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     Walked {
         findings: report
@@ -38,8 +32,8 @@ fn walk(repo: &TestRepo, options: WalkOptions) -> Walked {
             .map(|f| (f.kind, f.title.clone(), f.abi.to_string()))
             .collect(),
         touching: report.stats.commits_touching_references,
-        snapshots: walker.snapshots_read,
-        lookups: walker.tree_lookups,
+        snapshots: scanned.snapshots,
+        lookups: scanned.lookups,
     }
 }
 

@@ -74,9 +74,19 @@ pub fn sigterm(pid: u32) {
     assert!(sent.success());
 }
 
-/// Scans the whole history of `repo`; returns the report, the number of
-/// references parsed and of layout reads.
-pub fn scan_with(repo: &TestRepo, options: WalkOptions) -> (ScanReport, usize, usize) {
+/// What a walk of a whole history found and what it cost.
+pub struct Scanned {
+    pub report: ScanReport,
+    /// References parsed.
+    pub parsed: usize,
+    /// Layout reads.
+    pub snapshots: usize,
+    /// Tree lookups.
+    pub lookups: usize,
+}
+
+/// Scans the whole history of `repo` and keeps the walker's counters.
+pub fn scan_counted(repo: &TestRepo, options: WalkOptions) -> Scanned {
     let mut walker = Walker::new(&repo.repo, options);
     let head = walker.resolve("HEAD").unwrap();
     let mut scanner = Scanner::new("test");
@@ -88,7 +98,19 @@ pub fn scan_with(repo: &TestRepo, options: WalkOptions) -> (ScanReport, usize, u
         .stats
         .parsed
         .load(std::sync::atomic::Ordering::Relaxed);
-    (scanner.report, parsed, walker.snapshots_read)
+    Scanned {
+        report: scanner.finish(),
+        parsed,
+        snapshots: walker.snapshots_read,
+        lookups: walker.tree_lookups,
+    }
+}
+
+/// Scans the whole history of `repo`; returns the report, the number of
+/// references parsed and of layout reads.
+pub fn scan_with(repo: &TestRepo, options: WalkOptions) -> (ScanReport, usize, usize) {
+    let s = scan_counted(repo, options);
+    (s.report, s.parsed, s.snapshots)
 }
 
 /// Walk options for a generic layout: `abi/{arch}/{flavour}.symvers`
