@@ -41,6 +41,19 @@ fn said(repo: &TestRepo, options: WalkOptions) -> Said {
 }
 
 impl Said {
+    /// The hidden-break comment says each of `hidden`, the coverage-lost
+    /// comment each of `lost`.
+    fn assert_says(&self, hidden: &[&str], lost: &[&str]) {
+        let hb = &self.hidden_break;
+        for needle in hidden {
+            assert!(hb.contains(needle), "no {needle:?} in:\n{hb}");
+        }
+        let cl = &self.coverage_lost;
+        for needle in lost {
+            assert!(cl.contains(needle), "no {needle:?} in:\n{cl}");
+        }
+    }
+
     /// Every finding in the JSON names `layout`.
     fn assert_json_layout(&self, layout: &str) {
         let findings = self.json["findings"].as_array().unwrap();
@@ -90,21 +103,17 @@ fn debian_findings_point_at_abiname_in_defines() {
     r.remove("debian/abi/6.1.0-47/amd64_rt_amd64");
     r.commit("Drop rt reference");
     let said = said(&r, WalkOptions::default());
-    let hb = &said.hidden_break;
-    for needle in [
-        "`abiname`",
-        "`[abi]`",
-        "`debian/config/defines`",
-        "`debian/config/defines.toml`",
-        "only together with a new ABI name",
-        "ignore-changes:\n name:kfree",
-    ] {
-        assert!(hb.contains(needle), "no {needle:?} in:\n{hb}");
-    }
-    let lost = &said.coverage_lost;
-    for needle in ["`debian/abi/<ABI name>/`", "`abiname`"] {
-        assert!(lost.contains(needle), "no {needle:?} in:\n{lost}");
-    }
+    said.assert_says(
+        &[
+            "`abiname`",
+            "`[abi]`",
+            "`debian/config/defines`",
+            "`debian/config/defines.toml`",
+            "only together with a new ABI name",
+            "ignore-changes:\n name:kfree",
+        ],
+        &["`debian/abi/<ABI name>/`", "`abiname`"],
+    );
     assert!(said.text.contains("  to resolve: "), "{}", said.text);
     assert!(said.text.contains("debian/config/defines"), "{}", said.text);
     said.assert_json_layout("debian");
@@ -137,20 +146,16 @@ fn ubuntu_findings_point_at_the_abi_number() {
     r.remove("debian.master/abi/amd64/lowlatency");
     r.commit("Drop lowlatency");
     let said = said(&r, WalkOptions::default());
-    let hb = &said.hidden_break;
-    for needle in [
-        "ABI number",
-        "`debian.<branch>/abi/version`",
-        "changelog",
-        "`debian.<branch>/abi/abi.ignore`",
-        "\nkfree\n",
-    ] {
-        assert!(hb.contains(needle), "no {needle:?} in:\n{hb}");
-    }
-    let lost = &said.coverage_lost;
-    for needle in ["`debian.<branch>/abi/`", "`debian.<branch>/abi/version`"] {
-        assert!(lost.contains(needle), "no {needle:?} in:\n{lost}");
-    }
+    said.assert_says(
+        &[
+            "ABI number",
+            "`debian.<branch>/abi/version`",
+            "changelog",
+            "`debian.<branch>/abi/abi.ignore`",
+            "\nkfree\n",
+        ],
+        &["`debian.<branch>/abi/`", "`debian.<branch>/abi/version`"],
+    );
     assert!(said.text.contains("debian.<branch>/abi/version"));
     said.assert_never(&DEBIAN_WORDS);
     said.assert_json_layout("ubuntu");
@@ -179,19 +184,14 @@ fn redhat_findings_say_kabi_breaks_and_never_suggest_a_bump() {
     r.remove("redhat/kabi/kabi-module/kabi_aarch64");
     r.commit("Drop aarch64 stablelist");
     let said = said(&r, WalkOptions::default());
-    let hb = &said.hidden_break;
-    for needle in [
-        "breaks kABI",
-        "Revert",
-        "kABI workaround",
-        "`redhat/kabi/kabi-module/kabi_<arch>/`",
-    ] {
-        assert!(hb.contains(needle), "no {needle:?} in:\n{hb}");
-    }
-    let lost = &said.coverage_lost;
-    assert!(
-        lost.contains("`redhat/kabi/kabi-module/kabi_<arch>/`"),
-        "{lost}"
+    said.assert_says(
+        &[
+            "breaks kABI",
+            "Revert",
+            "kABI workaround",
+            "`redhat/kabi/kabi-module/kabi_<arch>/`",
+        ],
+        &["`redhat/kabi/kabi-module/kabi_<arch>/`"],
     );
     said.assert_never(&DEBIAN_WORDS);
     said.assert_never(&["bump", "abi.ignore"]);
@@ -214,11 +214,10 @@ fn generic_findings_say_bump_the_abi_name() {
     r.remove("abi/x86/default.symvers");
     r.commit("Drop default");
     let said = said(&r, generic_options());
-    let hb = &said.hidden_break;
-    for needle in ["bump the ABI name", "`ignore`", "\"name:kfree\""] {
-        assert!(hb.contains(needle), "no {needle:?} in:\n{hb}");
-    }
-    assert!(said.coverage_lost.contains("bump the ABI name"));
+    said.assert_says(
+        &["bump the ABI name", "`ignore`", "\"name:kfree\""],
+        &["bump the ABI name"],
+    );
     said.assert_never(&DEBIAN_WORDS);
     said.assert_json_layout("generic");
 }
