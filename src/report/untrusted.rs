@@ -59,7 +59,7 @@ pub fn clip(s: &str) -> Cow<'_, str> {
 }
 
 /// The longest run of backticks in `text` (a fence must be longer).
-pub(crate) fn longest_backtick_run(text: &str) -> usize {
+fn longest_backtick_run(text: &str) -> usize {
     text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }
 
