@@ -39,6 +39,15 @@ impl Limit {
     pub const fn new(what: &'static str, bytes: u64) -> Limit {
         Limit { what, bytes }
     }
+
+    /// `size` if a file of that many bytes is within the limit, else the
+    /// [`InputErrorKind::TooLarge`] naming it.
+    pub fn admit(self, size: u64) -> Result<u64, InputErrorKind> {
+        if size > self.bytes {
+            return Err(InputErrorKind::TooLarge { size, limit: self });
+        }
+        Ok(size)
+    }
 }
 
 /// A reference file (Module.symvers, Debian/Ubuntu reference, kABI entry).
@@ -133,13 +142,7 @@ fn check(meta: &Metadata, limit: Limit) -> Result<u64, InputErrorKind> {
     if let Some(what) = not_regular(meta) {
         return Err(InputErrorKind::NotRegular { what });
     }
-    if meta.len() > limit.bytes {
-        return Err(InputErrorKind::TooLarge {
-            size: meta.len(),
-            limit,
-        });
-    }
-    Ok(meta.len())
+    limit.admit(meta.len())
 }
 
 /// Opens a regular file of at most `limit` bytes, following symbolic links;
@@ -176,10 +179,9 @@ pub fn read(path: &Path, limit: Limit) -> Result<Vec<u8>, InputError> {
     file.take(limit.bytes.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| fail(InputErrorKind::Io(e)))?;
-    let read = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    if read > limit.bytes {
-        return Err(fail(InputErrorKind::TooLarge { size: read, limit }));
-    }
+    limit
+        .admit(u64::try_from(bytes.len()).unwrap_or(u64::MAX))
+        .map_err(fail)?;
     Ok(bytes)
 }
 

@@ -122,11 +122,8 @@ pub fn load(
         Bytes::Owned(v)
     };
     let compression = Compression::detect(&raw);
-    if (compression != Compression::None || is_relocatable(&raw)) && len > input::MODULE.bytes {
-        return Err(refuse(input::InputErrorKind::TooLarge {
-            size: len,
-            limit: input::MODULE,
-        }));
+    if compression != Compression::None || is_relocatable(&raw) {
+        input::MODULE.admit(len).map_err(refuse)?;
     }
     match compression {
         Compression::None => Ok((raw, Compression::None)),
