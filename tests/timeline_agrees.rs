@@ -50,14 +50,20 @@ fn incompatible_states(timeline: &serde_json::Value) -> usize {
         .count()
 }
 
+/// `scan` exits `code` with `breaks` hidden breaks, and `timeline` exits
+/// `code` with `breaks` incompatible states.
+fn assert_both_say(repo: &TestRepo, code: i32, breaks: usize) {
+    let (scan_code, scan, _) = json("scan", repo);
+    assert_eq!((scan_code, hidden_breaks(&scan)), (code, breaks), "{scan}");
+    let (timeline_code, timeline, _) = json("timeline", repo);
+    assert_eq!(timeline_code, code, "{timeline}");
+    assert_eq!(incompatible_states(&timeline), breaks, "{timeline}");
+}
+
 #[test]
 fn an_ignored_change_is_no_break_for_either() {
     let repo = refresh_repo("kmalloc", &["kmalloc"]);
-    let (code, scan, _) = json("scan", &repo);
-    assert_eq!((code, hidden_breaks(&scan)), (0, 0), "{scan}");
-    let (code, timeline, _) = json("timeline", &repo);
-    assert_eq!(code, 0, "{timeline}");
-    assert_eq!(incompatible_states(&timeline), 0, "{timeline}");
+    assert_both_say(&repo, 0, 0);
     let path = repo.path().to_str().unwrap();
     let (_, text, _) = abibot(&["timeline", "--repo", path]);
     assert!(!text.contains("[incompatible]"), "{text}");
@@ -66,11 +72,7 @@ fn an_ignored_change_is_no_break_for_either() {
 #[test]
 fn a_change_not_ignored_is_a_break_for_both() {
     let repo = refresh_repo("kfree", &["kmalloc"]);
-    let (code, scan, _) = json("scan", &repo);
-    assert_eq!((code, hidden_breaks(&scan)), (1, 1), "{scan}");
-    let (code, timeline, _) = json("timeline", &repo);
-    assert_eq!(code, 1, "{timeline}");
-    assert_eq!(incompatible_states(&timeline), 1, "{timeline}");
+    assert_both_say(&repo, 1, 1);
 }
 
 /// A release, a commit replacing the reference by garbage and, when
