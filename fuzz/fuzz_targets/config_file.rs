@@ -17,20 +17,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(config) => {
             // What `config check` prints, except `warnings()`, which reads the
             // environment and the file system and so is not a function of the input.
-            let mut out = format!(
-                "state {}, poll every {}, {} repositories\n",
-                config.state.display(),
-                humantime::format_duration(config.poll_interval),
-                config.repos.len()
-            );
-            for repo in &config.repos {
-                out.push_str(&format!(
-                    "{} ({}) -> {}\n",
-                    repo.name,
-                    repo.branches.join(", "),
-                    repo.forge.describe()
-                ));
-            }
+            let _summary = abibot::daemon::config_summary(&config);
             assert!(!config.repos.is_empty(), "a valid config watches something");
         }
         Err(error) => {

@@ -10,8 +10,8 @@ use clap::{Args, Subcommand};
 
 use super::{Outcome, print};
 use crate::config::{Config, LogFormat, RepoConfig};
-use crate::daemon::Daemon;
 use crate::daemon::git::RepoWalk;
+use crate::daemon::{Daemon, config_summary};
 use crate::forge::{self, Cancel, ErrorClass, Pacer, Published, Publisher, Retrier, RetryPolicy};
 use crate::history::WalkOptions;
 use crate::history::scan::ScanReport;
@@ -163,21 +163,7 @@ pub(super) fn config(args: ConfigArgs) -> anyhow::Result<Outcome> {
         ConfigCommand::Check { file } => {
             let config = Config::load(&file)?;
             config.check_state()?;
-            let mut out = format!(
-                "{}: valid; state {}, poll every {}, {} repositories:\n",
-                file.display(),
-                config.state.display(),
-                humantime::format_duration(config.poll_interval),
-                config.repos.len()
-            );
-            for repo in &config.repos {
-                out.push_str(&format!(
-                    "  {} ({}) -> {}\n",
-                    repo.name,
-                    repo.branches.join(", "),
-                    repo.forge.describe()
-                ));
-            }
+            let mut out = format!("{}: valid; {}", file.display(), config_summary(&config));
             for warning in config.warnings() {
                 out.push_str(&format!("warning: {warning}\n"));
             }

@@ -624,3 +624,25 @@ fn account(forge: &ForgeConfig, repo: &RepoName) -> String {
         ForgeConfig::Stdout | ForgeConfig::File(_) => format!("sink {repo}"),
     }
 }
+
+/// What `config check` prints about a valid configuration, apart from the
+/// file name and `warnings()` (which read the environment and the file
+/// system): a function of the parsed input alone, so the fuzz target checks
+/// the same text.
+pub fn config_summary(config: &Config) -> String {
+    let mut out = format!(
+        "state {}, poll every {}, {} repositories:\n",
+        config.state.display(),
+        humantime::format_duration(config.poll_interval),
+        config.repos.len()
+    );
+    for repo in &config.repos {
+        out.push_str(&format!(
+            "  {} ({}) -> {}\n",
+            repo.name,
+            repo.branches.join(", "),
+            repo.forge.describe()
+        ));
+    }
+    out
+}
