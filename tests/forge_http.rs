@@ -57,6 +57,15 @@ fn github_at(url: &str, repo: &str, secret: &Secret) -> Github {
     Github::new(&config, fast().request_timeout).unwrap()
 }
 
+/// A fake GitHub for `o/r` and a forge talking to it with the right token;
+/// keep the `Secret` alive as long as the forge.
+async fn github_o_r() -> (FakeGithub, Secret, Arc<dyn Forge>) {
+    let gh = FakeGithub::start("o/r", TOKEN).await;
+    let secret = token_file(TOKEN);
+    let forge: Arc<dyn Forge> = Arc::new(github_at(&gh.url(), "o/r", &secret));
+    (gh, secret, forge)
+}
+
 fn gitlab_at(url: &str, project: GitlabProject, secret: &Secret) -> Gitlab {
     let config = GitlabConfig {
         base_url: url.to_owned(),
@@ -346,9 +355,7 @@ async fn retries_are_ours_alone_and_bounded() {
 
 #[tokio::test]
 async fn github_403_rate_limit_waits_for_the_reset() {
-    let gh = FakeGithub::start("o/r", TOKEN).await;
-    let secret = token_file(TOKEN);
-    let forge: Arc<dyn Forge> = Arc::new(github_at(&gh.url(), "o/r", &secret));
+    let (gh, _secret, forge) = github_o_r().await;
     gh.fail_next(
         "POST",
         Fault::RateLimit403 {
@@ -613,9 +620,7 @@ async fn a_commit_the_forge_does_not_know_yet_is_left_for_a_later_poll() {
 
 #[tokio::test]
 async fn an_exhausted_rate_limit_says_when_it_resets_not_that_permission_lacks() {
-    let gh = FakeGithub::start("o/r", TOKEN).await;
-    let secret = token_file(TOKEN);
-    let forge: Arc<dyn Forge> = Arc::new(github_at(&gh.url(), "o/r", &secret));
+    let (gh, _secret, forge) = github_o_r().await;
     let reset_in = Duration::from_secs(3600);
     gh.fail_next("GET", Fault::RateLimit403 { reset_in });
     let (publisher, _) = publisher(forge, fast());
@@ -635,9 +640,7 @@ async fn an_exhausted_rate_limit_says_when_it_resets_not_that_permission_lacks()
 
 #[tokio::test]
 async fn secondary_rate_limits_are_rate_limits_with_or_without_retry_after() {
-    let gh = FakeGithub::start("o/r", TOKEN).await;
-    let secret = token_file(TOKEN);
-    let forge: Arc<dyn Forge> = Arc::new(github_at(&gh.url(), "o/r", &secret));
+    let (gh, _secret, forge) = github_o_r().await;
     // With `retry-after`: waited for, then posted.
     gh.fail_next(
         "POST",
