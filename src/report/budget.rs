@@ -97,14 +97,21 @@ impl Part {
 struct Node<'a> {
     part: &'a Part,
     parent: Option<usize>,
+    /// One past the last node of its subtree.
+    end: usize,
 }
 
 fn flatten<'a>(part: &'a Part, parent: Option<usize>, out: &mut Vec<Node<'a>>) {
     let index = out.len();
-    out.push(Node { part, parent });
+    out.push(Node {
+        part,
+        parent,
+        end: 0,
+    });
     for child in &part.children {
         flatten(child, Some(index), out);
     }
+    out[index].end = out.len();
 }
 
 /// Which parts fit in `budget` bytes, `notice` bytes reserved.
@@ -175,11 +182,11 @@ fn cuts(nodes: &[Node<'_>], kept: &[bool]) -> Cuts {
 fn render(nodes: &[Node<'_>], kept: &[bool], index: &mut usize, notice: &str, out: &mut String) {
     let i = *index;
     let part = nodes[i].part;
-    *index += 1;
     if !kept[i] {
-        *index += count(part) - 1;
+        *index = nodes[i].end;
         return;
     }
+    *index += 1;
     out.push_str(&part.head);
     if part.notice {
         out.push_str(notice);
@@ -193,11 +200,6 @@ fn render(nodes: &[Node<'_>], kept: &[bool], index: &mut usize, notice: &str, ou
     if let Some(note) = part.more.as_ref().filter(|_| part.total > shown) {
         out.push_str(&note(part.total - shown));
     }
-}
-
-/// How many parts a subtree holds.
-fn count(part: &Part) -> usize {
-    1 + part.children.iter().map(count).sum::<usize>()
 }
 
 /// The body of `root` within `budget` bytes (when its rank-0 parts fit),
