@@ -12,7 +12,7 @@ use super::{Outcome, print};
 use crate::config::{Config, LogFormat, RepoConfig};
 use crate::daemon::git::RepoWalk;
 use crate::daemon::{Daemon, config_summary};
-use crate::forge::{self, Cancel, ErrorClass, Pacer, Published, Publisher, Retrier, RetryPolicy};
+use crate::forge::{self, Cancel, Pacer, Published, Publisher, Retrier, RetryPolicy};
 use crate::history::WalkOptions;
 use crate::history::scan::ScanReport;
 use crate::report::scan::{finding_markdown, marker};
@@ -293,12 +293,7 @@ impl PostTarget {
                 {
                     Ok(Published::Posted(_)) => posted += 1,
                     Ok(Published::Found(_)) => found += 1,
-                    Err(e)
-                        if matches!(
-                            e.class(std::time::SystemTime::now()),
-                            ErrorClass::Rejected | ErrorClass::CommitUnknown
-                        ) =>
-                    {
+                    Err(e) if e.class(std::time::SystemTime::now()).concerns_one_comment() => {
                         let advice = e.advice(std::time::SystemTime::now());
                         eprintln!(
                             "abibot: {} {}: refused: {e}{}",

@@ -37,6 +37,16 @@ pub enum ErrorClass {
     Permanent,
 }
 
+impl ErrorClass {
+    /// The forge refused this one comment ([`Rejected`](Self::Rejected) or
+    /// [`CommitUnknown`](Self::CommitUnknown)): the other findings can still
+    /// be posted. Every other class stops the repository (daemon) or the run
+    /// (`scan --post`).
+    pub fn concerns_one_comment(&self) -> bool {
+        matches!(self, ErrorClass::Rejected | ErrorClass::CommitUnknown)
+    }
+}
+
 impl ForgeError {
     /// How the retry helper and the daemon treat this error.
     pub fn class(&self, now: SystemTime) -> ErrorClass {
@@ -418,5 +428,20 @@ mod tests {
         let (result, ()) = tokio::join!(run, stop);
         assert!(matches!(result, Err(ForgeError::Interrupted)));
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn only_a_refused_or_unknown_commit_spares_the_other_findings() {
+        for class in [ErrorClass::Rejected, ErrorClass::CommitUnknown] {
+            assert!(class.concerns_one_comment(), "{class:?}");
+        }
+        for class in [
+            ErrorClass::Transient,
+            ErrorClass::RateLimited(Duration::from_secs(1)),
+            ErrorClass::Unauthorized,
+            ErrorClass::Permanent,
+        ] {
+            assert!(!class.concerns_one_comment(), "{class:?}");
+        }
     }
 }
