@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use super::{Outcome, print};
 use crate::config::{Config, LogFormat, RepoConfig};
 use crate::daemon::git::RepoWalk;
-use crate::daemon::{Daemon, config_summary};
+use crate::daemon::{Daemon, config_summary, hint};
 use crate::forge::{self, Cancel, Pacer, Published, Publisher, Retrier, RetryPolicy};
 use crate::history::WalkOptions;
 use crate::history::scan::ScanReport;
@@ -294,12 +294,11 @@ impl PostTarget {
                     Ok(Published::Posted(_)) => posted += 1,
                     Ok(Published::Found(_)) => found += 1,
                     Err(e) if e.class(std::time::SystemTime::now()).concerns_one_comment() => {
-                        let advice = e.advice(std::time::SystemTime::now());
                         eprintln!(
                             "abibot: {} {}: refused: {e}{}",
                             f.commit.short(),
                             f.kind.name(),
-                            advice.map_or(String::new(), |a| format!(" ({a})"))
+                            hint(&e)
                         );
                         failed += 1;
                     }

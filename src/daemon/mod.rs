@@ -77,8 +77,8 @@ pub enum RepoError {
     Task(String),
 }
 
-/// What operators should know after a forge error that stops a repository.
-fn hint(e: &ForgeError) -> String {
+/// What operators should know after a forge error (` (advice)`, or nothing).
+pub(crate) fn hint(e: &ForgeError) -> String {
     e.advice(SystemTime::now())
         .map_or(String::new(), |advice| format!(" ({advice})"))
 }
