@@ -275,6 +275,8 @@ pub struct RevState {
     pub reference: ReferenceSet,
     /// Flavours whose reference failed to parse at this revision, with why.
     pub broken: BTreeMap<FlavourKey, String>,
+    /// The snapshot's distribution (`UNRELEASED` until a release is made).
+    pub distribution: Option<String>,
 }
 
 /// What selects the commits of a walk.
@@ -498,6 +500,7 @@ impl<'r> Walker<'r> {
                 flavours,
             },
             broken,
+            distribution: snapshot.distribution,
         })
     }
 

@@ -107,6 +107,15 @@ pub fn changelog_version(text: &str) -> Option<&str> {
     Some(first[open + 1..close].trim()).filter(|v| !v.is_empty())
 }
 
+/// The distribution of the first changelog entry (`bookworm-security`,
+/// `UNRELEASED`): what follows the version's closing parenthesis, up to `;`.
+pub fn changelog_distribution(text: &str) -> Option<&str> {
+    let first = text.lines().find(|l| !l.trim().is_empty())?;
+    let after = &first[first.find(')')? + 1..];
+    let dist = after.split(';').next()?.split_whitespace().next()?;
+    Some(dist)
+}
+
 /// The upstream part of a Debian version: epoch and Debian revision removed,
 /// anything from `~` dropped (`1:3.14~rc5-1~exp1` -> `3.14`).
 pub fn upstream(version: &str) -> &str {
@@ -135,6 +144,7 @@ pub fn abi_candidates(upstream: &str, abiname: &str) -> Vec<String> {
 
 struct Config {
     version: Option<String>,
+    distribution: Option<String>,
     abiname: Option<String>,
     suffix: Option<String>,
     global: Defines,
@@ -167,6 +177,10 @@ impl Debian {
         let version = changelog
             .as_deref()
             .and_then(changelog_version)
+            .map(str::to_owned);
+        let distribution = changelog
+            .as_deref()
+            .and_then(changelog_distribution)
             .map(str::to_owned);
         let global = self.defines(tree, "debian/config/defines")?;
         let mut abiname = global.get("abi", "abiname").map(str::to_owned);
@@ -210,6 +224,7 @@ impl Debian {
         }
         Ok(Config {
             version,
+            distribution,
             abiname,
             suffix,
             global,
@@ -308,6 +323,7 @@ impl Debian {
         let mut snapshot = Snapshot {
             abi: pick(&global_names, &dirs).map(AbiName),
             flavours: BTreeMap::new(),
+            distribution: config.distribution.clone(),
         };
         for dir in dirs.keys() {
             let dir_path = join(&abi_dir, dir);
@@ -387,6 +403,14 @@ mod tests {
         assert_eq!(
             changelog_version("linux (6.1.176-1) bookworm-security; urgency=high\n"),
             Some("6.1.176-1")
+        );
+        assert_eq!(
+            changelog_distribution("linux (6.1.176-1) bookworm-security; urgency=high\n"),
+            Some("bookworm-security")
+        );
+        assert_eq!(
+            changelog_distribution("linux (6.1.177-1) UNRELEASED; urgency=medium\n"),
+            Some("UNRELEASED")
         );
         assert_eq!(upstream("6.1.176-1"), "6.1.176");
         assert_eq!(upstream("3.14~rc5-1~exp1"), "3.14");

@@ -175,6 +175,10 @@ impl Generic {
                 },
             );
         }
-        Ok(Snapshot { abi, flavours })
+        Ok(Snapshot {
+            abi,
+            flavours,
+            distribution: None,
+        })
     }
 }

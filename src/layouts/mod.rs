@@ -119,6 +119,9 @@ pub struct Snapshot {
     pub abi: Option<AbiName>,
     /// Every flavour with a reference under its ABI name.
     pub flavours: BTreeMap<FlavourKey, FlavourSource>,
+    /// Where the top changelog entry is released to (`bookworm-security`,
+    /// or `UNRELEASED` while being prepared), in layouts that have one.
+    pub distribution: Option<String>,
 }
 
 /// A supported layout, with its location in the repository.

@@ -70,6 +70,7 @@ impl Redhat {
         Ok(Snapshot {
             abi: Some(abi),
             flavours,
+            distribution: None,
         })
     }
 }

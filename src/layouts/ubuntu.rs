@@ -162,6 +162,7 @@ impl Ubuntu {
         Ok(Snapshot {
             abi: Some(abi),
             flavours,
+            distribution: None,
         })
     }
 }
