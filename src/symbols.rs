@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -310,15 +311,10 @@ impl FlavourKey {
         }
     }
 
-    /// Parses Debian's reference file name `<arch>_<featureset>_<flavour>`.
-    /// Neither arch nor featureset contain `_`, so the flavour takes the rest.
+    /// Parses Debian's reference file name `<arch>_<featureset>_<flavour>`
+    /// (see the [`FromStr`] impl, which says why a name is refused).
     pub fn from_debian_name(name: &str) -> Option<FlavourKey> {
-        let mut parts = name.splitn(3, '_');
-        let (arch, featureset, flavour) = (parts.next()?, parts.next()?, parts.next()?);
-        if [arch, featureset, flavour].iter().any(|p| p.is_empty()) {
-            return None;
-        }
-        Some(FlavourKey::new(arch, featureset, flavour))
+        name.parse().ok()
     }
 }
 
@@ -328,23 +324,127 @@ impl fmt::Display for FlavourKey {
     }
 }
 
+/// Text that is not `<arch>_<featureset>_<flavour>` with three non-empty parts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{text:?} is not a flavour key: the {part} is missing (expected <arch>_<featureset>_<flavour>)"
+)]
+pub struct FlavourKeyError {
+    /// The text offered.
+    pub text: String,
+    /// The first part that is absent or empty: `arch`, `featureset` or `flavour`.
+    pub part: &'static str,
+}
+
+impl FromStr for FlavourKey {
+    type Err = FlavourKeyError;
+
+    /// Reads the form [`Display`](fmt::Display) writes, which is also
+    /// Debian's reference file name: neither arch nor featureset contain
+    /// `_`, so the flavour takes the rest.
+    fn from_str(text: &str) -> Result<FlavourKey, FlavourKeyError> {
+        let mut parts = text.splitn(3, '_');
+        let mut next = |part| match parts.next() {
+            Some(p) if !p.is_empty() => Ok(p),
+            _ => Err(FlavourKeyError {
+                text: text.to_owned(),
+                part,
+            }),
+        };
+        let (arch, featureset, flavour) = (next("arch")?, next("featureset")?, next("flavour")?);
+        Ok(FlavourKey::new(arch, featureset, flavour))
+    }
+}
+
 /// The name a distribution gives to one ABI (`6.1.0-50`, `3.2.0-1`,
 /// `6.12.48+deb13`): modules built for it must load on every kernel that
 /// carries the same name.
+///
+/// Build it with [`AbiName::new`] or [`FromStr`], which refuse text that
+/// cannot be a name: the name becomes a directory (`debian/abi/<name>`), a
+/// package name suffix and a line of a comment.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct AbiName(pub String);
 
+/// The longest ABI name accepted, in bytes. Real ones are under 40
+/// (`5.14.0-427.13.1.el9_4`); a longer one is a parse gone wrong.
+pub const MAX_ABI_NAME_LEN: usize = 128;
+
+/// Why text is not an ABI name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AbiNameError {
+    /// Nothing was given.
+    #[error("the ABI name is empty")]
+    Empty,
+    /// Longer than [`MAX_ABI_NAME_LEN`] bytes.
+    #[error("the ABI name is {len} bytes long, more than the {MAX_ABI_NAME_LEN} allowed")]
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// A white space, control character or `/` inside it, or the whole name
+    /// is `.` or `..` (it names a directory).
+    #[error("the ABI name {name:?} {problem}")]
+    Invalid {
+        /// The name as given (at most [`MAX_ABI_NAME_LEN`] bytes).
+        name: String,
+        /// What is wrong with it, for instance "contains a space at byte 2".
+        problem: String,
+    },
+}
+
 impl AbiName {
+    /// Validates `name`: non-empty, at most [`MAX_ABI_NAME_LEN`] bytes, no
+    /// white space, control character or `/`, and not `.` or `..`.
+    pub fn new(name: impl Into<String>) -> Result<AbiName, AbiNameError> {
+        let name = name.into();
+        if name.is_empty() {
+            return Err(AbiNameError::Empty);
+        }
+        if name.len() > MAX_ABI_NAME_LEN {
+            return Err(AbiNameError::TooLong { len: name.len() });
+        }
+        let bad = name
+            .char_indices()
+            .find(|(_, c)| c.is_whitespace() || c.is_control() || *c == '/');
+        let problem = match bad {
+            Some((at, c)) => format!("contains {c:?} at byte {at}"),
+            None if name == "." || name == ".." => "names a directory, not an ABI".to_owned(),
+            None => return Ok(AbiName(name)),
+        };
+        Err(AbiNameError::Invalid { name, problem })
+    }
+
     /// Joins an upstream base and Debian's `abiname` the way Debian does
-    /// (`3.2.0` + `1` -> `3.2.0-1`).
-    pub fn debian(base: &str, abiname: &str) -> AbiName {
-        AbiName(format!("{base}-{abiname}"))
+    /// (`3.2.0` + `1` -> `3.2.0-1`), validating the result.
+    pub fn debian(base: &str, abiname: &str) -> Result<AbiName, AbiNameError> {
+        AbiName::new(format!("{base}-{abiname}"))
     }
 
     /// The name as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl FromStr for AbiName {
+    type Err = AbiNameError;
+    fn from_str(text: &str) -> Result<AbiName, AbiNameError> {
+        AbiName::new(text)
+    }
+}
+
+impl TryFrom<String> for AbiName {
+    type Error = AbiNameError;
+    fn try_from(text: String) -> Result<AbiName, AbiNameError> {
+        AbiName::new(text)
+    }
+}
+
+impl From<AbiName> for String {
+    fn from(name: AbiName) -> String {
+        name.0
     }
 }
 
@@ -424,5 +524,72 @@ mod tests {
         assert_eq!(key.to_string(), "amd64_none_cloud-amd64");
         assert!(FlavourKey::from_debian_name("amd64_none").is_none());
         assert!(FlavourKey::from_debian_name("amd64__x").is_none());
+    }
+
+    #[test]
+    fn flavour_key_parses_what_it_prints_and_names_the_missing_part() {
+        let key = FlavourKey::new("arm64", "rt", "arm64_lpae");
+        assert_eq!(key.to_string().parse::<FlavourKey>(), Ok(key));
+        for (text, part) in [
+            ("", "arch"),
+            ("_none_amd64", "arch"),
+            ("amd64", "featureset"),
+            ("amd64__amd64", "featureset"),
+            ("amd64_none", "flavour"),
+            ("amd64_none_", "flavour"),
+        ] {
+            let err = text.parse::<FlavourKey>().unwrap_err();
+            assert_eq!(err.part, part, "{text:?}");
+            assert!(
+                err.to_string().contains(&format!("the {part} is missing")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn abi_name_accepts_real_names() {
+        for name in [
+            "6.1.0-47",
+            "6.12.48+deb13",
+            "5.14.0-427.13.1.el9_4",
+            "3.2.0-1~bpo",
+        ] {
+            assert_eq!(AbiName::new(name).unwrap().as_str(), name);
+        }
+        assert_eq!(AbiName::debian("6.1.0", "47").unwrap().as_str(), "6.1.0-47");
+        assert!(AbiName::debian("6.1.0", "47 # c").is_err());
+    }
+
+    #[test]
+    fn abi_name_refuses_what_cannot_be_a_name() {
+        assert_eq!(AbiName::new(""), Err(AbiNameError::Empty));
+        let long = "1".repeat(MAX_ABI_NAME_LEN + 1);
+        assert_eq!(
+            AbiName::new(long),
+            Err(AbiNameError::TooLong {
+                len: MAX_ABI_NAME_LEN + 1
+            })
+        );
+        assert!(AbiName::new("1".repeat(MAX_ABI_NAME_LEN)).is_ok());
+        for (bad, says) in [
+            ("47 # c", "' ' at byte 2"),
+            ("47\t", "'\\t' at byte 2"),
+            ("a\u{7f}", "'\\u{7f}' at byte 1"),
+            ("6.1/../x", "'/' at byte 3"),
+            ("6.1.0\u{a0}47", "'\\u{a0}' at byte 5"),
+            ("..", "names a directory"),
+        ] {
+            let err = bad.parse::<AbiName>().unwrap_err();
+            assert!(err.to_string().contains(says), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn abi_name_refused_in_json() {
+        let ok: AbiName = serde_json::from_str("\"6.1.0-47\"").unwrap();
+        assert_eq!(serde_json::to_string(&ok).unwrap(), "\"6.1.0-47\"");
+        let err = serde_json::from_str::<AbiName>("\"6.1 47\"").unwrap_err();
+        assert!(err.to_string().contains("contains ' ' at byte 3"), "{err}");
     }
 }
