@@ -113,13 +113,7 @@ pub fn load(
         // read of every large vmlinux would cost far more.
         Bytes::Mapped(unsafe { Mmap::map(&handle) }.map_err(io)?)
     } else {
-        let mut v = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        // `input::open` checked the size; a file growing meanwhile stops here.
-        (&handle)
-            .take(MMAP_THRESHOLD)
-            .read_to_end(&mut v)
-            .map_err(io)?;
-        Bytes::Owned(v)
+        Bytes::Owned(read_sized(&handle, len, file)?)
     };
     let compression = Compression::detect(&raw);
     if compression != Compression::None || is_relocatable(&raw) {
@@ -132,6 +126,22 @@ pub fn load(
             c,
         )),
     }
+}
+
+/// Reads the `len` bytes `input::open` found, refusing a file that has more
+/// by the time it is read: a file still being written (or a `/proc` file,
+/// which reports size 0) would otherwise be checked cut short or unbounded.
+fn read_sized(reader: impl Read, len: u64, file: &str) -> Result<Vec<u8>, ElfError> {
+    let mut v = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    // One byte past `len` is enough to see that the file grew.
+    reader
+        .take(len.saturating_add(1))
+        .read_to_end(&mut v)
+        .map_err(|e| ElfError::new(file, ElfErrorKind::Io(e)))?;
+    if u64::try_from(v.len()).map_or(true, |n| n > len) {
+        return Err(ElfError::new(file, ElfErrorKind::Grew { size: len }));
+    }
+    Ok(v)
 }
 
 /// Whether the bytes start like a relocatable ELF object (a module): `e_type`
@@ -377,6 +387,24 @@ mod tests {
             matches!(err.kind, ElfErrorKind::TooLarge { limit: 299_999, .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_file_that_grows_while_read_is_an_error_naming_it() {
+        // A /proc file passes the size check with 0 bytes and then has
+        // more: the same as a file written to after it was opened.
+        let path = "/proc/self/status";
+        let Err(err) = load(Path::new(path), path, &ReadOptions::default()) else {
+            panic!("{path} was read as if it had 0 bytes");
+        };
+        assert!(matches!(err.kind, ElfErrorKind::Grew { size: 0 }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("/proc/self/status: changed while being read")
+        );
+        assert_eq!(read_sized(&b"abcd"[..], 4, "f").unwrap(), b"abcd");
+        let err = read_sized(&b"abcde"[..], 4, "f").unwrap_err();
+        assert!(matches!(err.kind, ElfErrorKind::Grew { size: 4 }), "{err}");
     }
 
     #[test]

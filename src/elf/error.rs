@@ -28,6 +28,13 @@ pub enum ElfErrorKind {
     /// The file or directory could not be read.
     #[error("cannot read: {0}")]
     Io(#[source] std::io::Error),
+    /// The file grew between the check of its size and the read of its
+    /// bytes (it is being written, or reports a wrong size like `/proc` files).
+    #[error("changed while being read: it had {size} bytes when opened and more when read")]
+    Grew {
+        /// Its size when opened.
+        size: u64,
+    },
     /// The path is not a regular file, or is larger than its kind may be
     /// (see [`crate::input`]).
     #[error(transparent)]
