@@ -34,10 +34,21 @@ use crate::layouts::{DirEntry, FlavourSource, Layout, Snapshot, TreeError, TreeS
 use crate::symbols::{AbiName, FlavourKey, ReferenceSet, SymbolSet};
 use cache::{Loader, PoolError};
 
-/// A full 40-hex commit id.
+/// A full commit id: 40 lowercase hex digits (SHA-1), or 64 (SHA-256
+/// repositories). Validated where it enters ([`CommitSha::of`], [`FromStr`],
+/// JSON and the state store), so a forge URL or a comment never carries
+/// anything else.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct CommitSha(pub String);
+
+/// Text that is not a full commit id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a commit id: expected 40 or 64 lowercase hex digits")]
+pub struct CommitShaError {
+    /// The text offered (cut to 80 bytes, so a hostile value stays short).
+    pub text: String,
+}
 
 impl CommitSha {
     /// The id of a git object.
@@ -45,9 +56,44 @@ impl CommitSha {
         CommitSha(oid.to_string())
     }
 
+    /// The full id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The first 12 hex digits, for people.
     pub fn short(&self) -> &str {
         &self.0[..self.0.len().min(12)]
+    }
+}
+
+impl TryFrom<String> for CommitSha {
+    type Error = CommitShaError;
+    fn try_from(text: String) -> Result<CommitSha, CommitShaError> {
+        let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if matches!(text.len(), 40 | 64) && text.bytes().all(hex) {
+            return Ok(CommitSha(text));
+        }
+        let mut end = text.len().min(80);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        Err(CommitShaError {
+            text: text[..end].to_owned(),
+        })
+    }
+}
+
+impl std::str::FromStr for CommitSha {
+    type Err = CommitShaError;
+    fn from_str(text: &str) -> Result<CommitSha, CommitShaError> {
+        CommitSha::try_from(text.to_owned())
+    }
+}
+
+impl From<CommitSha> for String {
+    fn from(sha: CommitSha) -> String {
+        sha.0
     }
 }
 
@@ -692,5 +738,46 @@ impl KeptStates {
         } else {
             self.states.get(&commit).cloned()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_sha_accepts_full_lowercase_ids_only() {
+        let oid = Oid::from_str("0123456789abcdef0123456789abcdef01234567").unwrap();
+        let sha = CommitSha::of(oid);
+        assert_eq!(sha.as_str().parse::<CommitSha>(), Ok(sha.clone()));
+        assert_eq!(sha.short(), "0123456789ab");
+        assert!("ab".repeat(32).parse::<CommitSha>().is_ok(), "SHA-256 ids");
+        for bad in [
+            "",
+            "0123456789abcdef",
+            &"A".repeat(40),
+            &"h".repeat(40),
+            &"a".repeat(41),
+            &"a".repeat(63),
+            &format!("{}\n", "a".repeat(39)),
+        ] {
+            let err = bad.parse::<CommitSha>().unwrap_err();
+            assert!(err.to_string().contains("is not a commit id"), "{err}");
+        }
+    }
+
+    #[test]
+    fn commit_sha_refused_in_json_and_cut_in_the_error() {
+        let json = format!("\"{}\"", "c".repeat(40));
+        let sha: CommitSha = serde_json::from_str(&json).unwrap();
+        assert_eq!(serde_json::to_string(&sha).unwrap(), json);
+        let err = serde_json::from_str::<CommitSha>("\"../../etc\"").unwrap_err();
+        assert!(
+            err.to_string().contains("\"../../etc\" is not a commit id"),
+            "{err}"
+        );
+        let long = "é".repeat(100);
+        let err = long.parse::<CommitSha>().unwrap_err();
+        assert_eq!(err.text, "é".repeat(40));
     }
 }
