@@ -278,6 +278,30 @@ impl Loader {
     }
 }
 
+/// The walk's loader with its repository, lent to a visitor: how it gets
+/// back, by object id, a parsed set it let go (an ABI name's first
+/// publication, when the name comes back). A set still alive or cached is
+/// shared; one parsed again counts against the budget like any other.
+#[derive(Clone, Copy)]
+pub struct Reload<'a> {
+    repo: &'a Repository,
+    loader: &'a Loader,
+}
+
+impl<'a> Reload<'a> {
+    /// Reloads through `loader` from `repo`.
+    pub fn new(repo: &'a Repository, loader: &'a Loader) -> Reload<'a> {
+        Reload { repo, loader }
+    }
+
+    /// The parsed set of `source`; `label` prefixes its path in errors (the
+    /// commit that published it).
+    pub fn load(&self, source: &FlavourSource, label: &str) -> Result<Loaded, PoolError> {
+        let mut loaded = self.loader.load_all(self.repo, &[source], label)?;
+        Ok(loaded.pop().expect("one result per source"))
+    }
+}
+
 /// The raw content of a reference: one blob, or every file of a stablelist,
 /// with its name (empty for a single blob).
 fn read_source(

@@ -3,17 +3,23 @@
 //! Several states under one name is the original complaint: different
 //! kernels calling themselves "ABI 5".
 //!
-//! A new state is judged against the previous one exactly as `scan` judges
-//! a refresh ([`judge_refresh`]: the flavour's own ignore rules), so the two
-//! commands give one verdict on one history.
+//! A new state is judged against the previous one under the name exactly as
+//! `scan` judges a refresh ([`judge_refresh`]: the flavour's own ignore
+//! rules), so the two commands give one verdict on one history. When the
+//! name comes back (a bump reverted, a reference restored after it was
+//! removed) the new state is judged against the name's first publication,
+//! as `scan` does ([`Promises`]). A state identical to one the name already
+//! had is a return to it, shown as such and never counted as another ABI.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::promises::Promises;
 use super::scan::judge_refresh;
 use super::{CommitSha, RevisionError, Step};
-use crate::symbols::AbiName;
+use crate::layouts::FlavourSource;
+use crate::symbols::{AbiName, FlavourKey};
 
 /// One state of a flavour's reference under an ABI name.
 #[derive(Clone, Debug, Serialize)]
@@ -24,8 +30,17 @@ pub struct State {
     pub commit: CommitSha,
     /// Its title.
     pub title: String,
-    /// Whether it is incompatible with the previous state (always false for the first).
+    /// Whether it is incompatible with the previous state under the name, or
+    /// with the name's first publication when the name came back (always
+    /// false for the first state and for a return).
     pub incompatible: bool,
+    /// For a return to a state the name already had (a revert): the number
+    /// of that state, counting the flavour's distinct states from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub returns_to: Option<usize>,
+    /// The name the flavour had just before, when this name came back to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub came_back_from: Option<AbiName>,
 }
 
 /// One ABI name's history.
@@ -33,16 +48,25 @@ pub struct State {
 pub struct AbiHistory {
     /// The ABI name.
     pub abi: AbiName,
-    /// States per flavour, oldest first.
+    /// States per flavour, oldest first; returns to an earlier state included.
     pub flavours: BTreeMap<String, Vec<State>>,
 }
 
 impl AbiHistory {
-    /// How many different ABIs carried this name: the most states any
-    /// flavour went through.
+    /// How many different ABIs carried this name: the most distinct states
+    /// (returns not counted) any flavour went through.
     pub fn distinct(&self) -> usize {
-        self.flavours.values().map(Vec::len).max().unwrap_or(0)
+        self.flavours
+            .values()
+            .map(|states| distinct(states))
+            .max()
+            .unwrap_or(0)
     }
+}
+
+/// Distinct states among `states` (a return is not one).
+pub fn distinct(states: &[State]) -> usize {
+    states.iter().filter(|s| s.returns_to.is_none()).count()
 }
 
 /// Builds the timeline from a walk's steps.
@@ -52,6 +76,8 @@ pub struct Timeline {
     pub abis: Vec<AbiHistory>,
     /// Problems at single revisions (the walk went on), oldest first.
     pub errors: Vec<RevisionError>,
+    /// What each name promised, to judge a name that comes back.
+    promises: Promises,
 }
 
 impl Timeline {
@@ -64,8 +90,8 @@ impl Timeline {
     }
 
     /// Takes one commit's step.
-    pub fn visit(&mut self, step: Step<'_>) {
-        self.errors.extend(step.errors);
+    pub fn visit(&mut self, mut step: Step<'_>) {
+        self.errors.append(&mut step.errors);
         if !step.touched {
             return;
         }
@@ -73,38 +99,95 @@ impl Timeline {
             if step.state.broken.contains_key(key) {
                 continue;
             }
-            let index = match self.abis.iter().position(|a| a.abi == source.abi) {
-                Some(i) => i,
-                None => {
-                    self.abis.push(AbiHistory {
-                        abi: source.abi.clone(),
-                        flavours: BTreeMap::new(),
-                    });
-                    self.abis.len() - 1
-                }
-            };
-            let states = self.abis[index]
-                .flavours
-                .entry(key.to_string())
-                .or_default();
             let content = source.id.to_string();
-            if states.last().is_some_and(|s| s.content == content) {
+            let last = self.states(&source.abi, key).last();
+            if last.is_some_and(|s| s.content == content) {
                 continue;
             }
-            let incompatible = match (
-                states.last(),
-                step.parent.reference.flavours.get(key),
-                step.state.reference.flavours.get(key),
-            ) {
-                (Some(_), Some(old), Some(new)) => judge_refresh(old, new, source).is_breaking(),
-                _ => false,
-            };
-            states.push(State {
-                content,
-                commit: step.commit.clone(),
-                title: step.title.clone(),
-                incompatible,
-            });
+            let state = self.judge(&step, key, source, content);
+            self.states(&source.abi, key).push(state);
         }
+        self.promises.record(&step.commit, step.state);
+    }
+
+    /// The new state `source` of flavour `key` at `step`: a return when the
+    /// name had it already, else judged against the parent's reference under
+    /// the same name, or against the name's first publication when the name
+    /// came back.
+    fn judge(
+        &mut self,
+        step: &Step<'_>,
+        key: &FlavourKey,
+        source: &FlavourSource,
+        content: String,
+    ) -> State {
+        let (abi, parent) = (&source.abi, step.parent);
+        let known = !self.promises.states(key, abi).is_empty();
+        let previous = parent.sources.get(key).filter(|p| p.abi == *abi);
+        let came_back_from = parent
+            .sources
+            .get(key)
+            .filter(|p| known && p.abi != *abi)
+            .map(|p| p.abi.clone());
+        let returns_to = self
+            .promises
+            .had(key, abi, source.id)
+            .map(|earlier| earlier.index + 1);
+        let new = step.state.reference.flavours.get(key);
+        let old = match (returns_to, previous, new) {
+            (None, Some(_), Some(_)) => parent.reference.flavours.get(key).cloned(),
+            (None, None, Some(_)) if known => self.first_publication(step, key, abi),
+            _ => None,
+        };
+        State {
+            content,
+            commit: step.commit.clone(),
+            title: step.title.clone(),
+            incompatible: old
+                .zip(new)
+                .is_some_and(|(old, new)| judge_refresh(&old, new, source).is_breaking()),
+            returns_to,
+            came_back_from,
+        }
+    }
+
+    /// What `abi` first promised for `key`; reported as an error of the
+    /// step when it cannot be loaded again.
+    fn first_publication(
+        &mut self,
+        step: &Step<'_>,
+        key: &FlavourKey,
+        abi: &AbiName,
+    ) -> Option<std::sync::Arc<crate::symbols::SymbolSet>> {
+        match self.promises.promised(key, abi, step.reload)? {
+            Ok(set) => Some(set),
+            Err(e) => {
+                let path = step.state.sources.get(key).map_or("", |s| &s.path);
+                self.errors.push(RevisionError {
+                    commit: step.commit.clone(),
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                });
+                None
+            }
+        }
+    }
+
+    /// The states of `key` under `abi`, the name added if new.
+    fn states(&mut self, abi: &AbiName, key: &FlavourKey) -> &mut Vec<State> {
+        let index = match self.abis.iter().position(|a| a.abi == *abi) {
+            Some(i) => i,
+            None => {
+                self.abis.push(AbiHistory {
+                    abi: abi.clone(),
+                    flavours: BTreeMap::new(),
+                });
+                self.abis.len() - 1
+            }
+        };
+        self.abis[index]
+            .flavours
+            .entry(key.to_string())
+            .or_default()
     }
 }

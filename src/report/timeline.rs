@@ -1,14 +1,15 @@
 //! Rendering of `timeline` results: every ABI name with the reference
-//! states it went through.
+//! states it went through, numbered per flavour; a revert to an earlier
+//! state is shown as a return to it, not as another state.
 
 use std::fmt::Write as _;
 
 use super::untrusted::{self, cell, code, plain};
 use crate::history::RevisionError;
-use crate::history::timeline::AbiHistory;
+use crate::history::timeline::{AbiHistory, State, distinct};
 
 /// `ABI 6.1.0-53 named 3 different ABIs (amd64_none_amd64: 3 states, ...)`,
-/// names shown by `show`.
+/// names shown by `show`; returns are counted apart (`2 states, 1 return`).
 pub fn verdict(abi: &AbiHistory, show: &dyn Fn(&str) -> String) -> String {
     let n = abi.distinct();
     let name = show(abi.abi.as_str());
@@ -19,12 +20,46 @@ pub fn verdict(abi: &AbiHistory, show: &dyn Fn(&str) -> String) -> String {
         .flavours
         .iter()
         .filter(|(_, s)| s.len() > 1)
-        .map(|(f, s)| format!("{}: {} states", show(f), s.len()))
+        .map(|(f, s)| {
+            let returns = s.len() - distinct(s);
+            let plural = if returns == 1 { "" } else { "s" };
+            let returns = match returns {
+                0 => String::new(),
+                r => format!(", {r} return{plural}"),
+            };
+            format!("{}: {} states{returns}", show(f), distinct(s))
+        })
         .collect();
     format!(
         "ABI {name} named {n} different ABIs ({})",
         detail.join(", ")
     )
+}
+
+/// Each state with its label: its number among the flavour's distinct
+/// states, or `returns to N` for a return to state N.
+fn numbered(states: &[State]) -> impl Iterator<Item = (String, &State)> {
+    let mut n = 0;
+    states.iter().map(move |s| match s.returns_to {
+        Some(to) => (format!("returns to {to}"), s),
+        None => {
+            n += 1;
+            (n.to_string(), s)
+        }
+    })
+}
+
+/// What else is known of a state: that it broke the name, that the name
+/// came back from another.
+fn notes(s: &State) -> Vec<String> {
+    let mut notes = Vec::new();
+    if s.incompatible {
+        notes.push("incompatible".to_owned());
+    }
+    if let Some(from) = &s.came_back_from {
+        notes.push(format!("came back from {from}"));
+    }
+    notes
 }
 
 /// Human text: a verdict per name, then the states of flavours that had several.
@@ -33,15 +68,14 @@ pub fn text(abis: &[AbiHistory]) -> String {
     for abi in abis {
         let _ = writeln!(out, "{}", verdict(abi, &plain));
         for (flavour, states) in abi.flavours.iter().filter(|(_, s)| s.len() > 1) {
-            for s in states {
-                let tag = if s.incompatible {
-                    " [incompatible]"
-                } else {
-                    ""
-                };
+            for (label, s) in numbered(states) {
+                let tags: String = notes(s)
+                    .iter()
+                    .map(|n| format!(" [{}]", untrusted::text(n)))
+                    .collect();
                 let _ = writeln!(
                     out,
-                    "  {:<28} {} {}{tag}",
+                    "  {:<28} {label:>12} {} {}{tags}",
                     untrusted::text(flavour),
                     s.commit.short(),
                     untrusted::text(&s.title)
@@ -57,12 +91,19 @@ pub fn markdown(abis: &[AbiHistory]) -> String {
     let mut out = String::from("## abibot timeline\n");
     for abi in abis {
         let _ = writeln!(out, "\n**{}**\n", verdict(abi, &code));
-        out.push_str("| flavour | commit | title | incompatible |\n|---|---|---|---|\n");
+        out.push_str(
+            "| flavour | state | commit | title | incompatible | came back from |\n\
+             |---|---|---|---|---|---|\n",
+        );
         for (flavour, states) in &abi.flavours {
-            for s in states {
+            for (label, s) in numbered(states) {
+                let from = s
+                    .came_back_from
+                    .as_ref()
+                    .map_or(String::new(), |f| cell(f.as_str()));
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} |",
+                    "| {} | {label} | {} | {} | {} | {from} |",
                     cell(flavour),
                     cell(s.commit.short()),
                     cell(&s.title),
@@ -91,7 +132,8 @@ pub fn errors(errors: &[RevisionError]) -> String {
     out
 }
 
-/// JSON: `abis`, the list of names with their states per flavour, and
+/// JSON: `abis`, the list of names with their states per flavour (a return
+/// carries `returns_to`, a name that came back `came_back_from`), and
 /// `errors`, the problems at single revisions (commit, path, message).
 pub fn json(abis: &[AbiHistory], errors: &[RevisionError]) -> String {
     let doc = serde_json::json!({ "abis": abis, "errors": errors });

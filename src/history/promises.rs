@@ -1,0 +1,355 @@
+//! What each ABI name promised, per flavour: the first reference published
+//! under it (what later states are judged against when the name comes
+//! back) and every state (reference object id) it has had, with the commit
+//! that introduced each.
+//!
+//! A name comes back when a bump is reverted (6.1.0-50 back to 6.1.0-47)
+//! or a flavour's reference reappears under a name it had. A state the
+//! name already had is a restoration, not a new ABI; any other state is
+//! judged against the first publication, as a hidden break would be.
+//!
+//! Memory stays bounded on long histories: only the first publication of
+//! the name in force for each flavour is held parsed (what `scan` calls a
+//! baseline); every other name keeps object ids and its first source, and
+//! the set is reloaded by object id ([`Reload`]) when the name comes back.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use git2::Oid;
+
+use super::cache::{LoadError, PoolError, Reload};
+use super::{CommitSha, RevState};
+use crate::layouts::FlavourSource;
+use crate::symbols::{AbiName, FlavourKey, SymbolSet};
+
+/// One state of a flavour's reference under an ABI name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Publication {
+    /// Object id of the reference: equal ids mean equal references.
+    pub id: Oid,
+    /// The commit that introduced it under the name.
+    pub commit: CommitSha,
+}
+
+/// A state a reference is identical to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Earlier<'p> {
+    /// Its position among the name's states (0: the first publication).
+    pub index: usize,
+    /// The state.
+    pub publication: &'p Publication,
+}
+
+/// The first publication of a name could not be reloaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PromiseError {
+    /// Its reference no longer parses or reads.
+    #[error("the reference {name} first published: {source}")]
+    Load {
+        /// The name.
+        name: AbiName,
+        /// Why.
+        source: LoadError,
+    },
+    /// The parsing threads could not be started.
+    #[error(transparent)]
+    Threads(#[from] PoolError),
+}
+
+/// What one ABI name promised for one flavour.
+#[derive(Debug)]
+struct Promise {
+    /// The source of its first publication, to reload it by object id.
+    first: FlavourSource,
+    /// Every state it had, in order, each once.
+    states: Vec<Publication>,
+}
+
+/// Every name's promise per flavour, built commit by commit (oldest first).
+#[derive(Debug, Default)]
+pub struct Promises {
+    names: BTreeMap<FlavourKey, BTreeMap<AbiName, Promise>>,
+    /// Per flavour, a first publication held parsed: that of the name in
+    /// force, or of a name about to come back.
+    held: BTreeMap<FlavourKey, (AbiName, Arc<SymbolSet>)>,
+}
+
+impl Promises {
+    /// The states `abi` has had for `key`, oldest first (empty when it
+    /// never covered the flavour).
+    pub fn states(&self, key: &FlavourKey, abi: &AbiName) -> &[Publication] {
+        self.promise(key, abi).map_or(&[], |p| &p.states)
+    }
+
+    /// The state of `abi` for `key` whose reference is object `id`, if the
+    /// name already had it.
+    pub fn had(&self, key: &FlavourKey, abi: &AbiName, id: Oid) -> Option<Earlier<'_>> {
+        let states = self.states(key, abi);
+        let index = states.iter().position(|p| p.id == id)?;
+        Some(Earlier {
+            index,
+            publication: &states[index],
+        })
+    }
+
+    /// What `abi` first promised for `key`, parsed: held when the name is in
+    /// force, else reloaded by object id through `reload` (and held until
+    /// another name is in force). `None` when the name never covered the
+    /// flavour.
+    pub fn promised(
+        &mut self,
+        key: &FlavourKey,
+        abi: &AbiName,
+        reload: Reload<'_>,
+    ) -> Option<Result<Arc<SymbolSet>, PromiseError>> {
+        if let Some((name, set)) = self.held.get(key)
+            && name == abi
+        {
+            return Some(Ok(set.clone()));
+        }
+        let promise = self.promise(key, abi)?;
+        let label = promise.states.first().map_or("", |p| p.commit.short());
+        let loaded = match reload.load(&promise.first, label) {
+            Ok(Ok(set)) => set,
+            Ok(Err(source)) => {
+                let name = abi.clone();
+                return Some(Err(PromiseError::Load { name, source }));
+            }
+            Err(e) => return Some(Err(e.into())),
+        };
+        self.held.insert(key.clone(), (abi.clone(), loaded.clone()));
+        Some(Ok(loaded))
+    }
+
+    /// Records what `state`, introduced by `commit`, holds: a new name's
+    /// first publication, a state a name had not had yet. Flavours whose
+    /// reference fails to parse are left out (their last good set stands
+    /// in for them).
+    pub fn record(&mut self, commit: &CommitSha, state: &RevState) {
+        for (key, source) in &state.sources {
+            let Some(set) = state.reference.flavours.get(key) else {
+                continue;
+            };
+            if state.broken.contains_key(key) {
+                continue;
+            }
+            let promise = self
+                .names
+                .entry(key.clone())
+                .or_default()
+                .entry(source.abi.clone())
+                .or_insert_with(|| Promise {
+                    first: source.clone(),
+                    states: Vec::new(),
+                });
+            if !promise.states.iter().any(|p| p.id == source.id) {
+                promise.states.push(Publication {
+                    id: source.id,
+                    commit: commit.clone(),
+                });
+            }
+            let first = promise.first.id;
+            self.hold(key, &source.abi, (first == source.id).then_some(set));
+        }
+    }
+
+    /// Keeps the first publication of `abi`, the name now in force for
+    /// `key`: `set` when it is that reference, else what is held if it is
+    /// this name's (reloaded on demand otherwise).
+    fn hold(&mut self, key: &FlavourKey, abi: &AbiName, set: Option<&Arc<SymbolSet>>) {
+        if let Some(set) = set {
+            self.held.insert(key.clone(), (abi.clone(), set.clone()));
+        } else if self.held.get(key).is_some_and(|(name, _)| name != abi) {
+            self.held.remove(key);
+        }
+    }
+
+    fn promise(&self, key: &FlavourKey, abi: &AbiName) -> Option<&Promise> {
+        self.names.get(key)?.get(abi)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::cache::Loader;
+    use crate::layouts::Storage;
+    use crate::symbols::ReferenceSet;
+    use git2::Repository;
+
+    const CURRENT: &str = "amd64_none_amd64";
+
+    fn symvers(crc: u32) -> String {
+        format!("0x{crc:08x}\tkmalloc\tvmlinux\tEXPORT_SYMBOL\t\n")
+    }
+
+    /// A repository holding the blobs, and a loader with no cache at all.
+    struct Store {
+        _dir: tempfile::TempDir,
+        repo: Repository,
+        loader: Loader,
+    }
+
+    impl Store {
+        fn new() -> Store {
+            let dir = tempfile::tempdir().unwrap();
+            let repo = Repository::init(dir.path()).unwrap();
+            Store {
+                _dir: dir,
+                repo,
+                loader: Loader::new(0, 1),
+            }
+        }
+
+        fn reload(&self) -> Reload<'_> {
+            Reload::new(&self.repo, &self.loader)
+        }
+
+        /// A revision whose only flavour has `body` under `abi`.
+        fn state(&self, abi: &str, body: &str) -> RevState {
+            let key = FlavourKey::new("amd64", "none", "amd64");
+            let id = self.repo.blob(body.as_bytes()).unwrap();
+            let set = crate::formats::parse(body.as_bytes(), None, "t").unwrap();
+            let source = FlavourSource {
+                abi: AbiName::new(abi).unwrap(),
+                path: format!("debian/abi/{abi}/{CURRENT}"),
+                id,
+                storage: Storage::File(None),
+                ignore: Arc::default(),
+            };
+            RevState {
+                sources: [(key.clone(), source)].into(),
+                reference: ReferenceSet {
+                    abi: Some(AbiName::new(abi).unwrap()),
+                    flavours: [(key, Arc::new(set))].into(),
+                },
+                ..RevState::default()
+            }
+        }
+    }
+
+    fn key() -> FlavourKey {
+        FlavourKey::new("amd64", "none", "amd64")
+    }
+
+    fn abi(name: &str) -> AbiName {
+        AbiName::new(name).unwrap()
+    }
+
+    fn sha(n: u8) -> CommitSha {
+        CommitSha(format!("{n:02x}").repeat(20))
+    }
+
+    #[test]
+    fn every_state_is_kept_once_with_the_commit_that_introduced_it() {
+        let store = Store::new();
+        let mut promises = Promises::default();
+        let (a, b) = (
+            store.state("47", &symvers(1)),
+            store.state("47", &symvers(2)),
+        );
+        promises.record(&sha(1), &a);
+        promises.record(&sha(2), &b);
+        promises.record(&sha(3), &a);
+        let states = promises.states(&key(), &abi("47"));
+        let commits: Vec<&CommitSha> = states.iter().map(|p| &p.commit).collect();
+        assert_eq!(commits, [&sha(1), &sha(2)]);
+        let a_id = a.sources[&key()].id;
+        let earlier = promises.had(&key(), &abi("47"), a_id).unwrap();
+        assert_eq!((earlier.index, &earlier.publication.commit), (0, &sha(1)));
+        assert!(promises.had(&key(), &abi("50"), a_id).is_none());
+        assert!(promises.states(&key(), &abi("50")).is_empty());
+    }
+
+    #[test]
+    fn a_name_that_comes_back_is_judged_against_its_first_publication() {
+        let store = Store::new();
+        let mut promises = Promises::default();
+        let first = store.state("47", &symvers(1));
+        promises.record(&sha(1), &first);
+        promises.record(&sha(2), &store.state("47", &symvers(2)));
+        promises.record(&sha(3), &store.state("50", &symvers(3)));
+        // 6.1.0-47 is no longer in force: only its object id is kept...
+        assert!(
+            promises
+                .held
+                .get(&key())
+                .is_some_and(|(n, _)| *n == abi("50"))
+        );
+        // ...and its first publication is parsed again when asked for.
+        let set = promises
+            .promised(&key(), &abi("47"), store.reload())
+            .unwrap()
+            .unwrap();
+        assert_eq!(*set, *first.reference.flavours[&key()]);
+        assert_eq!(
+            store
+                .loader
+                .stats
+                .parsed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert!(
+            promises
+                .promised(&key(), &abi("46"), store.reload())
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn only_the_first_publication_of_the_name_in_force_is_held() {
+        let store = Store::new();
+        let mut promises = Promises::default();
+        let first = store.state("47", &symvers(1));
+        promises.record(&sha(1), &first);
+        promises.record(&sha(2), &store.state("47", &symvers(2)));
+        let (name, set) = &promises.held[&key()];
+        assert_eq!(name, &abi("47"));
+        assert!(Arc::ptr_eq(set, &first.reference.flavours[&key()]));
+        let set = promises
+            .promised(&key(), &abi("47"), store.reload())
+            .unwrap()
+            .unwrap();
+        assert!(Arc::ptr_eq(&set, &first.reference.flavours[&key()]));
+        assert_eq!(
+            store
+                .loader
+                .stats
+                .parsed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
+    }
+
+    #[test]
+    fn a_first_publication_that_no_longer_loads_is_an_error() {
+        let store = Store::new();
+        let mut promises = Promises::default();
+        let mut first = store.state("47", &symvers(1));
+        let missing = Oid::from_str(&"ab".repeat(20)).unwrap();
+        first.sources.get_mut(&key()).unwrap().id = missing;
+        promises.record(&sha(1), &first);
+        promises.record(&sha(2), &store.state("50", &symvers(3)));
+        let err = promises
+            .promised(&key(), &abi("47"), store.reload())
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("the reference 47 first published"),
+            "{err}"
+        );
+        assert!(err.to_string().contains(CURRENT), "{err}");
+    }
+
+    #[test]
+    fn a_broken_reference_is_not_a_state() {
+        let store = Store::new();
+        let mut promises = Promises::default();
+        let mut broken = store.state("47", &symvers(1));
+        broken.broken.insert(key(), "bad line".into());
+        promises.record(&sha(1), &broken);
+        assert!(promises.states(&key(), &abi("47")).is_empty());
+    }
+}
