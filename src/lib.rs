@@ -12,6 +12,7 @@
 //! of it; [`config`] is the daemon's configuration; [`demo`] the first run.
 
 #![warn(missing_docs)]
+#![warn(clippy::too_many_lines)]
 
 pub mod bisect;
 pub mod cli;

@@ -1,0 +1,323 @@
+//! What one commit did to each flavour, worked out once for every detector:
+//! the old and new reference of each flavour, their comparison (a refresh
+//! judged with the flavour's own ignore rules, a renamed flavour against
+//! what its old name first promised), the watched modules it breaks, the
+//! layout and the ABI names.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::compare::{Comparison, compare, compare_keeping};
+use crate::findings::{Finding, FindingKind, FlavourChange, ModuleImpact, finding_id};
+use crate::history::scan::{KEPT_CHANGES_PER_KIND, WatchedModule, judge_refresh};
+use crate::history::{CommitSha, RevState};
+use crate::ignore::IgnoreRules;
+use crate::layouts::{FlavourSource, Layout, LayoutKind};
+use crate::symbols::{AbiName, FlavourKey, SymbolSet};
+
+/// How many symbols of a module impact are named.
+const NAMED_IMPORTS: usize = 10;
+
+/// One flavour's part in a finding, with its key.
+pub type Entry<'a> = (&'a FlavourKey, FlavourChange);
+
+/// A reference compared with an earlier one of the same flavour.
+pub struct Compared<'a> {
+    /// The flavour's source before the commit.
+    pub old: &'a FlavourSource,
+    /// Its source after.
+    pub new: &'a FlavourSource,
+    /// The comparison (changes kept up to [`KEPT_CHANGES_PER_KIND`]).
+    pub comparison: Arc<Comparison>,
+    /// For each watched module (in order), its imports that break.
+    pub broken_imports: Vec<BTreeSet<String>>,
+}
+
+impl Compared<'_> {
+    /// Whether the change breaks the promise: incompatible after the ignore
+    /// rules, or in a symbol a watched module imports (a change the
+    /// maintainers ignore still stops a module that imports it).
+    pub fn breaks(&self) -> bool {
+        self.comparison.is_breaking() || self.broken_imports.iter().any(|b| !b.is_empty())
+    }
+}
+
+/// What a commit did to one flavour's reference (unchanged flavours and
+/// flavours whose reference fails to parse have none).
+pub enum FlavourFact<'a> {
+    /// Same ABI name, the reference changed (or was repaired): compared
+    /// with the parent's, under the flavour's ignore rules.
+    Refreshed(Compared<'a>),
+    /// Same ABI name, the reference disappeared.
+    Lost {
+        /// Where it was.
+        old: &'a FlavourSource,
+    },
+    /// The ABI name changed and the flavour has no reference under the new
+    /// one: the build check no longer runs for it.
+    Unreferenced {
+        /// Where its reference was, under the old name.
+        old: &'a FlavourSource,
+    },
+    /// The ABI name changed: the new reference compared with what the old
+    /// name first promised (its baseline).
+    Renamed(Compared<'a>),
+    /// A flavour that had no reference before: compared with nothing.
+    Added {
+        /// Its source.
+        new: &'a FlavourSource,
+        /// Every symbol added.
+        comparison: Arc<Comparison>,
+    },
+}
+
+/// The first reference each flavour had under its current ABI name: what
+/// the name promised when it was published. Kept across commits; memory
+/// follows the number of flavours, not of commits.
+#[derive(Default)]
+pub struct Baselines(BTreeMap<FlavourKey, (AbiName, Arc<SymbolSet>)>);
+
+impl Baselines {
+    /// The baseline of `key` under `abi`, if it was seen.
+    pub fn get(&self, key: &FlavourKey, abi: &AbiName) -> Option<&Arc<SymbolSet>> {
+        self.0
+            .get(key)
+            .filter(|(name, _)| name == abi)
+            .map(|(_, set)| set)
+    }
+
+    /// Records the references of `state` whose flavour changed name (or is
+    /// new), unless they fail to parse.
+    pub fn update(&mut self, state: &RevState) {
+        for (key, source) in &state.sources {
+            let Some(set) = state.reference.flavours.get(key) else {
+                continue;
+            };
+            let stale = self.0.get(key).is_none_or(|(abi, _)| *abi != source.abi);
+            if stale && !state.broken.contains_key(key) {
+                self.0
+                    .insert(key.clone(), (source.abi.clone(), set.clone()));
+            }
+        }
+    }
+}
+
+/// What the detectors know of one commit.
+pub struct Facts<'a> {
+    /// The repository's name (part of finding ids).
+    pub repo: &'a str,
+    /// The commit.
+    pub commit: &'a CommitSha,
+    /// Its title.
+    pub title: &'a str,
+    /// The first parent's reference set.
+    pub parent: &'a RevState,
+    /// This commit's.
+    pub state: &'a RevState,
+    /// The layout (of the commit, else of its parent; Generic, whose advice
+    /// is neutral, when neither has one).
+    pub layout: LayoutKind,
+    /// What happened to each flavour, in flavour order.
+    pub flavours: BTreeMap<&'a FlavourKey, FlavourFact<'a>>,
+    /// The watched modules.
+    pub modules: &'a [WatchedModule],
+}
+
+impl<'a> Facts<'a> {
+    /// Works out what the commit from `parent` to `state` did.
+    pub fn new(
+        repo: &'a str,
+        commit: &'a CommitSha,
+        title: &'a str,
+        (parent, state): (&'a RevState, &'a RevState),
+        baselines: &Baselines,
+        modules: &'a [WatchedModule],
+    ) -> Facts<'a> {
+        let layout = state.layout.as_ref().or(parent.layout.as_ref());
+        let mut facts = Facts {
+            repo,
+            commit,
+            title,
+            parent,
+            state,
+            layout: layout.map_or(LayoutKind::Generic, Layout::kind),
+            flavours: BTreeMap::new(),
+            modules,
+        };
+        let keys: BTreeSet<&FlavourKey> =
+            parent.sources.keys().chain(state.sources.keys()).collect();
+        for key in keys {
+            if let Some(fact) = facts.fact(key, baselines) {
+                facts.flavours.insert(key, fact);
+            }
+        }
+        facts
+    }
+
+    /// What happened to flavour `key`, if anything.
+    fn fact(&self, key: &'a FlavourKey, baselines: &Baselines) -> Option<FlavourFact<'a>> {
+        let (parent, state) = (self.parent, self.state);
+        if state.broken.contains_key(key) {
+            return None;
+        }
+        let old = parent
+            .sources
+            .get(key)
+            .zip(parent.reference.flavours.get(key));
+        let new = state
+            .sources
+            .get(key)
+            .zip(state.reference.flavours.get(key));
+        Some(match (old, new) {
+            (Some((os, oset)), Some((ns, nset))) if os.abi == ns.abi => {
+                if os.id == ns.id && !parent.broken.contains_key(key) {
+                    return None;
+                }
+                FlavourFact::Refreshed(Compared {
+                    old: os,
+                    new: ns,
+                    comparison: judge_refresh(oset, nset, ns),
+                    broken_imports: self.broken_imports(oset, nset),
+                })
+            }
+            (Some((os, _)), None) => {
+                let abi_stayed = state.reference.abi.as_ref() == Some(&os.abi)
+                    || state.reference.abi.is_none()
+                        && parent.reference.abi.as_ref() == Some(&os.abi);
+                if abi_stayed {
+                    FlavourFact::Lost { old: os }
+                } else {
+                    FlavourFact::Unreferenced { old: os }
+                }
+            }
+            (Some((os, oset)), Some((ns, nset))) => {
+                let baseline = baselines.get(key, &os.abi).unwrap_or(oset);
+                FlavourFact::Renamed(Compared {
+                    old: os,
+                    new: ns,
+                    comparison: kept(baseline, nset, &ns.ignore),
+                    broken_imports: self.broken_imports(baseline, nset),
+                })
+            }
+            (None, Some((ns, nset))) => FlavourFact::Added {
+                new: ns,
+                comparison: kept(&SymbolSet::default(), nset, &ns.ignore),
+            },
+            (None, None) => return None,
+        })
+    }
+
+    /// For each watched module (in order), its imports that break between
+    /// `old` and `new`. Ignore rules do not apply: a maintainer's "harmless"
+    /// does not make a symbol a module really imports load.
+    fn broken_imports(&self, old: &SymbolSet, new: &SymbolSet) -> Vec<BTreeSet<String>> {
+        let none = IgnoreRules::default();
+        self.modules
+            .iter()
+            .map(|module| {
+                let pick = |set: &SymbolSet| {
+                    let imported = module
+                        .imports
+                        .iter()
+                        .filter_map(|n| set.get(n))
+                        .cloned()
+                        .collect();
+                    SymbolSet::from_symbols(imported).expect("names from a set are unique")
+                };
+                let c = compare(&pick(old), &pick(new), &none);
+                c.changes
+                    .into_iter()
+                    .filter(|c| c.breaks())
+                    .map(|c| c.symbol)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Module impacts of the broken imports of `compared` flavours, gathered.
+    pub fn impacts<'c>(
+        &self,
+        compared: impl Iterator<Item = &'c Compared<'c>>,
+    ) -> Vec<ModuleImpact> {
+        let mut broken = vec![BTreeSet::new(); self.modules.len()];
+        for c in compared {
+            for (all, more) in broken.iter_mut().zip(&c.broken_imports) {
+                all.extend(more.iter().cloned());
+            }
+        }
+        self.modules
+            .iter()
+            .zip(broken)
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(module, b)| ModuleImpact {
+                module: module.name.clone(),
+                changed_imports: b.len(),
+                symbols: b.into_iter().take(NAMED_IMPORTS).collect(),
+            })
+            .collect()
+    }
+
+    /// Whether the commit only refreshed references compatibly: something
+    /// changed under the same name, and nothing broke.
+    pub fn compatible_refresh(&self) -> bool {
+        let refreshes = || {
+            self.flavours.values().filter_map(|f| match f {
+                FlavourFact::Refreshed(c) => Some(c),
+                _ => None,
+            })
+        };
+        refreshes().all(|c| !c.breaks()) && refreshes().any(|c| !c.comparison.is_empty())
+    }
+
+    /// The ABI name in force before the commit (else after it).
+    fn old_abi(&self) -> AbiName {
+        self.parent
+            .reference
+            .abi
+            .clone()
+            .or_else(|| self.state.reference.abi.clone())
+            .unwrap_or_else(|| AbiName("unknown".into()))
+    }
+
+    /// A finding of `kind` about `flavours` (none when empty), under the old
+    /// ABI name of its first flavour; the detector fills in the rest.
+    pub fn finding(&self, kind: FindingKind, flavours: Vec<Entry<'_>>) -> Option<Finding> {
+        let first = flavours.first()?.0;
+        let abi = self
+            .parent
+            .sources
+            .get(first)
+            .map_or_else(|| self.old_abi(), |s| s.abi.clone());
+        let flavours: Vec<FlavourChange> = flavours.into_iter().map(|(_, f)| f).collect();
+        Some(Finding {
+            id: finding_id(self.repo, self.commit, kind, &flavours),
+            kind,
+            layout: self.layout,
+            commit: self.commit.clone(),
+            title: self.title.to_owned(),
+            abi,
+            new_abi: None,
+            bump_needed: None,
+            flavours,
+            unchanged_flavours: Vec::new(),
+            lost_featuresets: Vec::new(),
+            breaks_modules: Vec::new(),
+        })
+    }
+
+    /// The flavours of this commit not among `changed` (one ABI name covers
+    /// them all).
+    pub fn unchanged(&self, changed: &[Entry<'_>]) -> Vec<String> {
+        self.state
+            .sources
+            .keys()
+            .filter(|k| !changed.iter().any(|(c, _)| c == k))
+            .map(ToString::to_string)
+            .collect()
+    }
+}
+
+/// Compares two sets keeping up to [`KEPT_CHANGES_PER_KIND`] changes of each kind.
+pub(crate) fn kept(old: &SymbolSet, new: &SymbolSet, ignore: &IgnoreRules) -> Arc<Comparison> {
+    Arc::new(compare_keeping(old, new, ignore, KEPT_CHANGES_PER_KIND))
+}

@@ -1,0 +1,30 @@
+//! One detector per kind of finding. Each reads the [`Facts`] of a commit
+//! (worked out once for all of them) and adds its findings; it may keep
+//! state across commits (commits arrive oldest first). A new kind is a new
+//! file here and one line in [`registry`].
+
+pub mod bump;
+pub mod coverage_lost;
+pub mod facts;
+pub mod hidden_break;
+pub mod unversioned;
+
+pub use facts::{Baselines, Compared, Entry, Facts, FlavourFact};
+
+use crate::findings::Finding;
+
+/// Finds one kind of finding, commit by commit.
+pub trait Detector: Send {
+    /// Adds its findings about the commit described by `facts` to `out`.
+    fn detect(&mut self, facts: &Facts<'_>, out: &mut Vec<Finding>);
+}
+
+/// Every detector, in the order a commit's findings are listed.
+pub fn registry() -> Vec<Box<dyn Detector>> {
+    vec![
+        Box::new(hidden_break::HiddenBreak),
+        Box::new(coverage_lost::CoverageLost),
+        Box::new(unversioned::Unversioned),
+        Box::new(bump::Bump),
+    ]
+}
