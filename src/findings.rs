@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::compare::{Comparison, Summary};
@@ -89,7 +92,7 @@ pub struct ModuleImpact {
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
     /// Stable id: a hash of repository, commit, kind and flavours.
-    pub id: String,
+    pub id: FindingId,
     /// What happened.
     pub kind: FindingKind,
     /// The layout it was found in: what can be done about it depends on it.
@@ -131,15 +134,97 @@ impl Finding {
     }
 }
 
+/// The length of a finding id in hex digits: the first 12 bytes of a
+/// SHA-256, enough that two findings of one forge never share an id.
+pub const FINDING_ID_LEN: usize = 24;
+
+/// A finding's stable id ([`finding_id`]): [`FINDING_ID_LEN`] lowercase hex
+/// digits. The same type names a finding in the library, in the state store
+/// and in a comment's marker ([`FindingId::marker`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FindingId(String);
+
+/// Text that is not a finding id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not a finding id ({FINDING_ID_LEN} hexadecimal digits, as `abibot state list` shows)"
+)]
+pub struct BadFindingId(String);
+
+/// What opens and closes the hidden marker that ties a posted comment to
+/// its finding, so that a restarted daemon finds the comment it posted.
+const MARKER_OPEN: &str = "<!-- abibot:finding=";
+const MARKER_CLOSE: &str = " -->";
+
+impl FindingId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The hidden marker a comment for this finding carries (an HTML
+    /// comment, invisible on GitHub and GitLab).
+    pub fn marker(&self) -> String {
+        format!("{MARKER_OPEN}{}{MARKER_CLOSE}", self.0)
+    }
+
+    /// The ids of every well-formed marker in a comment body, in order;
+    /// anything else that looks like one is not ours and is skipped.
+    pub fn in_comment(body: &str) -> impl Iterator<Item = FindingId> + '_ {
+        body.split(MARKER_OPEN).skip(1).filter_map(|rest| {
+            let (id, _) = rest.split_once(MARKER_CLOSE)?;
+            FindingId::try_from(id.to_owned()).ok()
+        })
+    }
+}
+
+impl TryFrom<String> for FindingId {
+    type Error = BadFindingId;
+
+    /// Exactly [`FINDING_ID_LEN`] lowercase hex digits (JSON, the state
+    /// store, markers: what abibot itself wrote).
+    fn try_from(text: String) -> Result<FindingId, BadFindingId> {
+        let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if text.len() == FINDING_ID_LEN && text.bytes().all(hex) {
+            Ok(FindingId(text))
+        } else {
+            Err(BadFindingId(text.chars().take(64).collect()))
+        }
+    }
+}
+
+impl FromStr for FindingId {
+    type Err = BadFindingId;
+
+    /// An id an operator typed: white space around it and upper case are
+    /// forgiven.
+    fn from_str(text: &str) -> Result<FindingId, BadFindingId> {
+        FindingId::try_from(text.trim().to_ascii_lowercase())
+    }
+}
+
+impl From<FindingId> for String {
+    fn from(id: FindingId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for FindingId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The stable id of a finding.
 pub fn finding_id(
     repo: &str,
     commit: &CommitSha,
     kind: FindingKind,
     flavours: &[FlavourChange],
-) -> String {
+) -> FindingId {
     let mut hash = Sha256::new();
-    for part in [repo, &commit.0, kind.name()] {
+    for part in [repo, commit.as_str(), kind.name()] {
         hash.update(part.as_bytes());
         hash.update([0]);
     }
@@ -148,7 +233,7 @@ pub fn finding_id(
         hash.update([0]);
     }
     let digest = hash.finalize();
-    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+    FindingId(hex::encode(&digest[..FINDING_ID_LEN / 2]))
 }
 
 #[cfg(test)]
@@ -164,10 +249,40 @@ mod tests {
             None,
         )];
         let id = finding_id("linux", &sha, FindingKind::HiddenBreak, &f);
-        assert_eq!(id.len(), 24);
+        assert_eq!(id.as_str().len(), FINDING_ID_LEN);
+        assert_eq!(id.as_str().parse::<FindingId>(), Ok(id.clone()));
         assert_eq!(id, finding_id("linux", &sha, FindingKind::HiddenBreak, &f));
         assert_ne!(id, finding_id("linux", &sha, FindingKind::Bump, &f));
         assert_ne!(id, finding_id("other", &sha, FindingKind::HiddenBreak, &f));
         assert_ne!(id, finding_id("linux", &sha, FindingKind::HiddenBreak, &[]));
+    }
+
+    #[test]
+    fn finding_ids_are_lowercase_hex_of_their_length() {
+        let id: FindingId = " ABCDEF0123456789abcdef01 ".parse().unwrap();
+        assert_eq!(id.as_str(), "abcdef0123456789abcdef01");
+        for bad in ["", "abc", &"g".repeat(24), &"0".repeat(25)] {
+            let err = bad.parse::<FindingId>().unwrap_err();
+            assert!(err.to_string().contains("is not a finding id"), "{err}");
+        }
+        let upper = serde_json::from_str::<FindingId>("\"ABCDEF0123456789ABCDEF01\"");
+        assert!(upper.is_err(), "what abibot wrote is lowercase");
+    }
+
+    #[test]
+    fn markers_are_written_and_read_in_one_place() {
+        let a: FindingId = "0123456789abcdef01234567".parse().unwrap();
+        let b: FindingId = "fedcba9876543210fedcba98".parse().unwrap();
+        assert_eq!(
+            a.marker(),
+            "<!-- abibot:finding=0123456789abcdef01234567 -->"
+        );
+        let body = format!(
+            "quoted <!-- abibot:finding=nope -->\n{}\ntext\n{}\n<!-- abibot:finding=",
+            a.marker(),
+            b.marker()
+        );
+        assert_eq!(FindingId::in_comment(&body).collect::<Vec<_>>(), [a, b]);
+        assert_eq!(FindingId::in_comment("no marker").count(), 0);
     }
 }

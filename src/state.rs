@@ -14,52 +14,13 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
 
 use crate::config::RepoName;
-use crate::findings::Finding;
+pub use crate::findings::{BadFindingId, FindingId};
 use crate::history::CommitSha;
-
-/// A finding's stable id (see [`crate::findings::finding_id`]).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FindingId(pub String);
-
-impl FindingId {
-    /// The id of a finding.
-    pub fn of(finding: &Finding) -> FindingId {
-        FindingId(finding.id.clone())
-    }
-}
-
-impl std::fmt::Display for FindingId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A command-line argument that is not a finding id.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{0:?} is not a finding id ({FINDING_ID_LEN} hexadecimal digits, as `abibot state list` shows)"
-)]
-pub struct BadFindingId(String);
-
-/// The length of a finding id (see [`crate::findings::finding_id`]).
-const FINDING_ID_LEN: usize = 24;
-
-impl std::str::FromStr for FindingId {
-    type Err = BadFindingId;
-
-    fn from_str(s: &str) -> Result<FindingId, BadFindingId> {
-        let s = s.trim();
-        if s.len() == FINDING_ID_LEN && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(FindingId(s.to_ascii_lowercase()))
-        } else {
-            Err(BadFindingId(s.chars().take(64).collect()))
-        }
-    }
-}
 
 /// The state database failed.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +68,17 @@ pub enum StateError {
         found: i64,
         /// The version this build knows.
         known: i64,
+    },
+    /// A row holds a value abibot never writes (the file was edited by hand
+    /// or by another program): named, never guessed at.
+    #[error("state database {path}: {row}: {source}")]
+    BadRow {
+        /// The database file.
+        path: String,
+        /// Which row, for instance `findings row 3`.
+        row: String,
+        /// What is wrong with its value.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// An operator named a finding the database does not hold.
     #[error("state database {path}: no finding {id}")]
@@ -439,10 +411,26 @@ impl State {
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StateError> {
         let mut conn = self.conn.lock().expect("state lock");
-        f(&mut conn).map_err(|error| StateError::Sqlite {
-            path: self.path.clone(),
-            error,
-        })
+        f(&mut conn).map_err(|error| self.error(error))
+    }
+
+    /// SQLite's error, or the bad row a [`column`] found, on this database.
+    fn error(&self, error: rusqlite::Error) -> StateError {
+        let path = self.path.clone();
+        match error {
+            rusqlite::Error::FromSqlConversionFailure(i, t, e) => match e.downcast::<BadRow>() {
+                Ok(bad) => StateError::BadRow {
+                    path,
+                    row: bad.row,
+                    source: bad.source,
+                },
+                Err(e) => StateError::Sqlite {
+                    path,
+                    error: rusqlite::Error::FromSqlConversionFailure(i, t, e),
+                },
+            },
+            error => StateError::Sqlite { path, error },
+        }
     }
 
     /// The last processed commit of a branch, `None` before its first poll.
@@ -451,7 +439,7 @@ impl State {
             c.query_row(
                 "SELECT last_commit FROM progress WHERE repo = ?1 AND branch = ?2",
                 params![repo.as_str(), branch],
-                |r| r.get::<_, String>(0).map(CommitSha),
+                |r| column(r, 0, || format!("progress row of {repo} branch {branch}")),
             )
             .optional()
         })
@@ -485,9 +473,9 @@ impl State {
                         FindingStatus::Info
                     };
                     let inserted = insert.execute(params![
-                        f.id.0,
+                        f.id.as_str(),
                         repo.as_str(),
-                        f.commit.0,
+                        f.commit.as_str(),
                         f.kind,
                         body_hash(&f.body),
                         f.post.then_some(f.body.as_str()),
@@ -504,7 +492,7 @@ impl State {
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (repo, branch) DO UPDATE
                    SET last_commit = excluded.last_commit, updated_at = excluded.updated_at",
-                params![repo.as_str(), branch, head.0, t],
+                params![repo.as_str(), branch, head.as_str(), t],
             )?;
             tx.commit()?;
             Ok(new)
@@ -515,13 +503,14 @@ impl State {
     pub fn pending(&self, repo: &RepoName) -> Result<Vec<Pending>, StateError> {
         self.with(|c| {
             let mut q = c.prepare(
-                "SELECT id, commit_sha, body FROM findings
+                "SELECT id, commit_sha, body, seq FROM findings
                  WHERE repo = ?1 AND status = 'pending' ORDER BY seq",
             )?;
             q.query_map(params![repo.as_str()], |r| {
+                let row = || findings_row(r, 3);
                 Ok(Pending {
-                    id: FindingId(r.get(0)?),
-                    commit: CommitSha(r.get(1)?),
+                    id: column(r, 0, row)?,
+                    commit: column(r, 1, row)?,
                     body: r.get(2)?,
                 })
             })?
@@ -544,12 +533,12 @@ impl State {
             tx.execute(
                 "UPDATE findings SET status = 'posted', body = NULL, error = NULL, updated_at = ?2
                  WHERE id = ?1",
-                params![id.0, t],
+                params![id.as_str(), t],
             )?;
             tx.execute(
                 "INSERT OR REPLACE INTO comments (finding_id, forge_id, url, found_existing, posted_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id.0, forge_id, url, found_existing, t],
+                params![id.as_str(), forge_id, url, found_existing, t],
             )?;
             tx.commit()
         })
@@ -563,7 +552,7 @@ impl State {
                 "UPDATE findings SET status = 'failed', error = ?2, attempts = attempts + 1,
                         updated_at = ?3
                  WHERE id = ?1",
-                params![id.0, message, t],
+                params![id.as_str(), message, t],
             )
             .map(drop)
         })
@@ -587,7 +576,7 @@ impl State {
                      status = CASE WHEN attempts + 1 >= ?4 THEN 'failed' ELSE status END
                  WHERE id = ?1 AND status = 'pending'
                  RETURNING status, attempts",
-                params![id.0, message, t, max_attempts],
+                params![id.as_str(), message, t, max_attempts],
                 |r| Ok((FindingStatus::parse(&r.get::<_, String>(0)?), r.get(1)?)),
             )
         })
@@ -602,14 +591,14 @@ impl State {
             let status = tx
                 .query_row(
                     "SELECT status FROM findings WHERE id = ?1",
-                    params![id.0],
+                    params![id.as_str()],
                     |r| r.get::<_, String>(0),
                 )
                 .optional()?;
             tx.execute(
                 "UPDATE findings SET status = 'pending', attempts = 0, error = NULL, updated_at = ?2
                  WHERE id = ?1 AND status = 'failed' AND body IS NOT NULL",
-                params![id.0, t],
+                params![id.as_str(), t],
             )?;
             tx.commit()?;
             Ok(status.map(|s| FindingStatus::parse(&s)))
@@ -647,16 +636,17 @@ impl State {
         self.with(|c| {
             let mut q = c.prepare(&format!(
                 "SELECT f.id, f.repo, f.commit_sha, f.kind, f.status, f.error, f.attempts,
-                        f.body_sha256, c.finding_id IS NOT NULL, c.forge_id, c.url
+                        f.body_sha256, c.finding_id IS NOT NULL, c.forge_id, c.url, f.seq
                  FROM findings f LEFT JOIN comments c ON c.finding_id = f.id
                  WHERE {filter} ORDER BY f.seq"
             ))?;
             q.query_map(params![value], |r| {
                 let commented: bool = r.get(8)?;
+                let row = || findings_row(r, 11);
                 Ok(StoredFinding {
-                    id: FindingId(r.get(0)?),
+                    id: column(r, 0, row)?,
                     repo: r.get(1)?,
-                    commit: CommitSha(r.get(2)?),
+                    commit: column(r, 2, row)?,
                     kind: r.get(3)?,
                     status: FindingStatus::parse(&r.get::<_, String>(4)?),
                     error: r.get(5)?,
@@ -672,14 +662,49 @@ impl State {
     }
 }
 
+/// A value read from a row that is not what abibot writes there, with the
+/// row it came from; [`State`] turns it into [`StateError::BadRow`].
+#[derive(Debug, thiserror::Error)]
+#[error("{row}: {source}")]
+struct BadRow {
+    row: String,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Column `idx` of `r` as a validated `T` (a commit or finding id): a value
+/// that does not validate is an error naming the row (`row` says which),
+/// not a panic and not a value passed on.
+fn column<T>(r: &Row<'_>, idx: usize, row: impl FnOnce() -> String) -> rusqlite::Result<T>
+where
+    T: TryFrom<String>,
+    T::Error: std::error::Error + Send + Sync + 'static,
+{
+    let text: String = r.get(idx)?;
+    T::try_from(text).map_err(|e| {
+        let bad = BadRow {
+            row: row(),
+            source: Box::new(e),
+        };
+        rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(bad))
+    })
+}
+
+/// `findings row <seq>`, the row's `seq` being column `idx` of `r`.
+fn findings_row(r: &Row<'_>, idx: usize) -> String {
+    match r.get::<_, i64>(idx) {
+        Ok(seq) => format!("findings row {seq}"),
+        Err(_) => "a findings row".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn finding(n: u8, post: bool) -> NewFinding {
         NewFinding {
-            id: FindingId(format!("id{n}")),
-            commit: CommitSha(format!("{n:0>40}")),
+            id: format!("{n:0>24}").parse().unwrap(),
+            commit: format!("{n:0>40}").parse().unwrap(),
             kind: "hidden-break",
             body: format!("body {n}"),
             post,
@@ -691,7 +716,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/state.sqlite");
         let repo = RepoName::new("linux").unwrap();
-        let head = CommitSha("h".repeat(40));
+        let head: CommitSha = "e".repeat(40).parse().unwrap();
         {
             let state = State::open(&path).unwrap();
             assert_eq!(state.progress(&repo, "master").unwrap(), None);
@@ -736,10 +761,15 @@ mod tests {
         let state = State::in_memory().unwrap();
         let repo = RepoName::new("r").unwrap();
         state
-            .record_scan(&repo, "b", &CommitSha("h".repeat(40)), &[finding(3, true)])
+            .record_scan(
+                &repo,
+                "b",
+                &"e".repeat(40).parse().unwrap(),
+                &[finding(3, true)],
+            )
             .unwrap();
         state
-            .mark_failed(&FindingId("id3".into()), "Validation Failed")
+            .mark_failed(&finding(3, true).id, "Validation Failed")
             .unwrap();
         assert!(state.pending(&repo).unwrap().is_empty());
         let stored = state.findings(&repo).unwrap();
@@ -758,5 +788,42 @@ mod tests {
         drop(conn);
         let err = State::open(&path).err().unwrap();
         assert!(err.to_string().contains("schema version 99"), "{err}");
+    }
+
+    #[test]
+    fn a_row_abibot_never_wrote_is_named_not_passed_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let repo = RepoName::new("r").unwrap();
+        let state = State::open(&path).unwrap();
+        let head: CommitSha = "e".repeat(40).parse().unwrap();
+        state
+            .record_scan(&repo, "b", &head, &[finding(1, true), finding(2, true)])
+            .unwrap();
+        let edit = |sql: &str| state.with(|c| c.execute(sql, [])).unwrap();
+        edit("UPDATE findings SET commit_sha = 'HEAD~1' WHERE seq = 2");
+        let err = state.pending(&repo).unwrap_err().to_string();
+        let db = path.display();
+        assert_eq!(
+            err,
+            format!(
+                "state database {db}: findings row 2: \"HEAD~1\" is not a commit id: \
+                 expected 40 or 64 lowercase hex digits"
+            )
+        );
+        edit("UPDATE findings SET id = 'x' WHERE seq = 1");
+        let err = state.list(None).unwrap_err().to_string();
+        assert!(
+            err.contains("findings row 1: \"x\" is not a finding id"),
+            "{err}"
+        );
+        edit("UPDATE progress SET last_commit = ''");
+        let err = state.progress(&repo, "b").unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "{db}: progress row of r branch b: \"\" is not a commit id"
+            )),
+            "{err}"
+        );
     }
 }

@@ -989,6 +989,6 @@ async fn an_unreadable_token_does_not_stop_scanning_and_recording() {
     // Scanned and recorded all the same: the finding waits for a token.
     let pending = daemon.state().pending(&name()).unwrap();
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].commit, CommitSha(broken.to_string()));
+    assert_eq!(pending[0].commit, CommitSha::of(broken));
     assert_eq!(gh.requests("GET") + gh.requests("POST"), 0);
 }

@@ -16,13 +16,19 @@ use abibot::forge::{
     Cancel, ErrorClass, Forge, ForgeError, PaceLimits, Pacer, Published, Publisher, Retrier,
     RetryPolicy,
 };
+use abibot::findings::FindingId;
 use abibot::history::CommitSha;
 use fakes::{Fake, FakeGithub, FakeGitlab, Fault, INSTALLATION_ID};
 
 const TOKEN: &str = "ghp_test0123456789abcdef";
 
 fn sha(n: u8) -> CommitSha {
-    CommitSha(format!("{n:02x}").repeat(20))
+    format!("{n:02x}").repeat(20).parse().unwrap()
+}
+
+/// The finding every published comment here is for.
+fn id() -> FindingId {
+    "0123456789abcdef01234567".parse().unwrap()
 }
 
 fn fast() -> RetryPolicy {
@@ -108,16 +114,16 @@ async fn github_posts_and_lists_as_the_api_expects() {
             .as_str()
         )
     );
-    let stored = gh.comments_on(&sha(1).0);
+    let stored = gh.comments_on(sha(1).as_str());
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].body, body);
-    assert!(gh.comments_on(&sha(2).0).is_empty());
+    assert!(gh.comments_on(sha(2).as_str()).is_empty());
 
     // Pagination: the fake serves 2 per page and links the next page under
     // another path (`/repositories/<id>/...`), as GitHub does.
     *gh.page_cap.lock().unwrap() = 2;
     for i in 0..4 {
-        gh.add_comment(&sha(1).0, &format!("someone else {i}"));
+        gh.add_comment(sha(1).as_str(), &format!("someone else {i}"));
     }
     let listed = forge.list_comments(&sha(1)).await.unwrap();
     assert_eq!(listed.len(), 5);
@@ -149,7 +155,7 @@ async fn github_enterprise_api_under_a_path() {
     let forge = github_at(&format!("{}/api/v3", gh.url()), "corp/kernel", &secret);
     forge.post_comment(&sha(3), "hello").await.unwrap();
     *gh.page_cap.lock().unwrap() = 1;
-    gh.add_comment(&sha(3).0, "second");
+    gh.add_comment(sha(3).as_str(), "second");
     assert_eq!(forge.list_comments(&sha(3)).await.unwrap().len(), 2);
     let paths: Vec<String> = gh
         .seen
@@ -185,7 +191,7 @@ async fn github_app_installation_token_is_minted_and_used() {
     };
     let forge = Github::new(&config, fast().request_timeout).unwrap();
     forge.post_comment(&sha(4), "from the app").await.unwrap();
-    assert_eq!(gh.comments_on(&sha(4).0).len(), 1);
+    assert_eq!(gh.comments_on(sha(4).as_str()).len(), 1);
     let paths: Vec<String> = gh
         .seen
         .lock()
@@ -223,7 +229,7 @@ async fn gitlab_posts_notes_with_an_encoded_project_path_and_pages_by_header() {
     );
     *gl.page_cap.lock().unwrap() = 2;
     for i in 0..4 {
-        gl.add_comment(&sha(5).0, &format!("other {i}"));
+        gl.add_comment(sha(5).as_str(), &format!("other {i}"));
     }
     let listed = forge.list_comments(&sha(5)).await.unwrap();
     assert_eq!(listed.len(), 5);
@@ -254,7 +260,7 @@ async fn gitlab_numeric_project_and_wrong_token() {
     let good = token_file("right");
     let forge = gitlab_at(&gl.url(), GitlabProject::Id(4242), &good);
     forge.post_comment(&sha(6), "n").await.unwrap();
-    assert_eq!(gl.comments_on(&sha(6).0).len(), 1);
+    assert_eq!(gl.comments_on(sha(6).as_str()).len(), 1);
     let bad = token_file("wrong");
     let forge = gitlab_at(&gl.url(), GitlabProject::Id(4242), &bad);
     let err = forge.post_comment(&sha(6), "n").await.unwrap_err();
@@ -298,13 +304,12 @@ impl Server {
 async fn publish_posts_once_per_marker() {
     for (server, forge, _secret) in Server::both().await {
         let (publisher, _) = publisher(forge, fast());
-        let marker = "<!-- abibot:finding=0123 -->";
-        let body = format!("body\n{marker}\n");
-        let first = publisher.publish(&sha(7), marker, &body).await.unwrap();
+        let body = format!("body\n{}\n", id().marker());
+        let first = publisher.publish(&sha(7), &id(), &body).await.unwrap();
         assert!(matches!(first, Published::Posted(_)));
-        let second = publisher.publish(&sha(7), marker, &body).await.unwrap();
+        let second = publisher.publish(&sha(7), &id(), &body).await.unwrap();
         assert!(matches!(second, Published::Found(_)));
-        assert_eq!(server.fake().comments_on(&sha(7).0).len(), 1);
+        assert_eq!(server.fake().comments_on(sha(7).as_str()).len(), 1);
         assert_eq!(server.fake().posts().len(), 1);
         server.fake().assert_no_violations();
     }
@@ -316,11 +321,11 @@ async fn server_error_then_success() {
         server.fake().fail_next("POST", Fault::Status(500));
         let (publisher, errors) = publisher(forge, fast());
         let result = publisher
-            .publish(&sha(8), "<!-- m -->", "b <!-- m -->")
+            .publish(&sha(8), &id(), &format!("b {}", id().marker()))
             .await
             .unwrap();
         assert!(matches!(result, Published::Posted(_)));
-        assert_eq!(server.fake().comments_on(&sha(8).0).len(), 1);
+        assert_eq!(server.fake().comments_on(sha(8).as_str()).len(), 1);
         assert_eq!(server.fake().posts().len(), 2);
         assert_eq!(*errors.lock().unwrap(), ["500"]);
     }
@@ -340,7 +345,7 @@ async fn retries_are_ours_alone_and_bounded() {
         };
         let (publisher, errors) = publisher(forge, policy);
         let err = publisher
-            .publish(&sha(9), "<!-- m -->", "b")
+            .publish(&sha(9), &id(), "b")
             .await
             .unwrap_err();
         assert!(
@@ -365,7 +370,7 @@ async fn github_403_rate_limit_waits_for_the_reset() {
     let (publisher, errors) = publisher(forge, fast());
     let started = Instant::now();
     publisher
-        .publish(&sha(10), "<!-- m -->", "b")
+        .publish(&sha(10), &id(), "b")
         .await
         .unwrap();
     let posts = gh.posts();
@@ -375,7 +380,7 @@ async fn github_403_rate_limit_waits_for_the_reset() {
     let gap = posts[1].at.duration_since(posts[0].at);
     assert!(gap >= Duration::from_millis(1000), "retried after {gap:?}");
     assert!(started.elapsed() < Duration::from_secs(6));
-    assert_eq!(gh.comments_on(&sha(10).0).len(), 1);
+    assert_eq!(gh.comments_on(sha(10).as_str()).len(), 1);
     assert_eq!(*errors.lock().unwrap(), ["403"]);
 }
 
@@ -387,14 +392,14 @@ async fn too_many_requests_honours_retry_after() {
             .fail_next("POST", Fault::Retry429 { after_secs: 1 });
         let (publisher, _) = publisher(forge, fast());
         publisher
-            .publish(&sha(11), "<!-- m -->", "b")
+            .publish(&sha(11), &id(), "b")
             .await
             .unwrap();
         let posts = server.fake().posts();
         assert_eq!(posts.len(), 2);
         let gap = posts[1].at.duration_since(posts[0].at);
         assert!(gap >= Duration::from_secs(1), "retried after {gap:?}");
-        assert_eq!(server.fake().comments_on(&sha(11).0).len(), 1);
+        assert_eq!(server.fake().comments_on(sha(11).as_str()).len(), 1);
     }
 }
 
@@ -422,13 +427,12 @@ async fn a_post_that_timed_out_but_landed_is_found_not_repeated() {
             .fake()
             .fail_next("POST", Fault::Slow(Duration::from_secs(5)));
         let (publisher, errors) = publisher(forge, fast());
-        let marker = "<!-- abibot:finding=slow -->";
         let result = publisher
-            .publish(&sha(12), marker, &format!("b {marker}"))
+            .publish(&sha(12), &id(), &format!("b {}", id().marker()))
             .await
             .unwrap();
         assert!(matches!(result, Published::Found(_)), "{result:?}");
-        assert_eq!(server.fake().comments_on(&sha(12).0).len(), 1);
+        assert_eq!(server.fake().comments_on(sha(12).as_str()).len(), 1);
         assert_timeouts_only(&errors.lock().unwrap());
     }
 }
@@ -441,10 +445,10 @@ async fn a_slow_listing_is_retried() {
             .fail_next("GET", Fault::Slow(Duration::from_secs(5)));
         let (publisher, errors) = publisher(forge, fast());
         publisher
-            .publish(&sha(13), "<!-- m -->", "b")
+            .publish(&sha(13), &id(), "b")
             .await
             .unwrap();
-        assert_eq!(server.fake().comments_on(&sha(13).0).len(), 1);
+        assert_eq!(server.fake().comments_on(sha(13).as_str()).len(), 1);
         assert_timeouts_only(&errors.lock().unwrap());
     }
 }
@@ -460,7 +464,7 @@ async fn permanent_errors_are_not_retried() {
             server.fake().fail_next("POST", Fault::Status(status));
             let (publisher, errors) = publisher(forge, fast());
             let err = publisher
-                .publish(&sha(14), "<!-- m -->", "b")
+                .publish(&sha(14), &id(), "b")
                 .await
                 .unwrap_err();
             assert_eq!(err.class(SystemTime::now()), class, "{err}");
@@ -498,7 +502,7 @@ async fn unreachable_forge_is_a_transient_connection_error() {
         counter.fetch_add(1, Ordering::SeqCst);
     }));
     let publisher = Publisher::new(forge, retrier, Arc::new(Pacer::new(PaceLimits::none())));
-    let err = publisher.publish(&sha(15), "m", "b").await.unwrap_err();
+    let err = publisher.publish(&sha(15), &id(), "b").await.unwrap_err();
     assert_eq!(err.class(SystemTime::now()), ErrorClass::Transient);
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
 }
@@ -508,7 +512,7 @@ async fn a_next_link_back_to_a_page_already_fetched_stops_the_listing() {
     let gh = FakeGithub::start("o/r", TOKEN).await;
     let secret = token_file(TOKEN);
     let forge = github_at(&gh.url(), "o/r", &secret);
-    gh.add_comment(&sha(20).0, "someone");
+    gh.add_comment(sha(20).as_str(), "someone");
     // `Link: <.../repositories/987654/commits/<sha>/comments?per_page=100&page=1>; rel="next", ...`
     *gh.paging.lock().unwrap() = Some(fakes::Paging::BackToFirst);
     let commit = sha(20);
@@ -552,8 +556,8 @@ async fn shutdown_cancels_a_hanging_listing_well_before_the_request_timeout() {
         let retrier = Retrier::new(policy.clone(), Cancel::new(rx));
         let publisher = Publisher::new(forge, retrier, Arc::new(Pacer::new(PaceLimits::none())));
         let started = Instant::now();
-        let commit = sha(22);
-        let publish = publisher.publish(&commit, "<!-- m -->", "b <!-- m -->");
+        let (commit, id, body) = (sha(22), id(), format!("b {}", id().marker()));
+        let publish = publisher.publish(&commit, &id, &body);
         let stop = async {
             // Shut down only once the GET is on the wire.
             while server.fake().requests("GET") == 0 {
@@ -585,11 +589,11 @@ async fn a_commit_the_forge_does_not_know_yet_is_left_for_a_later_poll() {
             .unknown_commits
             .lock()
             .unwrap()
-            .insert(sha(23).0);
+            .insert(sha(23).to_string());
         let (publisher, errors) = publisher(forge.clone(), fast());
         // Refused at the listing, before any post.
         let err = publisher
-            .publish(&sha(23), "<!-- m -->", "b")
+            .publish(&sha(23), &id(), "b")
             .await
             .unwrap_err();
         assert_eq!(
@@ -625,7 +629,7 @@ async fn an_exhausted_rate_limit_says_when_it_resets_not_that_permission_lacks()
     gh.fail_next("GET", Fault::RateLimit403 { reset_in });
     let (publisher, _) = publisher(forge, fast());
     let err = publisher
-        .publish(&sha(25), "<!-- m -->", "b")
+        .publish(&sha(25), &id(), "b")
         .await
         .unwrap_err();
     assert_eq!(gh.requests("GET"), 1, "an hour is not waited for here");
@@ -650,7 +654,7 @@ async fn secondary_rate_limits_are_rate_limits_with_or_without_retry_after() {
     );
     let (publisher, _) = publisher(forge.clone(), fast());
     publisher
-        .publish(&sha(26), "<!-- m -->", "b")
+        .publish(&sha(26), &id(), "b")
         .await
         .unwrap();
     let posts = gh.posts();
@@ -673,11 +677,11 @@ async fn secondary_rate_limits_are_rate_limits_with_or_without_retry_after() {
 async fn the_file_sink_never_glues_a_record_onto_a_torn_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("comments.jsonl");
-    let whole = serde_json::json!({"commit": sha(28).0, "body": "first"}).to_string();
+    let whole = serde_json::json!({"commit": sha(28).as_str(), "body": "first"}).to_string();
     // A crash while appending the second record left half a line.
     std::fs::write(
         &path,
-        format!("{whole}\n{{\"commit\":\"{}\",\"bo", sha(29).0),
+        format!("{whole}\n{{\"commit\":\"{}\",\"bo", sha(29).as_str()),
     )
     .unwrap();
     let sink = abibot::forge::sink::FileSink::new(&path);
@@ -716,7 +720,7 @@ async fn the_file_sink_drops_a_torn_line_that_is_the_whole_file() {
     let sink = abibot::forge::sink::FileSink::new(&path);
     sink.post_comment(&sha(31), "only").await.unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    let record = serde_json::json!({"commit": sha(31).0, "body": "only"});
+    let record = serde_json::json!({"commit": sha(31).as_str(), "body": "only"});
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.ends_with('\n'), "{text}");
     assert_eq!(

@@ -30,7 +30,7 @@ fn h(suffix: &str) -> String {
 }
 
 fn sha(c: char) -> CommitSha {
-    CommitSha(c.to_string().repeat(40))
+    c.to_string().repeat(40).parse().unwrap()
 }
 
 fn symbol(name: &str, crc: u32) -> Symbol {
@@ -55,7 +55,7 @@ fn finding() -> Finding {
     let c = Arc::new(comparison());
     let key = FlavourKey::new(&h("arch"), &h("fs"), &h("flavour"));
     Finding {
-        id: "0123456789abcdef01234567".into(),
+        id: "0123456789abcdef01234567".parse().unwrap(),
         kind: FindingKind::HiddenBreak,
         layout: abibot::layouts::LayoutKind::Debian,
         commit: sha('a'),

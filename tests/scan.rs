@@ -378,5 +378,5 @@ fn finding_ids_are_stable_across_scans() {
     let a = scan(&r);
     let b = scan(&r);
     assert_eq!(a.findings[0].id, b.findings[0].id);
-    assert_eq!(a.findings[0].id.len(), 24);
+    assert_eq!(a.findings[0].id.as_str().len(), 24);
 }

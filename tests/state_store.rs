@@ -6,22 +6,27 @@ use std::path::Path;
 
 use abibot::config::RepoName;
 use abibot::history::CommitSha;
-use abibot::state::{FindingId, FindingStatus, NewFinding, State};
+use abibot::findings::FindingId;
+use abibot::state::{FindingStatus, NewFinding, State};
 
 fn finding(n: u8) -> NewFinding {
     NewFinding {
-        id: FindingId(format!("{n:0>24}")),
-        commit: CommitSha(format!("{n:0>40}")),
+        id: format!("{n:0>24}").parse().unwrap(),
+        commit: format!("{n:0>40}").parse().unwrap(),
         kind: "hidden-break",
         body: format!("body {n}"),
         post: true,
     }
 }
 
+fn head() -> CommitSha {
+    "e".repeat(40).parse().unwrap()
+}
+
 fn record(state: &State, n: u8) {
     let repo = RepoName::new("linux").unwrap();
     state
-        .record_scan(&repo, "master", &CommitSha("h".repeat(40)), &[finding(n)])
+        .record_scan(&repo, "master", &head(), &[finding(n)])
         .unwrap();
 }
 
@@ -123,7 +128,7 @@ CREATE INDEX findings_by_status ON findings (repo, status, seq);
 CREATE TABLE comments (finding_id TEXT PRIMARY KEY REFERENCES findings (id), forge_id TEXT,
     url TEXT, found_existing INTEGER NOT NULL, posted_at INTEGER NOT NULL);
 INSERT INTO findings (id, repo, commit_sha, kind, body_sha256, body, status, created_at, updated_at)
-    VALUES ('0000000000000000000000aa', 'linux', 'abc', 'hidden-break', 'x', 'old body', 'pending', 1, 1);
+    VALUES ('0000000000000000000000aa', 'linux', 'abcdef0123456789abcdef0123456789abcdef01', 'hidden-break', 'x', 'old body', 'pending', 1, 1);
 PRAGMA user_version = 1;
 ";
 
@@ -199,7 +204,7 @@ fn deferred_findings_keep_their_reason_and_fail_at_the_bound() {
 #[test]
 fn finding_ids_parse_only_in_their_own_shape() {
     let id: FindingId = " ABCDEF0123456789abcdef01 ".parse().unwrap();
-    assert_eq!(id.0, "abcdef0123456789abcdef01");
+    assert_eq!(id.as_str(), "abcdef0123456789abcdef01");
     for bad in ["", "abc", "g".repeat(24).as_str(), "0".repeat(25).as_str()] {
         let err = bad.parse::<FindingId>().unwrap_err().to_string();
         assert!(err.contains("is not a finding id"), "{err}");

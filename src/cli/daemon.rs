@@ -15,7 +15,7 @@ use crate::daemon::{Daemon, config_summary, hint};
 use crate::forge::{self, Cancel, Pacer, Published, Publisher, Retrier, RetryPolicy};
 use crate::history::WalkOptions;
 use crate::history::scan::ScanReport;
-use crate::report::scan::{finding_markdown, marker};
+use crate::report::scan::finding_markdown;
 use crate::state::{FindingId, FindingStatus, State, StoredFinding};
 
 /// Arguments of `abibot daemon`.
@@ -288,7 +288,7 @@ impl PostTarget {
             let (mut posted, mut found, mut failed) = (0, 0, 0);
             for f in report.findings.iter().filter(|f| f.kind.is_problem()) {
                 match publisher
-                    .publish(&f.commit, &marker(&f.id), &finding_markdown(f, max_body))
+                    .publish(&f.commit, &f.id, &finding_markdown(f, max_body))
                     .await
                 {
                     Ok(Published::Posted(_)) => posted += 1,

@@ -228,7 +228,7 @@ pub struct Scanned {
 impl Scanned {
     fn render(finding: &Finding, max_body: usize) -> Scanned {
         Scanned {
-            id: FindingId::of(finding),
+            id: finding.id.clone(),
             commit: finding.commit.clone(),
             kind: finding.kind,
             body: finding_markdown(finding, max_body),

@@ -30,7 +30,6 @@ use crate::forge::{
     self, Cancel, ErrorClass, Forge, ForgeError, Pacer, Published, Publisher, Retrier, RetryPolicy,
 };
 use crate::history::CommitSha;
-use crate::report::scan::marker;
 use crate::state::{FindingStatus, NewFinding, Pending, State, StateError};
 use git::{BranchScan, GitError, Start};
 use health::Health;
@@ -495,7 +494,7 @@ impl Daemon {
                 return Err(RepoError::Interrupted);
             }
             match publisher
-                .publish(&p.commit, &marker(&p.id.0), &p.body)
+                .publish(&p.commit, &p.id, &p.body)
                 .await
             {
                 Ok(published) => self.posted(repo, &p, &published, report)?,

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::ForgeConfig;
+use crate::findings::FindingId;
 use crate::history::CommitSha;
 pub use pace::{PaceLimits, Pacer};
 pub use retry::{Cancel, ErrorClass, Retrier, RetryPolicy, SECONDARY_LIMIT_WAIT};
@@ -392,8 +393,8 @@ impl Publisher {
         self.forge.max_body_chars()
     }
 
-    /// Makes sure a comment carrying `marker` is on `sha`, posting `body`
-    /// when none is. The check and the post are retried together, so a post
+    /// Makes sure a comment carrying the marker of finding `id`
+    /// ([`FindingId::marker`]) is on `sha`, posting `body` when none is. The check and the post are retried together, so a post
     /// that timed out but reached the forge is found, not repeated.
     ///
     /// Shutdown abandons the listing at once (it changes nothing on the
@@ -402,7 +403,7 @@ impl Publisher {
     pub async fn publish(
         &self,
         sha: &CommitSha,
-        marker: &str,
+        id: &FindingId,
         body: &str,
     ) -> Result<Published, ForgeError> {
         let forge = &*self.forge;
@@ -414,7 +415,8 @@ impl Publisher {
                     listed = forge.list_comments(sha) => listed?,
                     () = cancel.cancelled() => return Err(ForgeError::Interrupted),
                 };
-                if let Some(found) = existing.into_iter().find(|c| c.body.contains(marker)) {
+                let ours = |c: &Comment| FindingId::in_comment(&c.body).any(|m| m == *id);
+                if let Some(found) = existing.into_iter().find(ours) {
                     return Ok(Published::Found(found));
                 }
                 pacer.wait(cancel).await?;

@@ -11,11 +11,6 @@ use super::budget::{self, Part};
 use super::untrusted::{cell, clip, code, code_block, html_code, plain, text};
 use super::{changes_parts, cut_notice, short_label, summary_line, thousands};
 
-/// The hidden marker that ties a posted comment to its finding.
-pub fn marker(id: &str) -> String {
-    format!("<!-- abibot:finding={id} -->")
-}
-
 /// Flavours grouped by featureset, with summed counts.
 fn by_featureset(flavours: &[FlavourChange]) -> BTreeMap<&str, (Vec<&FlavourChange>, Summary)> {
     let mut groups: BTreeMap<&str, (Vec<&FlavourChange>, Summary)> = BTreeMap::new();
@@ -354,7 +349,7 @@ fn footer(f: &Finding) -> String {
             }
         }
     }
-    let _ = write!(out, "\n{}\n", marker(&f.id));
+    let _ = write!(out, "\n{}\n", f.id.marker());
     out
 }
 
