@@ -19,6 +19,7 @@
 
 pub mod cache;
 pub mod detect;
+pub mod promises;
 pub mod scan;
 pub mod timeline;
 
@@ -369,6 +370,9 @@ pub struct Step<'a> {
     pub touched: bool,
     /// Problems found at this commit.
     pub errors: Vec<RevisionError>,
+    /// The walk's parsed references by object id, for a visitor that let
+    /// go of a set it needs again (what an ABI name first promised).
+    pub reload: cache::Reload<'a>,
 }
 
 /// Walks history and rebuilds reference sets.
@@ -681,6 +685,7 @@ impl<'r> Walker<'r> {
                 state: &state,
                 touched,
                 errors,
+                reload: cache::Reload::new(self.repo, &self.loader),
             });
             // The parent's sets go now, before the next commit parses.
             drop(parent_state);
