@@ -19,7 +19,7 @@ use std::sync::Arc;
 use git2::Oid;
 
 use super::cache::{LoadError, PoolError, Reload};
-use super::{CommitSha, RevState};
+use super::{CommitSha, Found, GitTree, HistoryError, RevState, Walker, git_err};
 use crate::layouts::FlavourSource;
 use crate::symbols::{AbiName, FlavourKey, SymbolSet};
 
@@ -125,15 +125,14 @@ impl Promises {
     /// Records what `state`, introduced by `commit`, holds: a new name's
     /// first publication, a state a name had not had yet. Flavours whose
     /// reference fails to parse are left out (their last good set stands
-    /// in for them).
+    /// in for them); a state without parsed sets ([`Walker::promises_until`])
+    /// records object ids only.
     pub fn record(&mut self, commit: &CommitSha, state: &RevState) {
         for (key, source) in &state.sources {
-            let Some(set) = state.reference.flavours.get(key) else {
-                continue;
-            };
             if state.broken.contains_key(key) {
                 continue;
             }
+            let set = state.reference.flavours.get(key);
             let promise = self
                 .names
                 .entry(key.clone())
@@ -150,7 +149,7 @@ impl Promises {
                 });
             }
             let first = promise.first.id;
-            self.hold(key, &source.abi, (first == source.id).then_some(set));
+            self.hold(key, &source.abi, set.filter(|_| first == source.id));
         }
     }
 
@@ -167,6 +166,63 @@ impl Promises {
 
     fn promise(&self, key: &FlavourKey, abi: &AbiName) -> Option<&Promise> {
         self.names.get(key)?.get(abi)
+    }
+}
+
+impl Walker<'_> {
+    /// What each ABI name promised in the history up to `to` (included), for
+    /// a walk that starts after it (the daemon's next poll, `scan --from`):
+    /// without it, reverting a break made before the range would look like
+    /// a break. Reads where each flavour's reference is at every commit and
+    /// parses none (object ids suffice; a name that comes back is reloaded
+    /// when needed), so it costs what a walk costs on unrelated commits, one
+    /// lookup per layout input, plus a layout read where one changed.
+    /// Problems there were reported by the walks that visited those
+    /// commits: a revision that cannot be read is passed over.
+    pub fn promises_until(&mut self, to: Option<Oid>) -> Result<Promises, HistoryError> {
+        let mut promises = Promises::default();
+        let Some(to) = to else {
+            return Ok(promises);
+        };
+        let mut last = RevState::default();
+        for oid in self.commits(None, to)? {
+            let commit = self
+                .repo
+                .find_commit(oid)
+                .map_err(git_err(format!("commit {oid}")))?;
+            let tree = GitTree::of_commit(self.repo, &commit)
+                .map_err(git_err(format!("tree of {oid}")))?;
+            let state = match self.layout_at(&tree, &last) {
+                Ok(Found::Changed(layout, inputs)) => Some(self.sources_of(&tree, layout, inputs)),
+                Ok(Found::Absent) => Some(RevState::default()),
+                Ok(Found::Unchanged) | Err(_) => None,
+            };
+            self.tree_lookups += tree.lookups();
+            let Some(state) = state else {
+                continue;
+            };
+            promises.record(&CommitSha::of(oid), &state);
+            last = state;
+        }
+        Ok(promises)
+    }
+
+    /// Where each flavour's reference is in `tree`, unparsed (nothing
+    /// found when the layout cannot be read).
+    fn sources_of(
+        &mut self,
+        tree: &GitTree<'_>,
+        layout: crate::layouts::Layout,
+        inputs: super::InputIds,
+    ) -> RevState {
+        self.snapshots_read += 1;
+        let snapshot = layout.read(tree).unwrap_or_default();
+        RevState {
+            layout: Some(layout),
+            inputs,
+            sources: snapshot.flavours,
+            ..RevState::default()
+        }
     }
 }
 
