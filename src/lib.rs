@@ -24,6 +24,7 @@ pub mod elf;
 pub mod findings;
 pub mod forge;
 pub mod formats;
+pub mod git_error;
 pub mod history;
 pub mod ignore;
 pub mod input;
