@@ -57,7 +57,7 @@ fn finding() -> Finding {
     Finding {
         id: "0123456789abcdef01234567".parse().unwrap(),
         kind: FindingKind::HiddenBreak,
-        layout: abibot::layouts::LayoutKind::Debian,
+        layout: abibot::layouts::Layout::named("debian", "").unwrap().kind(),
         commit: sha('a'),
         title: h("title"),
         abi: AbiName(h("abi")),

@@ -128,7 +128,7 @@ impl HistoryArgs {
                     toml::from_str(&text).with_context(|| format!("in {}", file.display()))?;
                 let generic =
                     Generic::new(config).with_context(|| format!("in {}", file.display()))?;
-                Some(Layout::Generic(std::sync::Arc::new(generic)))
+                Some(Layout::generic(generic))
             }
             (None, None) => None,
         };

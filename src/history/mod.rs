@@ -29,10 +29,10 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use git2::{ErrorCode, ObjectType, Oid, Repository, Sort};
+use git2::{ErrorCode, Oid, Repository, Sort};
 use serde::Serialize;
 
-use crate::layouts::{DirEntry, FlavourSource, Layout, Snapshot, TreeError, TreeSource};
+use crate::layouts::{DirEntry, EntryKind, FlavourSource, Layout, Snapshot, TreeError, TreeSource};
 use crate::symbols::{AbiName, FlavourKey, ReferenceSet, SymbolSet};
 use cache::{Loader, PoolError};
 
@@ -119,7 +119,8 @@ pub enum HistoryError {
     },
     /// No known layout in the repository.
     #[error(
-        "no ABI reference layout found at {rev} (tried debian/, ubuntu debian.*/abi, redhat/kabi; use --layout and --root)"
+        "no ABI reference layout found at {rev} (tried {}; use --layout and --root)",
+        crate::layouts::detection_hint()
     )]
     NoLayout {
         /// The revision inspected.
@@ -205,13 +206,13 @@ impl<'r> GitTree<'r> {
         self.lookups.get()
     }
 
-    fn entry_id(&self, path: &str) -> Result<Option<(Oid, bool)>, TreeError> {
+    fn entry_id(&self, path: &str) -> Result<Option<(Oid, EntryKind)>, TreeError> {
         self.lookups.set(self.lookups.get() + 1);
         if path.is_empty() {
-            return Ok(Some((self.tree.id(), true)));
+            return Ok(Some((self.tree.id(), EntryKind::Dir)));
         }
         match self.tree.get_path(Path::new(path)) {
-            Ok(e) => Ok(Some((e.id(), e.kind() == Some(ObjectType::Tree)))),
+            Ok(e) => Ok(Some((e.id(), EntryKind::from_mode(e.filemode())))),
             Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
             Err(e) => Err(tree_err(path, &e)),
         }
@@ -230,26 +231,34 @@ impl TreeSource for GitTree<'_> {
         Ok(self.entry_id(path)?.map(|(id, _)| id))
     }
 
+    /// Every entry, whatever its name's bytes, with its kind from its mode.
     fn list(&self, dir: &str) -> Result<Vec<DirEntry>, TreeError> {
-        let Some((id, true)) = self.entry_id(dir)? else {
+        let Some((id, EntryKind::Dir)) = self.entry_id(dir)? else {
             return Ok(Vec::new());
         };
         let tree = self.repo.find_tree(id).map_err(|e| tree_err(dir, &e))?;
         Ok(tree
             .iter()
-            .filter_map(|e| {
-                Some(DirEntry {
-                    name: e.name().ok()?.to_owned(),
-                    id: e.id(),
-                    is_dir: e.kind() == Some(ObjectType::Tree),
-                })
+            .map(|e| DirEntry {
+                raw: e.name_bytes().to_vec(),
+                id: e.id(),
+                kind: EntryKind::from_mode(e.filemode()),
             })
             .collect())
     }
 
+    /// A file's content; a symlink's target or a submodule's commit id is
+    /// not content, so those are errors naming what the path is.
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, TreeError> {
-        let Some((id, false)) = self.entry_id(path)? else {
-            return Ok(None);
+        let id = match self.entry_id(path)? {
+            None | Some((_, EntryKind::Dir)) => return Ok(None),
+            Some((id, kind)) if kind.is_file() => id,
+            Some((_, kind)) => {
+                return Err(TreeError {
+                    path: path.to_owned(),
+                    message: format!("a {kind:?}, not a regular file").to_lowercase(),
+                });
+            }
         };
         let blob = self.repo.find_blob(id).map_err(|e| tree_err(path, &e))?;
         Ok(Some(blob.content().to_vec()))
@@ -275,10 +284,7 @@ fn bound(
     ids: InputIds,
     tree: &GitTree<'_>,
 ) -> Result<(Layout, InputIds), TreeError> {
-    let bound = match &layout {
-        Layout::Ubuntu(u) => Layout::Ubuntu(u.bound(tree)?),
-        _ => return Ok((layout, ids)),
-    };
+    let bound = layout.bound(tree)?;
     if bound.inputs() == layout.inputs() {
         return Ok((bound, ids));
     }

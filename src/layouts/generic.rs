@@ -10,6 +10,17 @@
 //!
 //! Missing `{arch}` / `{featureset}` parts default to `any` / `none`.
 //!
+//! The ABI file is read strictly: a merge-conflict marker in it, a regex
+//! that does not match, or a name that cannot be one (empty, white space)
+//! is an error at that revision, never a guessed name; without the file
+//! the revision has no name.
+//!
+//! A references directory is one the template's directory part matches
+//! (`abi/x86` above). Every entry in one is read or reported
+//! ([`super::Skipped`]): a file the template does not match, a symlink, a
+//! submodule, a name that is not UTF-8, and, when the template has no
+//! `**`, a directory (references are not deeper).
+//!
 //! A walk watches the directory before the first wildcard (`abi` above) and
 //! the ABI file: a commit changing neither costs a tree lookup for each. A
 //! template starting with a wildcard makes the whole tree that directory,
@@ -21,10 +32,33 @@ use std::sync::Arc;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{FlavourSource, LayoutError, Snapshot, Storage, TreeSource, read_text};
+use super::{
+    EntryKind, FlavourSource, LayoutError, LayoutSpec, Reader, Remedy, SkipReason, Skipped,
+    Snapshot, Storage, TreeSource, abi_name, join, read_text, without_conflicts,
+};
 use crate::formats::Format;
 use crate::ignore::IgnoreRules;
 use crate::symbols::{AbiName, FlavourKey};
+
+/// What the registry knows of a configured layout; it is built from its
+/// configuration ([`super::Layout::generic`]), never named or detected.
+pub static SPEC: LayoutSpec = LayoutSpec {
+    name: "generic",
+    help: "references and ABI name where a layout file (--generic-layout) says",
+    remedy: Remedy {
+        hidden_break: "bump the ABI name, and refresh the references only together with a new ABI name",
+        ignore: Some(super::IgnoreHint {
+            place: "the `ignore` list of the layout file (`--generic-layout`)",
+            before: "ignore = [\"name:",
+            after: "\"]\n",
+        }),
+        coverage_lost: "restore the reference files, or bump the ABI name if the flavour is gone for good",
+        unchecked: "add the references of the new ABI name, or go back to the previous name if the ABI did not really change",
+    },
+};
+
+/// The name of flavours when the revision names no ABI.
+const UNNAMED: &str = "unnamed";
 
 /// The configuration keys of a generic layout.
 #[derive(Clone, Debug, Deserialize)]
@@ -50,6 +84,10 @@ pub struct Generic {
     config: GenericConfig,
     prefix: String,
     pattern: Regex,
+    /// Matches the references directories (the template's directory part).
+    dirs: Regex,
+    /// Whether references may be at any depth (`**` in the directory part).
+    deep: bool,
     abi_regex: Option<Regex>,
     ignore: Arc<IgnoreRules>,
 }
@@ -62,38 +100,10 @@ pub struct GenericError(String);
 impl Generic {
     /// Compiles a configuration.
     pub fn new(config: GenericConfig) -> Result<Generic, GenericError> {
-        let mut pattern = String::from("^");
-        let mut rest = config.references.as_str();
-        while let Some(c) = rest.chars().next() {
-            if let Some(after) = rest.strip_prefix('{') {
-                let end = after
-                    .find('}')
-                    .ok_or_else(|| GenericError("unclosed `{` in references".into()))?;
-                let name = &after[..end];
-                if !["arch", "featureset", "flavour"].contains(&name) {
-                    return Err(GenericError(format!(
-                        "unknown placeholder {{{name}}} (arch, featureset, flavour)"
-                    )));
-                }
-                pattern.push_str(&format!("(?P<{name}>[^/]+)"));
-                rest = &after[end + 1..];
-            } else if let Some(after) = rest.strip_prefix("**") {
-                pattern.push_str(".*");
-                rest = after;
-            } else if let Some(after) = rest.strip_prefix('*') {
-                pattern.push_str("[^/]*");
-                rest = after;
-            } else {
-                pattern.push_str(&regex::escape(&c.to_string()));
-                rest = &rest[c.len_utf8()..];
-            }
-        }
-        pattern.push('$');
-        let first_wild = config
-            .references
-            .find(['{', '*'])
-            .unwrap_or(config.references.len());
-        let prefix = config.references[..first_wild]
+        let references = config.references.as_str();
+        let dir_part = references.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let first_wild = references.find(['{', '*']).unwrap_or(references.len());
+        let prefix = references[..first_wild]
             .rsplit_once('/')
             .map_or(String::new(), |(dir, _)| dir.to_owned());
         let abi_regex = config
@@ -105,7 +115,9 @@ impl Generic {
         let ignore = IgnoreRules::parse(config.ignore.iter().map(String::as_str))
             .map_err(|e| GenericError(e.to_string()))?;
         Ok(Generic {
-            pattern: Regex::new(&pattern).map_err(|e| GenericError(e.to_string()))?,
+            pattern: template_regex(references)?,
+            dirs: template_regex(dir_part)?,
+            deep: dir_part.contains("**"),
             prefix,
             abi_regex,
             ignore: Arc::new(ignore),
@@ -120,38 +132,70 @@ impl Generic {
         inputs
     }
 
+    /// Collects the references under `dir` into `out`, and the entries of
+    /// references directories that are not read into `skipped`.
     fn walk(
         &self,
         tree: &dyn TreeSource,
         dir: &str,
         out: &mut Vec<(String, git2::Oid)>,
+        skipped: &mut Vec<Skipped>,
     ) -> Result<(), LayoutError> {
+        let in_references = self.dirs.is_match(dir);
         for entry in tree.list(dir)? {
-            let path = super::join(dir, &entry.name);
-            if entry.is_dir {
-                self.walk(tree, &path, out)?;
-            } else if self.pattern.is_match(&path) {
-                out.push((path, entry.id));
+            let path = entry.name().map(|name| join(dir, name));
+            let unread = match (entry.kind, &path) {
+                (EntryKind::Dir, Some(path)) if !in_references || self.deep => {
+                    self.walk(tree, path, out, skipped)?;
+                    continue;
+                }
+                (kind, Some(path)) if kind.is_file() && self.pattern.is_match(path) => {
+                    out.push((path.clone(), entry.id));
+                    continue;
+                }
+                (kind, Some(_)) if kind.is_file() => SkipReason::Name {
+                    expected: self.config.references.clone(),
+                },
+                _ => entry.file_name().err().unwrap_or(SkipReason::NotUtf8),
+            };
+            if in_references {
+                skipped.push(entry.skipped(dir, unread));
             }
         }
         Ok(())
     }
 
+    /// The revision's ABI name from the text of `file`.
+    fn abi_name(&self, text: &str, file: &str) -> Result<AbiName, LayoutError> {
+        let text = without_conflicts(text, file)?;
+        let Some(re) = &self.abi_regex else {
+            return abi_name(text.trim().to_owned(), file, 0);
+        };
+        let found = re.captures(text).and_then(|c| c.get(1));
+        let Some(found) = found else {
+            return Err(LayoutError::Config {
+                path: file.to_owned(),
+                line: 0,
+                message: format!("abi_regex `{}` finds no name", re.as_str()),
+            });
+        };
+        let line = text[..found.start()].matches('\n').count() + 1;
+        abi_name(found.as_str().to_owned(), file, line)
+    }
+
     /// Describes one revision.
     pub fn read(&self, tree: &dyn TreeSource) -> Result<Snapshot, LayoutError> {
         let abi = match &self.config.abi_file {
+            Some(file) => match read_text(tree, file)? {
+                Some(text) => Some(self.abi_name(&text, file)?),
+                None => None,
+            },
             None => None,
-            Some(file) => read_text(tree, file)?.and_then(|text| match &self.abi_regex {
-                Some(re) => re
-                    .captures(&text)
-                    .and_then(|c| c.get(1))
-                    .map(|m| m.as_str().to_owned()),
-                None => Some(text.trim().to_owned()).filter(|t| !t.is_empty()),
-            }),
-        }
-        .map(AbiName);
+        };
+        let unnamed = || AbiName::new(UNNAMED).expect("a valid name");
+        let mut skipped = Vec::new();
         let mut files = Vec::new();
-        self.walk(tree, &self.prefix, &mut files)?;
+        self.walk(tree, &self.prefix, &mut files, &mut skipped)?;
         let mut flavours = BTreeMap::new();
         for (path, id) in files {
             let caps = self
@@ -167,7 +211,7 @@ impl Generic {
             flavours.insert(
                 key,
                 FlavourSource {
-                    abi: abi.clone().unwrap_or_else(|| AbiName("unnamed".into())),
+                    abi: abi.clone().unwrap_or_else(unnamed),
                     path,
                     id,
                     storage: Storage::File(Some(self.config.format)),
@@ -179,6 +223,51 @@ impl Generic {
             abi,
             flavours,
             distribution: None,
+            skipped,
         })
     }
+}
+
+impl Reader for Generic {
+    fn inputs(&self) -> Vec<String> {
+        Generic::inputs(self)
+    }
+
+    fn read(&self, tree: &dyn TreeSource) -> Result<Snapshot, LayoutError> {
+        Generic::read(self, tree)
+    }
+}
+
+/// A path template (`abi/{arch}/{flavour}.symvers`) as an anchored regex:
+/// placeholders are named groups within one path segment, `*` any text in
+/// a segment, `**` any text.
+fn template_regex(template: &str) -> Result<Regex, GenericError> {
+    let mut pattern = String::from("^");
+    let mut rest = template;
+    while let Some(c) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix('{') {
+            let end = after
+                .find('}')
+                .ok_or_else(|| GenericError("unclosed `{` in references".into()))?;
+            let name = &after[..end];
+            if !["arch", "featureset", "flavour"].contains(&name) {
+                return Err(GenericError(format!(
+                    "unknown placeholder {{{name}}} (arch, featureset, flavour)"
+                )));
+            }
+            pattern.push_str(&format!("(?P<{name}>[^/]+)"));
+            rest = &after[end + 1..];
+        } else if let Some(after) = rest.strip_prefix("**") {
+            pattern.push_str(".*");
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix('*') {
+            pattern.push_str("[^/]*");
+            rest = after;
+        } else {
+            pattern.push_str(&regex::escape(&c.to_string()));
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    pattern.push('$');
+    Regex::new(&pattern).map_err(|e| GenericError(e.to_string()))
 }

@@ -5,13 +5,28 @@
 //! force, the object holding its reference and the ignore rules that apply.
 //! It reads only small files (defines, changelog, version) and tree listings;
 //! reference contents are parsed later, once per object, by `history`.
+//!
+//! Every entry of a references directory is either read or listed in
+//! [`Snapshot::skipped`] with what it is ([`SkipReason`]): a symlink, a
+//! submodule, a directory, a name the layout does not know. Small files
+//! that decide the ABI name are parsed strictly: a file that does not parse
+//! (a merge-conflict marker, an empty `abiname:`) is an error at that
+//! revision, never a guessed name.
+//!
+//! Adding a distribution: one file implementing [`Reader`] with a
+//! [`LayoutSpec`] and a [`Registered`] entry, and one line in [`REGISTRY`];
+//! `--layout`'s values and help, detection and advice follow from it.
 
+pub mod changelog;
 pub mod debian;
+pub mod defines;
 pub mod generic;
 pub mod redhat;
 pub mod ubuntu;
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use git2::Oid;
@@ -21,15 +36,122 @@ use crate::formats::Format;
 use crate::ignore::{IgnoreError, IgnoreRules};
 use crate::symbols::{AbiName, FlavourKey};
 
+/// What a tree entry is, from its git file mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file (mode 100644, or the old 100664).
+    File,
+    /// An executable file (mode 100755).
+    Executable,
+    /// A symbolic link (mode 120000): its blob holds the target path.
+    Symlink,
+    /// A submodule (mode 160000): its id is a commit of another repository.
+    Gitlink,
+    /// A directory (mode 040000).
+    Dir,
+}
+
+impl EntryKind {
+    /// The kind of a tree entry with file mode `mode`.
+    pub fn from_mode(mode: i32) -> EntryKind {
+        match mode {
+            0o040000 => EntryKind::Dir,
+            0o120000 => EntryKind::Symlink,
+            0o160000 => EntryKind::Gitlink,
+            0o100755 => EntryKind::Executable,
+            _ => EntryKind::File,
+        }
+    }
+
+    /// Whether the entry's blob is file content.
+    pub fn is_file(self) -> bool {
+        matches!(self, EntryKind::File | EntryKind::Executable)
+    }
+}
+
 /// One entry of a directory listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirEntry {
-    /// File or directory name.
-    pub name: String,
-    /// Object id (blob or tree).
+    /// The name as git stores it (any bytes but `/` and NUL).
+    pub raw: Vec<u8>,
+    /// Object id (blob, tree, or a submodule's commit).
     pub id: Oid,
-    /// Whether it is a directory.
-    pub is_dir: bool,
+    /// What it is.
+    pub kind: EntryKind,
+}
+
+impl DirEntry {
+    /// The name, when it is UTF-8.
+    pub fn name(&self) -> Option<&str> {
+        std::str::from_utf8(&self.raw).ok()
+    }
+
+    /// Whether it is a directory with a UTF-8 name.
+    pub fn dir_name(&self) -> Option<&str> {
+        self.name().filter(|_| self.kind == EntryKind::Dir)
+    }
+
+    /// The name of a regular file, or why the entry cannot be read as one.
+    pub fn file_name(&self) -> Result<&str, SkipReason> {
+        match self.kind {
+            EntryKind::File | EntryKind::Executable => self.name().ok_or(SkipReason::NotUtf8),
+            EntryKind::Symlink => Err(SkipReason::Symlink),
+            EntryKind::Gitlink => Err(SkipReason::Gitlink),
+            EntryKind::Dir => Err(SkipReason::Directory),
+        }
+    }
+
+    /// Why this entry, found where `expected` entries go, is not read.
+    pub fn unexpected(&self, expected: &'static str) -> SkipReason {
+        match (self.kind, self.name()) {
+            (EntryKind::Symlink, _) => SkipReason::Symlink,
+            (EntryKind::Gitlink, _) => SkipReason::Gitlink,
+            (_, None) => SkipReason::NotUtf8,
+            _ => SkipReason::Name {
+                expected: expected.to_owned(),
+            },
+        }
+    }
+
+    /// The entry in `dir` as skipped for `reason`, its path escaped.
+    pub fn skipped(&self, dir: &str, reason: SkipReason) -> Skipped {
+        Skipped {
+            path: join(dir, &self.raw.escape_ascii().to_string()),
+            reason,
+        }
+    }
+}
+
+/// Why an entry of a references directory is not read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SkipReason {
+    /// A symbolic link.
+    #[error("a symlink: not read (references are read from regular files only)")]
+    Symlink,
+    /// A submodule.
+    #[error("a submodule (gitlink): not read (references are read from regular files only)")]
+    Gitlink,
+    /// A directory where files are expected.
+    #[error("a directory: not read (references are files here)")]
+    Directory,
+    /// A name that is not UTF-8 (shown escaped in the path).
+    #[error("a name that is not UTF-8: not read")]
+    NotUtf8,
+    /// A file whose name the layout does not know.
+    #[error("not a reference name ({expected}): not read")]
+    Name {
+        /// The form reference names take.
+        expected: String,
+    },
+}
+
+/// An entry of a references directory that is not read, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// Its path from the repository root, non-UTF-8 bytes escaped (`\xff`).
+    pub path: String,
+    /// What it is.
+    pub reason: SkipReason,
 }
 
 /// Reading one revision's tree; implemented over git objects by `history`.
@@ -38,7 +160,8 @@ pub trait TreeSource {
     fn id(&self, path: &str) -> Result<Option<Oid>, TreeError>;
     /// The entries of directory `dir`; empty when absent.
     fn list(&self, dir: &str) -> Result<Vec<DirEntry>, TreeError>;
-    /// The content of file `path`, `None` when absent.
+    /// The content of file `path`, `None` when absent (or a directory); a
+    /// symlink or a submodule there is an error, not content.
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, TreeError>;
 }
 
@@ -122,34 +245,132 @@ pub struct Snapshot {
     /// Where the top changelog entry is released to (`bookworm-security`,
     /// or `UNRELEASED` while being prepared), in layouts that have one.
     pub distribution: Option<String>,
+    /// Entries of the references directories that are not read.
+    pub skipped: Vec<Skipped>,
 }
 
-/// A supported layout, with its location in the repository.
-#[derive(Clone, Debug)]
-pub enum Layout {
-    /// `debian/abi/<abiname>/<arch>_<featureset>_<flavour>`.
-    Debian(debian::Debian),
-    /// `debian.<branch>/abi/[<version>/]<arch>/<flavour>`.
-    Ubuntu(ubuntu::Ubuntu),
-    /// `redhat/kabi/kabi-module/kabi_<arch>/<symbol>`.
-    Redhat(redhat::Redhat),
-    /// Configured paths, format and ABI-name source.
-    Generic(Arc<generic::Generic>),
+/// One distribution's layout at one root: what `history` asks of it.
+pub trait Reader: fmt::Debug + Send + Sync {
+    /// Paths whose object ids decide the snapshot: when none of them
+    /// changed between two revisions, neither did the reference set.
+    fn inputs(&self) -> Vec<String>;
+    /// Describes the revision in `tree`.
+    fn read(&self, tree: &dyn TreeSource) -> Result<Snapshot, LayoutError>;
+    /// This reader with what it finds in `tree` fixed (Ubuntu's branch),
+    /// `None` when it has nothing to fix.
+    fn bound(&self, tree: &dyn TreeSource) -> Result<Option<Arc<dyn Reader>>, TreeError> {
+        let _ = tree;
+        Ok(None)
+    }
+}
+
+/// What the registry knows of a layout: its name and what to advise.
+#[derive(Debug)]
+pub struct LayoutSpec {
+    /// The name in `--layout`, configuration and JSON.
+    pub name: &'static str,
+    /// One line on where it keeps references and the ABI name, for help.
+    pub help: &'static str,
+    /// What a maintainer can do about findings in it.
+    pub remedy: Remedy,
+}
+
+/// A layout that can be named (`--layout`, `layout = ...`) and detected.
+pub struct Registered {
+    /// Its name, help and advice.
+    pub spec: &'static LayoutSpec,
+    /// Builds it at a root (`""` for the repository top).
+    pub at: fn(root: &str) -> Arc<dyn Reader>,
+    /// Whether a tree has it at `root`.
+    pub detect: fn(tree: &dyn TreeSource, root: &str) -> Result<bool, TreeError>,
+    /// What detection looks for, for the message when nothing is found.
+    pub looks_for: &'static str,
+}
+
+/// The named layouts, in the order detection tries them at each root
+/// (what each looks for does not occur in the others' trees).
+pub const REGISTRY: &[Registered] = &[debian::REGISTERED, ubuntu::REGISTERED, redhat::REGISTERED];
+
+/// The layout names accepted by `--layout` and configuration.
+pub const LAYOUT_NAMES: [&str; REGISTRY.len()] = {
+    let mut names = [""; REGISTRY.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = REGISTRY[i].spec.name;
+        i += 1;
+    }
+    names
+};
+
+/// `--layout`'s values, each with its help.
+pub fn possible_values() -> impl Iterator<Item = clap::builder::PossibleValue> {
+    REGISTRY
+        .iter()
+        .map(|r| clap::builder::PossibleValue::new(r.spec.name).help(r.spec.help))
+}
+
+/// What detection looks for, for the message when no layout is found
+/// (`debian/abi or debian/config (debian), ...`).
+pub fn detection_hint() -> String {
+    let tried: Vec<String> = REGISTRY
+        .iter()
+        .map(|r| format!("{} ({})", r.looks_for, r.spec.name))
+        .collect();
+    tried.join(", ")
 }
 
 /// Which kind of layout a finding was found in, without its location:
 /// findings carry it so that renderers give the advice of that layout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LayoutKind {
-    /// Debian's `debian/abi/` and `debian/config/defines`.
-    Debian,
-    /// Ubuntu's `debian.<branch>/abi/`.
-    Ubuntu,
-    /// Red Hat's kABI stablelists.
-    Redhat,
-    /// A layout described by configuration.
-    Generic,
+/// Equal when the names are.
+#[derive(Clone, Copy)]
+pub struct LayoutKind(&'static LayoutSpec);
+
+impl LayoutKind {
+    /// A layout described by configuration (`--generic-layout`), and the
+    /// kind of findings outside any known layout.
+    pub const GENERIC: LayoutKind = LayoutKind(&generic::SPEC);
+
+    /// The kind of a layout the registry describes.
+    pub const fn of(spec: &'static LayoutSpec) -> LayoutKind {
+        LayoutKind(spec)
+    }
+
+    /// The name used in JSON, as [`Layout::name`].
+    pub fn name(self) -> &'static str {
+        self.0.name
+    }
+
+    /// What applies in this layout (the facts are in the module docs of
+    /// each layout and in the README's layout section).
+    pub fn remedy(self) -> Remedy {
+        self.0.remedy
+    }
+}
+
+impl PartialEq for LayoutKind {
+    fn eq(&self, other: &LayoutKind) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for LayoutKind {}
+
+impl Hash for LayoutKind {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.name.hash(state);
+    }
+}
+
+impl fmt::Debug for LayoutKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name)
+    }
+}
+
+impl Serialize for LayoutKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.name)
+    }
 }
 
 /// What a maintainer can do about a finding in one layout: static
@@ -163,6 +384,9 @@ pub struct Remedy {
     pub ignore: Option<IgnoreHint>,
     /// A flavour's reference disappeared under the same ABI name.
     pub coverage_lost: &'static str,
+    /// A release made while the ABI name in force has no references for
+    /// flavours that had them under the previous name (their check is off).
+    pub unchecked: &'static str,
 }
 
 /// Where an entry ignoring one symbol goes, and how it is written.
@@ -176,108 +400,66 @@ pub struct IgnoreHint {
     pub after: &'static str,
 }
 
-impl LayoutKind {
-    /// The name used in JSON, as [`Layout::name`].
-    pub fn name(self) -> &'static str {
-        match self {
-            LayoutKind::Debian => "debian",
-            LayoutKind::Ubuntu => "ubuntu",
-            LayoutKind::Redhat => "redhat",
-            LayoutKind::Generic => "generic",
-        }
-    }
-
-    /// What applies in this layout (the facts are in the module docs of
-    /// each layout and in the README's layout section).
-    pub fn remedy(self) -> Remedy {
-        match self {
-            LayoutKind::Debian => Remedy {
-                hidden_break: "bump the ABI name (`abiname` in the `[abi]` section of `debian/config/defines`; on trixie and later, `debian/config/defines.toml`), and refresh the references only together with a new ABI name",
-                ignore: Some(IgnoreHint {
-                    place: "the `[abi]` section of `debian/config/defines`",
-                    before: "[abi]\nignore-changes:\n name:",
-                    after: "\n",
-                }),
-                // Debian's build check passes unchecked without a reference.
-                coverage_lost: "restore the reference files under `debian/abi/<ABI name>/` (without them Debian's build check does not run), or bump the ABI name (`abiname` in `debian/config/defines`) if the flavour is gone for good",
-            },
-            LayoutKind::Ubuntu => Remedy {
-                hidden_break: "bump the ABI number (`debian.<branch>/abi/version` and the version in `debian.<branch>/changelog`), and refresh the references only together with a new ABI number: under the same number the build check compares against these references",
-                ignore: Some(IgnoreHint {
-                    place: "`debian.<branch>/abi/abi.ignore` (one symbol a line)",
-                    before: "",
-                    after: "\n",
-                }),
-                coverage_lost: "restore the reference files under `debian.<branch>/abi/`, or bump the ABI number (`debian.<branch>/abi/version`) if the flavour is gone for good",
-            },
-            // kABI is promised for a whole minor release: no new name helps.
-            LayoutKind::Redhat => Remedy {
-                hidden_break: "a change to a stablelisted symbol breaks kABI, which holds for the whole minor release. Revert the change, or keep the symbol's CRC with the kABI workaround (the `RH_KABI_*` macros of `include/linux/rh_kabi.h`). The stablelists are in `redhat/kabi/kabi-module/kabi_<arch>/`",
-                ignore: None,
-                coverage_lost: "restore the stablelist entries under `redhat/kabi/kabi-module/kabi_<arch>/`: a symbol without an entry is not checked",
-            },
-            LayoutKind::Generic => Remedy {
-                hidden_break: "bump the ABI name, and refresh the references only together with a new ABI name",
-                ignore: Some(IgnoreHint {
-                    place: "the `ignore` list of the layout file (`--generic-layout`)",
-                    before: "ignore = [\"name:",
-                    after: "\"]\n",
-                }),
-                coverage_lost: "restore the reference files, or bump the ABI name if the flavour is gone for good",
-            },
-        }
-    }
+/// A layout with its location in the repository.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    kind: LayoutKind,
+    reader: Arc<dyn Reader>,
 }
 
-/// The layout names accepted by `--layout` and configuration.
-pub const LAYOUT_NAMES: [&str; 3] = ["debian", "ubuntu", "redhat"];
-
 impl Layout {
+    /// A layout of `kind` reading with `reader`.
+    pub fn new(spec: &'static LayoutSpec, reader: Arc<dyn Reader>) -> Layout {
+        Layout {
+            kind: LayoutKind(spec),
+            reader,
+        }
+    }
+
+    /// A layout described by configuration.
+    pub fn generic(layout: generic::Generic) -> Layout {
+        Layout::new(&generic::SPEC, Arc::new(layout))
+    }
+
     /// The layout's name.
     pub fn name(&self) -> &'static str {
-        self.kind().name()
+        self.kind.name()
     }
 
     /// The layout's kind, which findings carry.
     pub fn kind(&self) -> LayoutKind {
-        match self {
-            Layout::Debian(_) => LayoutKind::Debian,
-            Layout::Ubuntu(_) => LayoutKind::Ubuntu,
-            Layout::Redhat(_) => LayoutKind::Redhat,
-            Layout::Generic(_) => LayoutKind::Generic,
-        }
+        self.kind
     }
 
     /// Paths whose object ids decide the snapshot: when none of them changed
     /// between two revisions, neither did the reference set.
     pub fn inputs(&self) -> Vec<String> {
-        match self {
-            Layout::Debian(l) => l.inputs(),
-            Layout::Ubuntu(l) => l.inputs(),
-            Layout::Redhat(l) => l.inputs(),
-            Layout::Generic(l) => l.inputs(),
-        }
+        self.reader.inputs()
     }
 
     /// Describes the revision in `tree`.
     pub fn read(&self, tree: &dyn TreeSource) -> Result<Snapshot, LayoutError> {
-        match self {
-            Layout::Debian(l) => l.read(tree),
-            Layout::Ubuntu(l) => l.read(tree),
-            Layout::Redhat(l) => l.read(tree),
-            Layout::Generic(l) => l.read(tree),
-        }
+        self.reader.read(tree)
+    }
+
+    /// This layout with what it finds in `tree` fixed (Ubuntu's branch).
+    pub fn bound(&self, tree: &dyn TreeSource) -> Result<Layout, TreeError> {
+        Ok(match self.reader.bound(tree)? {
+            Some(reader) => Layout {
+                kind: self.kind,
+                reader,
+            },
+            None => self.clone(),
+        })
     }
 
     /// Builds a named layout at `root` (`""` for the repository top).
     pub fn named(name: &str, root: &str) -> Option<Layout> {
-        let root = root.trim_matches('/').to_owned();
-        Some(match name {
-            "debian" => Layout::Debian(debian::Debian { root }),
-            "ubuntu" => Layout::Ubuntu(ubuntu::Ubuntu { root, branch: None }),
-            "redhat" => Layout::Redhat(redhat::Redhat { root }),
-            _ => return None,
-        })
+        let registered = REGISTRY.iter().find(|r| r.spec.name == name)?;
+        Some(Layout::new(
+            registered.spec,
+            (registered.at)(root.trim_matches('/')),
+        ))
     }
 
     /// Finds the layout of a tree: at `root` when given, else at the top or
@@ -288,40 +470,22 @@ impl Layout {
             Some(r) => vec![r.trim_matches('/').to_owned()],
             None => {
                 let mut dirs = vec![String::new()];
+                let listing = tree.list("")?;
                 dirs.extend(
-                    tree.list("")?
-                        .into_iter()
-                        .filter(|e| e.is_dir)
-                        .map(|e| e.name),
+                    listing
+                        .iter()
+                        .filter_map(DirEntry::dir_name)
+                        .map(str::to_owned),
                 );
                 dirs
             }
         };
         for root in candidates {
-            if let Some(layout) = Self::detect_at(tree, &root)? {
-                return Ok(Some(layout));
+            for registered in REGISTRY {
+                if (registered.detect)(tree, &root)? {
+                    return Ok(Some(Layout::new(registered.spec, (registered.at)(&root))));
+                }
             }
-        }
-        Ok(None)
-    }
-
-    fn detect_at(tree: &dyn TreeSource, root: &str) -> Result<Option<Layout>, TreeError> {
-        let at = |p: &str| join(root, p);
-        if tree.id(&at("debian/abi"))?.is_some()
-            || tree.id(&at("debian/config/defines"))?.is_some()
-            || tree.id(&at("debian/config/defines.toml"))?.is_some()
-        {
-            return Ok(Layout::named("debian", root));
-        }
-        if tree.id(&at("redhat/kabi"))?.is_some() {
-            return Ok(Layout::named("redhat", root));
-        }
-        let ubuntu = tree
-            .list(root)?
-            .into_iter()
-            .any(|e| e.is_dir && e.name.starts_with("debian.") && e.name != "debian.env");
-        if ubuntu && ubuntu::Ubuntu::branch_dir(tree, root)?.is_some() {
-            return Ok(Layout::named("ubuntu", root));
         }
         Ok(None)
     }
@@ -348,5 +512,91 @@ pub(crate) fn read_text(tree: &dyn TreeSource, path: &str) -> Result<Option<Stri
                 line: 0,
                 message: format!("not UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
             }),
+    }
+}
+
+/// Git's merge-conflict markers (default size 7), as they start a line.
+const CONFLICT_MARKERS: [&str; 4] = ["<<<<<<<", "|||||||", "=======", ">>>>>>>"];
+
+/// The merge-conflict marker starting `line`, if any: seven marker
+/// characters followed by the end of the line or a space (so a longer
+/// `========` rule is not one).
+pub(crate) fn conflict_marker(line: &str) -> Option<&'static str> {
+    CONFLICT_MARKERS.into_iter().find(|m| {
+        line.strip_prefix(m)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r']))
+    })
+}
+
+/// `text`, read from `path`, unless a line of it is a merge-conflict marker.
+pub(crate) fn without_conflicts<'t>(text: &'t str, path: &str) -> Result<&'t str, LayoutError> {
+    match text
+        .lines()
+        .enumerate()
+        .find_map(|(i, l)| conflict_marker(l).map(|m| (i + 1, m)))
+    {
+        Some((line, marker)) => Err(LayoutError::Config {
+            path: path.to_owned(),
+            line,
+            message: format!("merge-conflict marker `{marker}`"),
+        }),
+        None => Ok(text),
+    }
+}
+
+/// `name` as an ABI name read from `path` at `line`, refused with the
+/// file and line when it cannot be one.
+pub(crate) fn abi_name(name: String, path: &str, line: usize) -> Result<AbiName, LayoutError> {
+    AbiName::new(name).map_err(|e| LayoutError::Config {
+        path: path.to_owned(),
+        line,
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflict_markers_are_whole_markers() {
+        assert_eq!(conflict_marker("<<<<<<< HEAD"), Some("<<<<<<<"));
+        assert_eq!(conflict_marker("======="), Some("======="));
+        assert_eq!(conflict_marker(">>>>>>> topic"), Some(">>>>>>>"));
+        assert_eq!(conflict_marker("||||||| base"), Some("|||||||"));
+        assert_eq!(conflict_marker("========"), None);
+        assert_eq!(conflict_marker(" <<<<<<< x"), None);
+        let err = without_conflicts("a\n=======\n", "f").unwrap_err();
+        assert_eq!(err.to_string(), "f:2: merge-conflict marker `=======`");
+    }
+
+    #[test]
+    fn registry_names_and_kinds() {
+        assert_eq!(LAYOUT_NAMES, ["debian", "ubuntu", "redhat"]);
+        for name in LAYOUT_NAMES {
+            let layout = Layout::named(name, "/linux/").unwrap();
+            assert_eq!(layout.name(), name);
+            assert_eq!(
+                serde_json::to_string(&layout.kind()).unwrap(),
+                format!("\"{name}\"")
+            );
+        }
+        assert!(Layout::named("generic", "").is_none());
+        assert_eq!(LayoutKind::GENERIC.name(), "generic");
+        assert!(detection_hint().contains("redhat/kabi (redhat)"));
+    }
+
+    #[test]
+    fn skipped_paths_escape_raw_names() {
+        let entry = DirEntry {
+            raw: b"amd64_none_\xff".to_vec(),
+            id: Oid::zero(),
+            kind: EntryKind::File,
+        };
+        assert_eq!(entry.file_name(), Err(SkipReason::NotUtf8));
+        assert_eq!(
+            entry.skipped("debian/abi/1", SkipReason::NotUtf8).path,
+            "debian/abi/1/amd64_none_\\xff"
+        );
     }
 }

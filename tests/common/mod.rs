@@ -127,9 +127,7 @@ pub fn generic_options() -> WalkOptions {
     .unwrap();
     let generic = abibot::layouts::generic::Generic::new(config).unwrap();
     WalkOptions {
-        layout: Some(abibot::layouts::Layout::Generic(std::sync::Arc::new(
-            generic,
-        ))),
+        layout: Some(abibot::layouts::Layout::generic(generic)),
         ..WalkOptions::default()
     }
 }

@@ -140,7 +140,7 @@ impl<'a> Facts<'a> {
             title,
             parent,
             state,
-            layout: layout.map_or(LayoutKind::Generic, Layout::kind),
+            layout: layout.map_or(LayoutKind::GENERIC, Layout::kind),
             flavours: BTreeMap::new(),
             modules,
         };
