@@ -17,7 +17,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::ignore::IgnoreRules;
+use crate::ignore::{IgnoreRule, IgnoreRules};
+use crate::layouts::Layout;
 
 /// The name of a watched repository: part of finding ids, a directory name
 /// in the clone cache and a label in metrics, so it is kept to
@@ -218,12 +219,14 @@ pub struct RepoConfig {
     pub source: RepoSource,
     /// Branches to watch.
     pub branches: Vec<String>,
-    /// A layout forced by name (`debian`, `ubuntu`, `redhat`); detected when `None`.
-    pub layout: Option<String>,
+    /// The layout forced by `layout = "..."` (`debian`, `ubuntu`, `redhat`),
+    /// built at `root` when the file was parsed; detected when `None`.
+    pub layout: Option<Layout>,
     /// The packaging directory inside the repository.
     pub root: Option<String>,
-    /// Ignore rules added to the repository's own (Debian `ignore-changes` syntax).
-    pub ignore: Vec<String>,
+    /// Ignore rules added to the repository's own (Debian `ignore-changes`
+    /// syntax), parsed with the file.
+    pub ignore: IgnoreRules,
     /// Prebuilt modules to protect: comments say which of them a finding breaks.
     pub modules: Vec<PathBuf>,
     /// On first start, comment on the existing history too.
@@ -922,12 +925,8 @@ fn validate_repo(
         .or_else(|m| src.invalid(raw.name.span(), "repo.name", m))?;
     let source = repo_source(src, &name, raw.url, raw.path, span.clone())?;
     check_branches(src, &raw.branches)?;
-    check_layout(src, raw.layout.as_ref())?;
-    for rule in &raw.ignore {
-        if let Err(e) = IgnoreRules::parse([rule.get_ref().as_str()]) {
-            return src.invalid(rule.span(), "repo.ignore", e.to_string());
-        }
-    }
+    let layout = repo_layout(src, raw.layout.as_ref(), raw.root.as_deref())?;
+    let ignore = ignore_rules(src, &raw.ignore)?;
     // Every forge table is checked before their number, so that a mistake
     // inside one is reported even where there are two.
     let mut forges = Vec::new();
@@ -949,9 +948,9 @@ fn validate_repo(
         name,
         source,
         branches: raw.branches.into_inner(),
-        layout: raw.layout.map(Spanned::into_inner),
+        layout,
         root: raw.root,
-        ignore: raw.ignore.into_iter().map(Spanned::into_inner).collect(),
+        ignore,
         modules: raw.modules.into_iter().map(|m| src.path(m)).collect(),
         backfill: raw.backfill,
         forge,
@@ -996,22 +995,40 @@ fn check_branches(src: &Source<'_>, branches: &Spanned<Vec<String>>) -> Result<(
     Ok(())
 }
 
-/// A layout, when forced, must be one abibot knows.
-fn check_layout(src: &Source<'_>, layout: Option<&Spanned<String>>) -> Result<(), ConfigError> {
-    if let Some(layout) = layout
-        && !crate::layouts::LAYOUT_NAMES.contains(&layout.get_ref().as_str())
-    {
-        return src.invalid(
-            layout.span(),
+/// The layout, when forced: one abibot knows, built at the root.
+fn repo_layout(
+    src: &Source<'_>,
+    layout: Option<&Spanned<String>>,
+    root: Option<&str>,
+) -> Result<Option<Layout>, ConfigError> {
+    let Some(name) = layout else {
+        return Ok(None);
+    };
+    match Layout::named(name.get_ref(), root.unwrap_or("")) {
+        Some(layout) => Ok(Some(layout)),
+        None => src.invalid(
+            name.span(),
             "repo.layout",
             format!(
                 "{:?} is not one of {}",
-                layout.get_ref(),
+                name.get_ref(),
                 crate::layouts::LAYOUT_NAMES.join(", ")
             ),
-        );
+        ),
     }
-    Ok(())
+}
+
+/// The ignore rules, each checked on its own so an error names its line.
+fn ignore_rules(src: &Source<'_>, rules: &[Spanned<String>]) -> Result<IgnoreRules, ConfigError> {
+    let mut parsed = Vec::with_capacity(rules.len());
+    // Empty entries are skipped, as in `defines`.
+    for rule in rules.iter().filter(|r| !r.get_ref().trim().is_empty()) {
+        match IgnoreRule::parse(rule.get_ref()) {
+            Ok(r) => parsed.push(r),
+            Err(e) => return src.invalid(rule.span(), "repo.ignore", e.to_string()),
+        }
+    }
+    Ok(IgnoreRules::new(parsed))
 }
 
 /// The one forge a repository posts to: none or several is a mistake

@@ -223,7 +223,7 @@ pub async fn run(mut out: Box<dyn Write + Send>) -> Result<DemoSummary, DemoErro
             branches: vec!["main".into()],
             layout: None,
             root: None,
-            ignore: Vec::new(),
+            ignore: Default::default(),
             modules: Vec::new(),
             backfill: true,
             forge: ForgeConfig::Stdout,

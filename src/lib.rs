@@ -30,6 +30,7 @@ pub mod ignore;
 pub mod input;
 pub mod layouts;
 pub mod loadcheck;
+pub mod pipeline;
 pub mod report;
 pub mod secrets;
 pub mod state;

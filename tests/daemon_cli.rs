@@ -339,10 +339,8 @@ async fn scan_post_posts_each_problem_once_and_agrees_with_the_daemon() {
     let config = env.config(&Env::github_env(&gh), "");
     let scan_post = || {
         let mut cmd = abibot(&["scan", "--post", "--config"]);
-        cmd.arg(&config)
-            .arg("--repo")
-            .arg(env.repo.path())
-            .env("ABIBOT_GITHUB_TOKEN", "tok");
+        // The repository and branch come from the configuration.
+        cmd.arg(&config).env("ABIBOT_GITHUB_TOKEN", "tok");
         cmd
     };
     let out = run(&mut scan_post()).await;

@@ -289,7 +289,7 @@ fn git_errors_never_show_url_credentials() {
             branches: vec!["master".into()],
             layout: None,
             root: None,
-            ignore: Vec::new(),
+            ignore: Default::default(),
             modules: Vec::new(),
             backfill: false,
             forge: ForgeConfig::Stdout,

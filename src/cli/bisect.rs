@@ -12,8 +12,7 @@ use super::{Outcome, print};
 use crate::bisect::build::{AbiReader, BuildOptions, ElfReader, SymversReader, bisect_builds};
 use crate::bisect::reference::{ReferenceOptions, bisect_references};
 use crate::bisect::{BisectReport, Kind, Predicate};
-use crate::history::WalkOptions;
-use crate::layouts::Layout;
+use crate::pipeline::RepoSpec;
 use crate::report::bisect as render;
 
 pub(crate) const BISECT_EXIT_CODES: &str = "\
@@ -121,24 +120,18 @@ fn reference(
 ) -> anyhow::Result<BisectReport> {
     let repo = git2::Repository::open(&args.repo)
         .with_context(|| format!("cannot open git repository {}", args.repo.display()))?;
-    let layout = args
-        .layout
-        .as_deref()
-        .map(|name| {
-            Layout::named(name, args.root.as_deref().unwrap_or(""))
-                .with_context(|| format!("unknown layout {name:?}"))
-        })
-        .transpose()?;
+    // Probes are judged by bisect's own predicate: of the repository's
+    // description only the layout and root apply.
+    let spec = RepoSpec::at(
+        args.root.clone(),
+        super::history::forced_layout(args.layout.as_deref(), None, args.root.as_deref())?,
+    );
     let options = ReferenceOptions {
         good: args.good.clone(),
         bad: args.bad.clone(),
         flavours: args.flavours.clone(),
         predicate,
-        walk: WalkOptions {
-            root: args.root.clone(),
-            layout,
-            ..WalkOptions::default()
-        },
+        walk: spec.walk,
     };
     Ok(bisect_references(&repo, &options, log)?)
 }

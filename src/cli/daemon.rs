@@ -10,10 +10,8 @@ use clap::{Args, Subcommand};
 
 use super::{Outcome, print};
 use crate::config::{Config, LogFormat, RepoConfig};
-use crate::daemon::git::RepoWalk;
 use crate::daemon::{Daemon, config_summary, hint};
 use crate::forge::{self, Cancel, Pacer, Published, Publisher, Retrier, RetryPolicy};
-use crate::history::WalkOptions;
 use crate::history::scan::ScanReport;
 use crate::report::scan::finding_markdown;
 use crate::state::{FindingId, FindingStatus, State, StoredFinding};
@@ -249,27 +247,9 @@ impl PostTarget {
         Ok(PostTarget { repo: repo.clone() })
     }
 
-    /// The repository's name, which finding ids must share with the daemon's.
-    pub fn name(&self) -> String {
-        self.repo.name.to_string()
-    }
-
-    /// The walk the daemon makes of this repository (layout, root, ignore
-    /// rules, watched modules), with the threads and cache size of `flags`.
-    /// A layout, root or merge walk forced by `flags` is refused: it would
-    /// make the findings differ from the daemon's.
-    pub fn walk(&self, flags: &WalkOptions) -> anyhow::Result<RepoWalk> {
-        if flags.layout.is_some() || flags.root.is_some() || flags.all_parents {
-            bail!(
-                "--post walks as the daemon does, with the configuration's layout and root: \
-                 drop --layout, --generic-layout, --root and --all-parents"
-            );
-        }
-        let mut walk = RepoWalk::of(&self.repo, flags.jobs)
-            .with_context(|| format!("repository {} in the configuration", self.repo.name))?;
-        // Only how fast: what is walked comes from the configuration.
-        walk.options.cache_bytes = flags.cache_bytes;
-        Ok(walk)
+    /// The configuration's `[[repo]]`: what `scan --post` walks.
+    pub fn repo(&self) -> &RepoConfig {
+        &self.repo
     }
 
     /// Posts a comment per problem finding, each at most once (the marker

@@ -10,7 +10,7 @@ use super::diff::{parse_format, read_reference};
 use super::{Outcome, print};
 use crate::elf::{ModuleInfo, ReadOptions, read_paths, read_paths_partial, unique_exports};
 use crate::formats::{self, Format};
-use crate::history::{WalkOptions, Walker};
+use crate::pipeline::RepoSpec;
 
 pub(crate) const EXTRACT_EXIT_CODES: &str = "\
 Exit codes:
@@ -187,11 +187,8 @@ pub fn check_module(args: CheckModuleArgs) -> anyhow::Result<Outcome> {
         (None, Some(repo), Some(rev), Some(flavour)) => {
             let repo = git2::Repository::open(repo)
                 .with_context(|| format!("cannot open git repository {}", repo.display()))?;
-            let options = WalkOptions {
-                root: args.root.clone(),
-                ..WalkOptions::default()
-            };
-            Walker::new(&repo, options).reference_at(rev, flavour)?.1
+            let spec = RepoSpec::at(args.root.clone(), None);
+            spec.open(&repo).walker.reference_at(rev, flavour)?.1
         }
         _ => unreachable!("clap requires --against or --repo with --rev and --flavour"),
     };

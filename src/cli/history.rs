@@ -2,20 +2,21 @@
 //! repository, with a progress bar on a terminal.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
+use git2::Oid;
 
 use super::{Outcome, print};
-use crate::daemon::git::RepoWalk;
+use crate::config::RepoSource;
 use crate::history::cache::{DEFAULT_CACHE_BYTES, MAX_JOBS};
-use crate::history::scan::{ScanReport, Scanner, WatchedModule};
+use crate::history::scan::{ScanReport, ScanStats, WatchedModule};
 use crate::history::timeline::Timeline;
-use crate::history::{CommitSha, RevisionError, Step, WalkOptions, Walker};
+use crate::history::{RevisionError, WalkOptions};
 use crate::layouts::Layout;
 use crate::layouts::generic::{Generic, GenericConfig};
+use crate::pipeline::{Pipeline, RepoSpec, Scan};
 use crate::report::{self, OutputFormat};
 
 /// Which repository and commits to walk, shared by `scan` and `timeline`.
@@ -62,6 +63,21 @@ fn jobs_parser() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::new().range(0..=MAX_JOBS as u64)
 }
 
+/// What `scan --post` takes from the configuration: the flags that would
+/// walk something else than the daemon does.
+const POST_CONFLICTS: [&str; 10] = [
+    "repo",
+    "branch",
+    "range",
+    "since",
+    "root",
+    "layout",
+    "generic_layout",
+    "all_parents",
+    "modules",
+    "ignore",
+];
+
 /// Arguments of `abibot scan`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -71,10 +87,12 @@ pub struct ScanArgs {
     /// Output form.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
-    /// Also post a comment per problem finding through the forge of a
-    /// configuration's repository (chosen by --repo-name, whose finding ids
-    /// then match the daemon's); comments already there are not repeated.
-    #[arg(long, requires = "config")]
+    /// Scan a configuration's repository as the daemon does (its path,
+    /// branches, layout, root, ignore rules and modules; --repo-name picks
+    /// the [[repo]]) and post a comment per problem finding through its
+    /// forge; comments already there are not repeated. The flags that say
+    /// what to walk are refused with it.
+    #[arg(long, requires = "config", conflicts_with_all = POST_CONFLICTS)]
     pub post: bool,
     /// The configuration file for --post.
     #[arg(long, value_name = "FILE", requires = "post")]
@@ -104,92 +122,135 @@ pub struct TimelineArgs {
     pub ignore: Vec<String>,
 }
 
-/// An opened repository, the walk options and the commits to visit.
+/// The layout forced by `--layout NAME` (built at `root`) or by
+/// `--generic-layout FILE`; `None` to detect it.
+pub(super) fn forced_layout(
+    name: Option<&str>,
+    generic: Option<&Path>,
+    root: Option<&str>,
+) -> anyhow::Result<Option<Layout>> {
+    Ok(match (name, generic) {
+        (Some(name), _) => Some(
+            Layout::named(name, root.unwrap_or(""))
+                .with_context(|| format!("unknown layout {name:?}"))?,
+        ),
+        (None, Some(file)) => {
+            let text = crate::input::read_text(file, crate::input::CONFIG)?;
+            let config: GenericConfig =
+                toml::from_str(&text).with_context(|| format!("in {}", file.display()))?;
+            let generic = Generic::new(config).with_context(|| format!("in {}", file.display()))?;
+            Some(Layout::generic(generic))
+        }
+        (None, None) => None,
+    })
+}
+
+/// An opened repository, its description and the commits to visit, as the
+/// flags say.
 struct Walk {
     repo: git2::Repository,
-    name: String,
-    options: WalkOptions,
+    spec: RepoSpec,
     from: Option<String>,
     to: String,
 }
 
 impl HistoryArgs {
-    fn open(&self) -> anyhow::Result<Walk> {
-        let repo = git2::Repository::open(&self.repo)
-            .with_context(|| format!("cannot open git repository {}", self.repo.display()))?;
-        let layout = match (&self.layout, &self.generic_layout) {
-            (Some(name), _) => Some(
-                Layout::named(name, self.root.as_deref().unwrap_or(""))
-                    .with_context(|| format!("unknown layout {name:?}"))?,
-            ),
-            (None, Some(file)) => {
-                let text = crate::input::read_text(file, crate::input::CONFIG)?;
-                let config: GenericConfig =
-                    toml::from_str(&text).with_context(|| format!("in {}", file.display()))?;
-                let generic =
-                    Generic::new(config).with_context(|| format!("in {}", file.display()))?;
-                Some(Layout::generic(generic))
-            }
-            (None, None) => None,
-        };
-        let (from, to) = match &self.range {
+    /// The first and last revisions of the walk (`None`: from the root).
+    fn ends(&self) -> anyhow::Result<(Option<String>, String)> {
+        Ok(match &self.range {
             Some(range) => {
                 let (a, b) = range
                     .split_once("..")
                     .with_context(|| format!("--range {range:?}: expected A..B"))?;
-                (
-                    Some(a.to_owned()),
-                    if b.is_empty() {
-                        "HEAD".to_owned()
-                    } else {
-                        b.to_owned()
-                    },
-                )
+                let b = if b.is_empty() { "HEAD" } else { b };
+                (Some(a.to_owned()), b.to_owned())
             }
             None => (
                 self.since.clone(),
                 self.branch.clone().unwrap_or_else(|| "HEAD".to_owned()),
             ),
-        };
-        let name = self.repo_name.clone().unwrap_or_else(|| {
+        })
+    }
+
+    /// The repository's name in finding ids: `--repo-name`, else its
+    /// directory's name.
+    fn name(&self) -> String {
+        self.repo_name.clone().unwrap_or_else(|| {
             let path = std::fs::canonicalize(&self.repo).unwrap_or_else(|_| self.repo.clone());
             path.file_name()
                 .map_or("repo".to_owned(), |n| n.to_string_lossy().into_owned())
-        });
-        Ok(Walk {
-            repo,
-            name,
-            options: WalkOptions {
+        })
+    }
+
+    /// The walk the flags describe, with the `--ignore` rules and the
+    /// watched `--module`s of the command: every part parsed here, once.
+    fn open(&self, ignore: &[String], modules: &[PathBuf]) -> anyhow::Result<Walk> {
+        let repo = git2::Repository::open(&self.repo)
+            .with_context(|| format!("cannot open git repository {}", self.repo.display()))?;
+        let (from, to) = self.ends()?;
+        let spec = RepoSpec {
+            name: self.name(),
+            walk: WalkOptions {
                 root: self.root.clone(),
-                layout,
+                layout: forced_layout(
+                    self.layout.as_deref(),
+                    self.generic_layout.as_deref(),
+                    self.root.as_deref(),
+                )?,
                 all_parents: self.all_parents,
                 jobs: self.jobs,
-                cache_bytes: self.cache_mib.saturating_mul(1 << 20),
+                cache_bytes: self.cache_bytes(),
             },
+            ignore: super::ignore_rules(ignore, &[])?,
+            watched: WatchedModule::read(modules)?,
+        };
+        Ok(Walk {
+            repo,
+            spec,
             from,
             to,
         })
     }
+
+    fn cache_bytes(&self) -> usize {
+        self.cache_mib.saturating_mul(1 << 20)
+    }
 }
 
-/// The errors of the current state (the walk's last commit): those reported
-/// there, and every flavour whose reference there still does not parse
-/// (damaged earlier and never repaired).
-fn current_errors(step: &Step<'_>) -> Vec<RevisionError> {
-    let mut out = step.errors.clone();
-    for (key, message) in &step.state.broken {
-        let path = step
-            .state
-            .sources
-            .get(key)
-            .map_or_else(|| key.to_string(), |s| s.path.clone());
-        if !out.iter().any(|e| e.path == path) {
-            out.push(RevisionError {
-                commit: step.commit.clone(),
-                path,
-                message: message.clone(),
-            });
+impl Walk {
+    /// The pipeline over the repository, and the range resolved.
+    fn pipeline(&self) -> anyhow::Result<(Pipeline<'_>, Option<Oid>, Oid)> {
+        let pipeline = self.spec.open(&self.repo);
+        let from = self
+            .from
+            .as_deref()
+            .map(|r| pipeline.resolve(r))
+            .transpose()?;
+        let to = pipeline.resolve(&self.to)?;
+        Ok((pipeline, from, to))
+    }
+}
+
+/// Runs `walk` with a progress bar on a terminal (none when stderr is piped).
+fn with_progress<T>(walk: impl FnOnce(&mut dyn FnMut(usize, usize)) -> T) -> T {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} commits {per_sec} eta {eta}",
+            )
+            .expect("valid template"),
+        );
+        bar
+    });
+    let out = walk(&mut |done, total| {
+        if let Some(bar) = &bar {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
         }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
     out
 }
@@ -212,94 +273,84 @@ fn refuse_current(current: &[RevisionError]) -> anyhow::Result<()> {
     )
 }
 
-impl Walk {
-    /// Walks with a progress bar on a terminal (none when stderr is piped);
-    /// returns the walker and the errors of the current state.
-    fn run(
-        &self,
-        mut visit: impl FnMut(Step<'_>),
-    ) -> anyhow::Result<(Walker<'_>, Vec<RevisionError>)> {
-        let mut walker = Walker::new(&self.repo, self.options.clone());
-        let from = self
-            .from
-            .as_deref()
-            .map(|r| walker.resolve(r))
-            .transpose()?;
-        let to = walker.resolve(&self.to)?;
-        let head = CommitSha::of(to);
-        let mut current = Vec::new();
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} commits {per_sec} eta {eta}",
-                )
-                .expect("valid template"),
-            );
-            bar
-        });
-        walker.walk(
-            from,
-            to,
-            |done, total| {
-                if let Some(bar) = &bar {
-                    bar.set_length(total as u64);
-                    bar.set_position(done as u64);
-                }
-            },
-            |step| {
-                if step.commit == head {
-                    current = current_errors(&step);
-                }
-                visit(step)
-            },
-        )?;
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-        Ok((walker, current))
-    }
+/// `scan` as the flags describe it; changed symbols kept only when `details`.
+fn scan_flags(args: &ScanArgs, details: bool) -> anyhow::Result<Scan> {
+    let walk = args.history.open(&args.ignore, &args.modules)?;
+    let (mut pipeline, from, to) = walk.pipeline()?;
+    Ok(with_progress(|progress| {
+        pipeline.scan(from, to, details, progress, |_| {})
+    })?)
 }
 
-/// Runs a scan as `abibot scan` does: walking as `target`'s configuration
-/// describes (else as the flags do), adding `--ignore` rules, saying which
-/// watched modules each finding breaks, and keeping changed symbols only
-/// when `details`; with the errors of the current state.
-fn run_scan(
-    args: &ScanArgs,
-    target: Option<&super::PostTarget>,
-    details: bool,
-) -> anyhow::Result<(ScanReport, Vec<RevisionError>)> {
-    let mut walk = args.history.open()?;
-    // With --post, the walk the daemon makes of the configuration's
-    // repository, so that findings and comments agree with the daemon's.
-    let mut described = match target {
-        Some(target) => target.walk(&walk.options)?,
-        None => RepoWalk {
-            options: walk.options.clone(),
-            extra: crate::ignore::IgnoreRules::default(),
-            watched: Vec::new(),
-        },
+/// `scan --post`: the configuration's repository, walked as the daemon with
+/// `backfill` walks it: its `path`, every branch from its root, its
+/// description (layout, root, ignore rules, watched modules). Only the
+/// speed flags (`--jobs`, `--cache-mib`) come from the command line.
+fn scan_configured(target: &super::PostTarget, flags: &HistoryArgs) -> anyhow::Result<Scan> {
+    let repo = target.repo();
+    let RepoSource::Path(path) = &repo.source else {
+        anyhow::bail!(
+            "repository {} (line {} of the configuration) is fetched from a url: \
+             scan --post reads a [[repo]] given by `path` (a clone of it), never fetches",
+            repo.name,
+            repo.line
+        );
     };
-    walk.options = described.options.clone();
-    described
-        .extra
-        .extend(super::ignore_rules(&args.ignore, &[])?);
-    described
-        .watched
-        .extend(WatchedModule::read(&args.modules)?);
-    let mut scanner = Scanner::new(&walk.name).watch(described.watched.clone());
-    if !details {
-        scanner = scanner.counts_only();
+    let git = git2::Repository::open(path)
+        .with_context(|| format!("cannot open git repository {}", path.display()))?;
+    let mut spec = RepoSpec::of_config(repo, flags.jobs)?;
+    spec.walk.cache_bytes = flags.cache_bytes();
+    let mut all: Option<Scan> = None;
+    for branch in &repo.branches {
+        let head = crate::daemon::git::branch_head(&git, repo, branch)?;
+        let mut pipeline = spec.open(&git);
+        let scan = with_progress(|progress| pipeline.scan(None, head, true, progress, |_| {}))?;
+        all = Some(match all {
+            Some(so_far) => merged(so_far, scan),
+            None => scan,
+        });
     }
-    let (walker, current) = walk.run(|step| described.visit(&mut scanner, step))?;
-    let mut report = scanner.finish();
-    report.stats.references_parsed = walker.loader.stats.parsed.load(Ordering::Relaxed);
-    report.stats.cache_hits = walker.loader.stats.hits.load(Ordering::Relaxed);
-    Ok((report, current))
+    Ok(all.expect("the configuration lists at least one branch"))
 }
 
-pub(super) fn scan(mut args: ScanArgs) -> anyhow::Result<Outcome> {
+/// Two branches' scans as one: a finding of a commit both branches hold has
+/// one id and is kept once; counters add up.
+fn merged(mut into: Scan, more: Scan) -> Scan {
+    let ScanReport {
+        commits_scanned,
+        findings,
+        errors,
+        stats,
+    } = more.report;
+    let report = &mut into.report;
+    report.commits_scanned += commits_scanned;
+    add_new(&mut report.findings, findings, |a, b| a.id == b.id);
+    add_new(&mut report.errors, errors, PartialEq::eq);
+    add_new(&mut into.current, more.current, PartialEq::eq);
+    let ScanStats {
+        compatible_refreshes,
+        commits_touching_references,
+        references_parsed,
+        cache_hits,
+    } = stats;
+    let report = &mut into.report;
+    report.stats.compatible_refreshes += compatible_refreshes;
+    report.stats.commits_touching_references += commits_touching_references;
+    report.stats.references_parsed += references_parsed;
+    report.stats.cache_hits += cache_hits;
+    into
+}
+
+/// Appends the items `list` does not hold yet (`same` tells).
+fn add_new<T>(list: &mut Vec<T>, items: Vec<T>, same: impl Fn(&T, &T) -> bool) {
+    for item in items {
+        if !list.iter().any(|held| same(held, &item)) {
+            list.push(item);
+        }
+    }
+}
+
+pub(super) fn scan(args: ScanArgs) -> anyhow::Result<Outcome> {
     let target = match (&args.config, args.post) {
         (Some(config), true) => Some(super::PostTarget::load(
             config,
@@ -307,13 +358,13 @@ pub(super) fn scan(mut args: ScanArgs) -> anyhow::Result<Outcome> {
         )?),
         _ => None,
     };
-    if let Some(target) = &target {
-        args.history.repo_name = Some(target.name());
-    }
     // Only Markdown and posted comments list changed symbols; the other
     // forms need counts.
-    let details = args.format == OutputFormat::Markdown || target.is_some();
-    let (report, current) = run_scan(&args, target.as_ref(), details)?;
+    let details = args.format == OutputFormat::Markdown;
+    let Scan { report, current } = match &target {
+        Some(target) => scan_configured(target, &args.history)?,
+        None => scan_flags(&args, details)?,
+    };
     let rendered = match args.format {
         OutputFormat::Text => report::scan::scan_text(&report),
         OutputFormat::Json => report::scan::scan_json(&report),
@@ -332,14 +383,11 @@ pub(super) fn scan(mut args: ScanArgs) -> anyhow::Result<Outcome> {
 }
 
 pub(super) fn timeline(args: TimelineArgs) -> anyhow::Result<Outcome> {
-    let walk = args.history.open()?;
-    let described = RepoWalk {
-        options: walk.options.clone(),
-        extra: super::ignore_rules(&args.ignore, &[])?,
-        watched: Vec::new(),
-    };
+    let walk = args.history.open(&args.ignore, &[])?;
+    let (mut pipeline, from, to) = walk.pipeline()?;
     let mut timeline = Timeline::default();
-    let (_, current) = walk.run(|step| described.judged(step, |s| timeline.visit(s)))?;
+    let current =
+        with_progress(|progress| pipeline.walk(from, to, progress, |s| timeline.visit(s)))?;
     let rendered = match args.format {
         OutputFormat::Text => report::timeline::text(&timeline.abis),
         OutputFormat::Json => report::timeline::json(&timeline.abis, &timeline.errors),

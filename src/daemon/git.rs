@@ -1,10 +1,9 @@
 //! The daemon's git side, run on blocking threads: opening or fetching a
 //! watched repository, deciding which commits of a branch are new (first
-//! start, backfill, fast-forward, force-push), and scanning them with the
-//! library's [`Walker`] and [`Scanner`].
+//! start, backfill, fast-forward, force-push), and scanning them through
+//! the one [`crate::pipeline`] every command uses.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -14,10 +13,8 @@ use git2::{
 
 use crate::config::{FetchTimeouts, RepoConfig, RepoSource};
 use crate::findings::{Finding, FindingKind};
-use crate::history::scan::{Scanner, WatchedModule};
-use crate::history::{CommitSha, HistoryError, RevState, RevisionError, Step, WalkOptions, Walker};
-use crate::ignore::IgnoreRules;
-use crate::layouts::Layout;
+use crate::history::{CommitSha, HistoryError, RevisionError};
+use crate::pipeline::RepoSpec;
 use crate::report::scan::finding_markdown;
 use crate::state::FindingId;
 
@@ -295,87 +292,6 @@ pub fn start(
     }
 }
 
-/// A repository's walk as its configuration describes it: layout, root,
-/// ignore rules and watched modules. The daemon and `scan --post` both build
-/// it here, so their findings and comment bodies agree for the same commit.
-#[derive(Clone, Debug)]
-pub struct RepoWalk {
-    /// Layout, root and threads of the walk.
-    pub options: WalkOptions,
-    /// Rules added to every flavour's own (Debian `ignore-changes` syntax).
-    pub extra: IgnoreRules,
-    /// Prebuilt modules whose broken imports findings name.
-    pub watched: Vec<WatchedModule>,
-}
-
-impl RepoWalk {
-    /// Reads `repo`'s description (`jobs` parsing threads, 0 for all cores).
-    pub fn of(repo: &RepoConfig, jobs: usize) -> Result<RepoWalk, GitError> {
-        let layout = match &repo.layout {
-            Some(name) => Some(
-                Layout::named(name, repo.root.as_deref().unwrap_or("")).ok_or_else(|| {
-                    GitError {
-                        what: "layout".into(),
-                        message: format!("unknown layout {name:?}"),
-                    }
-                })?,
-            ),
-            None => None,
-        };
-        let extra =
-            IgnoreRules::parse(repo.ignore.iter().map(String::as_str)).map_err(|e| GitError {
-                what: "ignore rules".into(),
-                message: e.to_string(),
-            })?;
-        let watched = WatchedModule::read(&repo.modules).map_err(|e| GitError {
-            what: "modules".into(),
-            message: e.to_string(),
-        })?;
-        Ok(RepoWalk {
-            options: WalkOptions {
-                root: repo.root.clone(),
-                layout,
-                jobs,
-                ..WalkOptions::default()
-            },
-            extra,
-            watched,
-        })
-    }
-
-    /// Shows `scanner` one step, judged with the extra rules added.
-    pub fn visit(&self, scanner: &mut Scanner, step: Step<'_>) {
-        self.judged(step, |step| scanner.visit(step));
-    }
-
-    /// Hands `see` one step with the extra rules added to every flavour's
-    /// own, so `scan` and `timeline` judge the same states.
-    pub fn judged(&self, step: Step<'_>, see: impl FnOnce(Step<'_>)) {
-        if self.extra.is_empty() || !step.touched {
-            see(step);
-        } else {
-            let parent = with_extra_rules(step.parent, &self.extra);
-            let state = with_extra_rules(step.state, &self.extra);
-            see(Step {
-                parent: &parent,
-                state: &state,
-                ..step
-            });
-        }
-    }
-}
-
-/// Adds the configuration's ignore rules to every flavour of a revision.
-fn with_extra_rules(state: &RevState, extra: &IgnoreRules) -> RevState {
-    let mut state = state.clone();
-    for source in state.sources.values_mut() {
-        let mut rules = (*source.ignore).clone();
-        rules.extend(extra.clone());
-        source.ignore = Arc::new(rules);
-    }
-    state
-}
-
 /// Scans one branch from its last processed commit to its head, rendering
 /// each finding's comment within `max_body` bytes (the forge's limit).
 pub fn scan_branch(
@@ -399,27 +315,22 @@ pub fn scan_branch(
     if matches!(start, Start::First | Start::UpToDate | Start::Unrelated(_)) {
         return Ok(scan);
     }
-    let described = RepoWalk::of(repo, jobs)?;
-    let mut walker = Walker::new(git, described.options.clone());
-    let mut scanner = Scanner::new(repo.name.as_str()).watch(described.watched.clone());
+    let spec = RepoSpec::of_config(repo, jobs).map_err(|e| GitError {
+        what: "modules".into(),
+        message: e.to_string(),
+    })?;
     let mut findings = Vec::new();
-    walker.walk(
+    let done = spec.open(git).scan(
         from,
         head,
+        true,
         |_, _| {},
-        |step| {
-            described.visit(&mut scanner, step);
-            findings.extend(
-                scanner
-                    .report
-                    .findings
-                    .drain(..)
-                    .map(|f| Scanned::render(&f, max_body)),
-            );
+        |found| {
+            findings.extend(found.drain(..).map(|f| Scanned::render(&f, max_body)));
         },
     )?;
-    scan.commits = scanner.report.commits_scanned;
-    scan.errors = scanner.report.errors;
+    scan.commits = done.report.commits_scanned;
+    scan.errors = done.report.errors;
     scan.findings = findings;
     Ok(scan)
 }
