@@ -240,11 +240,14 @@ pub fn parse(bytes: &[u8], format: Option<Format>, file: &str) -> Result<SymbolS
         line,
         kind,
     };
-    let limit = crate::input::REFERENCE.bytes;
-    if u64::try_from(bytes.len()).map_or(true, |n| n > limit) {
-        let size = bytes.len();
-        return Err(err(0, ParseErrorKind::TooLarge { size, limit }));
-    }
+    let size = bytes.len();
+    let limit = crate::input::REFERENCE;
+    limit
+        .admit(u64::try_from(size).unwrap_or(u64::MAX))
+        .map_err(|_| {
+            let limit = limit.bytes;
+            err(0, ParseErrorKind::TooLarge { size, limit })
+        })?;
     let text = without_bom(checked_utf8(bytes).map_err(|(line, kind)| err(line, kind))?);
     let format = match format.or_else(|| detect_text(text)) {
         Some(f) => f,
@@ -490,46 +493,56 @@ fn parse_symvers_line(line: &str) -> Result<Symbol, ParseErrorKind> {
             Some(fields[3]),
             Some(fields[4]),
         ),
-        _ => Err(ParseErrorKind::Fields {
-            expected: "3 to 5 tab-separated fields (crc, name, module, export, namespace)",
-            found: line.split('\t').count(),
-            text: excerpt(line),
-        }),
+        _ => wrong_count(
+            "3 to 5 tab-separated fields (crc, name, module, export, namespace)",
+            line.split('\t').count(),
+            line,
+        ),
     }
+}
+
+/// The error for a line with `found` fields where `expected` says how many.
+fn wrong_count(expected: &'static str, found: usize, line: &str) -> Result<Symbol, ParseErrorKind> {
+    Err(ParseErrorKind::Fields {
+        expected,
+        found,
+        text: excerpt(line),
+    })
+}
+
+/// The first `N` white-space separated tokens of `line` (empty strings for
+/// missing ones) and how many tokens it has in all, so that a caller can
+/// tell a line with too many from one with just enough.
+fn tokens<const N: usize>(line: &str) -> ([&str; N], usize) {
+    let mut tokens = [""; N];
+    let mut found = 0;
+    for token in line.split_ascii_whitespace() {
+        if let Some(slot) = tokens.get_mut(found) {
+            *slot = token;
+        }
+        found += 1;
+    }
+    (tokens, found)
 }
 
 /// `crc name module [export]`, separated by any white space.
 fn parse_legacy_line(line: &str) -> Result<Symbol, ParseErrorKind> {
-    let mut tokens = [""; 4];
-    let mut found = 0;
-    for token in line.split_ascii_whitespace() {
-        if found < tokens.len() {
-            tokens[found] = token;
-        }
-        found += 1;
-    }
+    let (tokens, found) = tokens::<4>(line);
     match found {
         3 => symbol(tokens[0], tokens[1], tokens[2], None, None),
         4 => symbol(tokens[0], tokens[1], tokens[2], Some(tokens[3]), None),
-        _ => Err(ParseErrorKind::Fields {
-            expected: "3 or 4 space-separated fields (crc, name, module, export)",
+        _ => wrong_count(
+            "3 or 4 space-separated fields (crc, name, module, export)",
             found,
-            text: excerpt(line),
-        }),
+            line,
+        ),
     }
 }
 
 /// `type location crc name`, or `namespace type crc name location` (what
 /// Ubuntu's sed makes of a 5-field Module.symvers line with a namespace).
 fn parse_ubuntu_line(line: &str) -> Result<Symbol, ParseErrorKind> {
-    let mut tokens = [""; 5];
-    let mut found = 0;
-    for token in line.split_ascii_whitespace() {
-        if found < tokens.len() {
-            tokens[found] = token;
-        }
-        found += 1;
-    }
+    let (tokens, found) = tokens::<5>(line);
     match found {
         4 => symbol(tokens[2], tokens[3], tokens[1], Some(tokens[0]), None),
         5 => symbol(
@@ -539,11 +552,11 @@ fn parse_ubuntu_line(line: &str) -> Result<Symbol, ParseErrorKind> {
             Some(tokens[1]),
             Some(tokens[0]),
         ),
-        _ => Err(ParseErrorKind::Fields {
-            expected: "4 fields (type, location, crc, name) or 5 (namespace, type, crc, name, location)",
+        _ => wrong_count(
+            "4 fields (type, location, crc, name) or 5 (namespace, type, crc, name, location)",
             found,
-            text: excerpt(line),
-        }),
+            line,
+        ),
     }
 }
 

@@ -307,28 +307,27 @@ mod tests {
 
     #[test]
     fn section_names_give_export_kinds() {
-        assert_eq!(
-            export_kind(b"__ksymtab", b"__ksymtab"),
-            Some(ExportKind::Symbol)
-        );
-        assert_eq!(
-            export_kind(b"__kcrctab_gpl", b"__kcrctab"),
-            Some(ExportKind::Gpl)
-        );
-        assert_eq!(
-            export_kind(b"___ksymtab_gpl+fat_scan", b"__ksymtab"),
-            Some(ExportKind::Gpl)
-        );
-        assert_eq!(
-            export_kind(b"___kcrctab+printk", b"__kcrctab"),
-            Some(ExportKind::Symbol)
-        );
-        assert_eq!(
-            export_kind(b"__ksymtab_unused_gpl", b"__ksymtab"),
-            Some(ExportKind::UnusedGpl)
-        );
-        assert_eq!(export_kind(b"__ksymtab_strings", b"__ksymtab"), None);
-        assert_eq!(export_kind(b"___ksymtab", b"__ksymtab"), None);
-        assert_eq!(export_kind(b".text", b"__ksymtab"), None);
+        let cases: [(&[u8], &[u8], Option<ExportKind>); 8] = [
+            (b"__ksymtab", b"__ksymtab", Some(ExportKind::Symbol)),
+            (b"__kcrctab_gpl", b"__kcrctab", Some(ExportKind::Gpl)),
+            (
+                b"___ksymtab_gpl+fat_scan",
+                b"__ksymtab",
+                Some(ExportKind::Gpl),
+            ),
+            (b"___kcrctab+printk", b"__kcrctab", Some(ExportKind::Symbol)),
+            (
+                b"__ksymtab_unused_gpl",
+                b"__ksymtab",
+                Some(ExportKind::UnusedGpl),
+            ),
+            (b"__ksymtab_strings", b"__ksymtab", None),
+            (b"___ksymtab", b"__ksymtab", None),
+            (b".text", b"__ksymtab", None),
+        ];
+        for (section, prefix, kind) in cases {
+            let name = String::from_utf8_lossy(section);
+            assert_eq!(export_kind(section, prefix), kind, "{name}");
+        }
     }
 }
