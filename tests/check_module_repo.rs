@@ -3,12 +3,7 @@
 
 mod common;
 
-use common::{TestRepo, abi_file, abibot, changelog, defines};
-
-const FAT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/debian-bookworm/modules/6.1.0-50/fat.ko"
-);
+use common::{FAT_KO, TestRepo, abi_file, abibot, changelog, check_module_against, defines};
 
 fn repo() -> (TestRepo, String, String) {
     let r = TestRepo::new();
@@ -27,24 +22,26 @@ fn repo() -> (TestRepo, String, String) {
     (r, old, new)
 }
 
+/// `abibot check-module fat.ko --repo <r> --rev REV --flavour FLAVOUR EXTRA...`.
+fn check_at(r: &TestRepo, rev: &str, flavour: &str, extra: &[&str]) -> (i32, String, String) {
+    let path = r.path().to_str().unwrap();
+    let args = [
+        "check-module",
+        FAT_KO,
+        "--repo",
+        path,
+        "--rev",
+        rev,
+        "--flavour",
+        flavour,
+    ];
+    abibot(&[&args[..], extra].concat())
+}
+
 #[test]
 fn a_module_built_for_the_refreshed_reference_loads_only_there() {
     let (r, old, new) = repo();
-    let path = r.path().to_str().unwrap();
-    let check = |rev: &str| {
-        abibot(&[
-            "check-module",
-            FAT,
-            "--repo",
-            path,
-            "--rev",
-            rev,
-            "--flavour",
-            "amd64_none_amd64",
-            "--format",
-            "json",
-        ])
-    };
+    let check = |rev: &str| check_at(&r, rev, "amd64_none_amd64", &["--format", "json"]);
     let (code, out, err) = check(&new);
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = check(&old);
@@ -54,16 +51,8 @@ fn a_module_built_for_the_refreshed_reference_loads_only_there() {
     let text = out.to_lowercase();
     assert!(text.contains("crc"), "{out}");
     // The same answer as checking against the file itself.
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), abi_file("6.1.0-47", "amd64_none_amd64")).unwrap();
-    let (code, from_file, _) = abibot(&[
-        "check-module",
-        FAT,
-        "--against",
-        file.path().to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let reference = abi_file("6.1.0-47", "amd64_none_amd64");
+    let (code, from_file, _) = check_module_against(FAT_KO, &reference);
     assert_eq!(code, 1);
     assert_eq!(from_file, out);
 }
@@ -71,17 +60,7 @@ fn a_module_built_for_the_refreshed_reference_loads_only_there() {
 #[test]
 fn unknown_flavour_or_revision_is_a_clear_error() {
     let (r, _, new) = repo();
-    let path = r.path().to_str().unwrap();
-    let (code, _, err) = abibot(&[
-        "check-module",
-        FAT,
-        "--repo",
-        path,
-        "--rev",
-        &new,
-        "--flavour",
-        "arm64_none_arm64",
-    ]);
+    let (code, _, err) = check_at(&r, &new, "arm64_none_arm64", &[]);
     assert_eq!(code, 2);
     assert!(
         err.contains(
@@ -89,19 +68,11 @@ fn unknown_flavour_or_revision_is_a_clear_error() {
         ),
         "{err}"
     );
-    let (code, _, err) = abibot(&[
-        "check-module",
-        FAT,
-        "--repo",
-        path,
-        "--rev",
-        "nope",
-        "--flavour",
-        "amd64_none_amd64",
-    ]);
+    let (code, _, err) = check_at(&r, "nope", "amd64_none_amd64", &[]);
     assert_eq!(code, 2);
     assert!(err.contains("revision \"nope\""), "{err}");
-    let (code, _, err) = abibot(&["check-module", FAT, "--repo", path]);
+    let path = r.path().to_str().unwrap();
+    let (code, _, err) = abibot(&["check-module", FAT_KO, "--repo", path]);
     assert_eq!(code, 2);
     assert!(err.contains("--rev") && err.contains("--flavour"), "{err}");
 }
@@ -114,17 +85,7 @@ fn a_malformed_reference_at_the_revision_names_revision_file_and_line() {
         "0x00000001\tfoo\tvmlinux\tEXPORT_SYMBOL\t\nbroken line\n",
     );
     let bad = r.commit("Broken refresh").to_string();
-    let path = r.path().to_str().unwrap();
-    let (code, _, err) = abibot(&[
-        "check-module",
-        FAT,
-        "--repo",
-        path,
-        "--rev",
-        &bad,
-        "--flavour",
-        "amd64_none_amd64",
-    ]);
+    let (code, _, err) = check_at(&r, &bad, "amd64_none_amd64", &[]);
     assert_eq!(code, 2);
     assert!(
         err.contains(&format!(

@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::markdown::outside_code;
 use common::{TestRepo, abibot, debian_repo, symvers};
 
 /// base (ABI 6.1.0-47) -> hidden break -> same state again twice under the
@@ -107,7 +108,7 @@ fn scan_markdown_is_a_safe_comment_body() {
     assert!(out.contains("`Refresh ABI reference files`"));
     // The hostile symbol name only appears inside code spans or blocks.
     assert!(out.contains("@team"));
-    let prose = strip_code(&out);
+    let prose = outside_code(&out);
     assert!(
         !prose.contains("@team") && !prose.contains("](http"),
         "{prose}"
@@ -213,54 +214,6 @@ fn scan_never_touches_the_work_tree_or_index() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(entries, [std::ffi::OsString::from(".git")]);
-}
-
-/// Markdown with every fenced block and inline code span removed, following
-/// CommonMark: a span closes at the next backtick run of the same length.
-fn strip_code(markdown: &str) -> String {
-    let mut out = String::new();
-    let mut fence: Option<String> = None;
-    for line in markdown.lines() {
-        let ticks: String = line.chars().take_while(|&c| c == '`').collect();
-        match &fence {
-            Some(f) if line.trim_end() == f => fence = None,
-            Some(_) => {}
-            None if ticks.len() >= 3 => fence = Some(ticks),
-            None => {
-                let mut rest = line;
-                while let Some(start) = rest.find('`') {
-                    out.push_str(&rest[..start]);
-                    let run = rest[start..].chars().take_while(|&c| c == '`').count();
-                    let after = &rest[start + run..];
-                    let closer = "`".repeat(run);
-                    let mut search = 0;
-                    let end = loop {
-                        match after[search..].find(&closer) {
-                            Some(i) => {
-                                let at = search + i;
-                                let longer = after[at + run..].starts_with('`');
-                                if !longer && (at == 0 || !after[..at].ends_with('`')) {
-                                    break Some(at);
-                                }
-                                search = at + after[at..].chars().take_while(|&c| c == '`').count();
-                            }
-                            None => break None,
-                        }
-                    };
-                    match end {
-                        Some(at) => rest = &after[at + run..],
-                        None => {
-                            out.push_str(&rest[start..]);
-                            rest = "";
-                        }
-                    }
-                }
-                out.push_str(rest);
-                out.push('\n');
-            }
-        }
-    }
-    out
 }
 
 #[test]

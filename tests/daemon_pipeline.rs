@@ -17,6 +17,7 @@ use abibot::daemon::{Daemon, Failpoint, PollReport, RepoError};
 use abibot::forge::RetryPolicy;
 use abibot::history::CommitSha;
 use abibot::state::FindingStatus;
+use common::markdown::outside_code;
 use common::{FLAVOURS, TestRepo, abi_file, changelog, debian_repo, defines, free_port, symvers};
 use fakes::{FakeGithub, FakeGitlab, Fault};
 use git2::Oid;
@@ -494,60 +495,11 @@ async fn a_refused_comment_is_recorded_as_failed_and_the_rest_go_on() {
     assert_eq!(gh.posts().len(), 2);
 }
 
-/// Text of a Markdown document outside code spans and fenced blocks.
-fn outside_code(markdown: &str) -> String {
-    let mut out = String::new();
-    let mut fence: Option<usize> = None;
-    for line in markdown.lines() {
-        let ticks = line.trim_start().chars().take_while(|&c| c == '`').count();
-        match fence {
-            Some(n) if ticks >= n && line.trim().chars().all(|c| c == '`') => fence = None,
-            Some(_) => {}
-            None if ticks >= 3 => fence = Some(ticks),
-            None => {
-                // Inline spans: a run of n backticks up to the next run of n.
-                let bytes: Vec<char> = line.chars().collect();
-                let mut i = 0;
-                while i < bytes.len() {
-                    if bytes[i] == '`' {
-                        let n = bytes[i..].iter().take_while(|&&c| c == '`').count();
-                        let mut j = i + n;
-                        let mut closed = None;
-                        while j < bytes.len() {
-                            if bytes[j] == '`' {
-                                let m = bytes[j..].iter().take_while(|&&c| c == '`').count();
-                                if m == n {
-                                    closed = Some(j + m);
-                                    break;
-                                }
-                                j += m;
-                            } else {
-                                j += 1;
-                            }
-                        }
-                        match closed {
-                            Some(end) => i = end,
-                            None => {
-                                out.extend(&bytes[i..i + n]);
-                                i += n;
-                            }
-                        }
-                    } else {
-                        out.push(bytes[i]);
-                        i += 1;
-                    }
-                }
-                out.push('\n');
-            }
-        }
-    }
-    out
-}
-
 #[test]
-fn outside_code_sees_through_spans_and_fences() {
-    let md = "a `x` b ``y`z`` c\n```text\nhidden\n```\nd ` e";
-    assert_eq!(outside_code(md), "a  b  c\nd ` e\n");
+fn outside_code_sees_through_spans_fences_and_code_elements() {
+    let md =
+        "a `x` b ``y`z`` c\n```text\nhidden\n```\nd ` e\n  ````\nin\n````\n<code>@x</code> <b>";
+    assert_eq!(outside_code(md), "a  b  c\nd ` e\n <b>\n");
 }
 
 #[tokio::test]

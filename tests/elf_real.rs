@@ -1,17 +1,18 @@
 //! `extract` and `check-module` on Debian's real bookworm modules and
 //! Module.symvers files (tests/data, taken unchanged from Debian's archive).
 
+mod common;
 mod elf_common;
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use abibot::elf::{self, ModuleInfo, ReadOptions};
 use abibot::formats::{self, Format};
 use abibot::loadcheck::{self, Problem, Severity};
 use abibot::symbols::SymbolSet;
+use common::abibot;
 use elf_common::data;
 
 fn reference(rel: &str) -> SymbolSet {
@@ -376,18 +377,6 @@ fn a_gpl_only_import_refuses_a_proprietary_module() {
     assert!(!report.loads);
     info.modinfo.license = Some("Dual MIT/GPL".into());
     assert!(loadcheck::check(&info, &against, None).loads);
-}
-
-fn abibot(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_abibot"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
 }
 
 #[test]

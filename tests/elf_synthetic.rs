@@ -17,8 +17,11 @@ fn read(bytes: &[u8]) -> ModuleInfo {
     elf::read_bytes(bytes, "t.ko", "t", &ReadOptions::default()).unwrap()
 }
 
-/// `(name, crc, kind, namespace)` of every export, in order.
-fn summary(info: &ModuleInfo) -> Vec<(String, u32, Option<ExportKind>, Option<String>)> {
+/// `(name, crc, kind, namespace)` of an export.
+type Summary = (String, u32, Option<ExportKind>, Option<String>);
+
+/// The [`Summary`] of every export, in order.
+fn summary(info: &ModuleInfo) -> Vec<Summary> {
     info.exports
         .iter()
         .map(|s| {
@@ -32,12 +35,7 @@ fn summary(info: &ModuleInfo) -> Vec<(String, u32, Option<ExportKind>, Option<St
         .collect()
 }
 
-fn e(
-    name: &str,
-    crc: u32,
-    kind: ExportKind,
-    ns: Option<&str>,
-) -> (String, u32, Option<ExportKind>, Option<String>) {
+fn e(name: &str, crc: u32, kind: ExportKind, ns: Option<&str>) -> Summary {
     (name.into(), crc, Some(kind), ns.map(str::to_owned))
 }
 
@@ -129,6 +127,17 @@ __ksymtab_bar: {bar}
     )
 }
 
+/// The exports of `modern_vmlinux` in the given order of their names.
+fn modern_exports(order: [&str; 3]) -> Vec<Summary> {
+    let all = [
+        e("foo", 0x11111111, ExportKind::Symbol, None),
+        e("bar", 0x22222222, ExportKind::Gpl, Some("MY_NS")),
+        e("baz", 0x33333333, ExportKind::Symbol, None),
+    ];
+    let by_name = |name: &str| all.iter().find(|s| s.0 == name).unwrap().clone();
+    order.into_iter().map(by_name).collect()
+}
+
 #[test]
 fn linked_vmlinux_with_kcrctab_labels_in_modpost_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -137,26 +146,12 @@ fn linked_vmlinux_with_kcrctab_labels_in_modpost_order() {
     assert_eq!(info.kind, ObjectKind::Vmlinux);
     assert_eq!(info.module, "vmlinux");
     assert_eq!((info.class.bits, info.class.big_endian), (64, false));
-    assert_eq!(
-        summary(&info),
-        [
-            e("foo", 0x11111111, ExportKind::Symbol, None),
-            e("bar", 0x22222222, ExportKind::Gpl, Some("MY_NS")),
-            e("baz", 0x33333333, ExportKind::Symbol, None),
-        ]
-    );
+    assert_eq!(summary(&info), modern_exports(["foo", "bar", "baz"]));
     assert!(info.exports.iter().all(|s| s.module == "vmlinux"));
 
     // Stripped, the exports come from the kernel's own tables, in table order.
     let stripped = read(&strip(dir.path(), "vmlinux"));
-    assert_eq!(
-        summary(&stripped),
-        [
-            e("baz", 0x33333333, ExportKind::Symbol, None),
-            e("foo", 0x11111111, ExportKind::Symbol, None),
-            e("bar", 0x22222222, ExportKind::Gpl, Some("MY_NS")),
-        ]
-    );
+    assert_eq!(summary(&stripped), modern_exports(["baz", "foo", "bar"]));
 }
 
 #[test]
@@ -165,21 +160,9 @@ fn linked_elf32_vmlinux_with_absolute_ksymtab_pointers() {
     let image = link(dir.path(), "vmlinux32", &modern_vmlinux(false), &["-m32"]);
     let info = read(&image);
     assert_eq!((info.class.bits, info.class.machine), (32, 3));
-    let expected_modpost = [
-        e("foo", 0x11111111, ExportKind::Symbol, None),
-        e("bar", 0x22222222, ExportKind::Gpl, Some("MY_NS")),
-        e("baz", 0x33333333, ExportKind::Symbol, None),
-    ];
-    assert_eq!(summary(&info), expected_modpost);
+    assert_eq!(summary(&info), modern_exports(["foo", "bar", "baz"]));
     let stripped = read(&strip(dir.path(), "vmlinux32"));
-    assert_eq!(
-        summary(&stripped),
-        [
-            e("baz", 0x33333333, ExportKind::Symbol, None),
-            e("foo", 0x11111111, ExportKind::Symbol, None),
-            e("bar", 0x22222222, ExportKind::Gpl, Some("MY_NS")),
-        ]
-    );
+    assert_eq!(summary(&stripped), modern_exports(["baz", "foo", "bar"]));
 }
 
 #[test]
@@ -359,15 +342,7 @@ fn handwritten_modules_in_all_four_classes_and_byte_orders() {
 
 #[test]
 fn a_versions_crc_with_high_bits_never_matches() {
-    let obj = module(
-        true,
-        true,
-        21,
-        &[],
-        &[("printk", 0x1_0badcafe)],
-        "license=GPL;vermagic=x",
-        &["printk"],
-    );
+    let obj = importer(true, true, 21, &[("printk", 0x1_0badcafe)]);
     let info = read(&obj.build());
     assert_eq!(info.versions[0].crc, 0x1_0badcafe);
     let report = loadcheck::check(
@@ -451,15 +426,7 @@ fn handwritten_elf64_big_endian_vmlinux_with_crc_labels_at_addresses() {
 
 #[test]
 fn extended_modversions_take_precedence_over_versions() {
-    let mut obj = module(
-        true,
-        false,
-        62,
-        &[],
-        &[("short_name", 0x1)],
-        "license=GPL;vermagic=x",
-        &["short_name"],
-    );
+    let mut obj = importer(true, false, 62, &[("short_name", 0x1)]);
     let long = "a_symbol_name_longer_than_the_fifty_six_bytes_a_versions_entry_holds";
     obj.section(
         "__version_ext_crcs",
@@ -519,15 +486,7 @@ fn export_records_of_unlinked_objects_give_kind_and_namespace() {
 
 #[test]
 fn weak_and_ignored_undefined_symbols_may_stay_unresolved() {
-    let mut obj = module(
-        true,
-        false,
-        62,
-        &[],
-        &[("strong", 5)],
-        "license=GPL;vermagic=x",
-        &["strong"],
-    );
+    let mut obj = importer(true, false, 62, &[("strong", 5)]);
     obj.symbol("maybe_there", 0, SHN_UNDEF, STB_WEAK);
     obj.symbol("_GLOBAL_OFFSET_TABLE_", 0, SHN_UNDEF, STB_GLOBAL);
     let info = read(&obj.build());

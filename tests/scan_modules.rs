@@ -3,12 +3,7 @@
 
 mod common;
 
-use common::{abi_file, abibot, debian_repo};
-
-const FAT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/debian-bookworm/modules/6.1.0-50/fat.ko"
-);
+use common::{FAT_KO, abi_file, abibot_on, check_module_against, debian_repo};
 
 #[test]
 fn findings_breaking_a_watched_module_come_first() {
@@ -30,9 +25,8 @@ fn findings_breaking_a_watched_module_come_first() {
         abi_file("6.1.0-50", "amd64_none_amd64"),
     );
     r.commit("Refresh ABI reference files");
-    let repo = r.path().to_str().unwrap();
 
-    let (code, out, err) = abibot(&["scan", "--repo", repo, "--format", "json", "--module", FAT]);
+    let (code, out, err) = abibot_on("scan", &r, &["--format", "json", "--module", FAT_KO]);
     assert_eq!(code, 1, "{err}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     let titles: Vec<&str> = doc["findings"]
@@ -50,16 +44,7 @@ fn findings_breaking_a_watched_module_come_first() {
     assert!(doc["findings"][1].get("breaks_modules").is_none());
 
     // Independently: the loader's own verdict on fat.ko against 6.1.0-47.
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), &old).unwrap();
-    let (_, check, _) = abibot(&[
-        "check-module",
-        FAT,
-        "--against",
-        file.path().to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let (_, check, _) = check_module_against(FAT_KO, &old);
     let check: serde_json::Value = serde_json::from_str(&check).unwrap();
     let mismatches = check.to_string().matches("crc_mismatch").count();
     assert!(mismatches > 0, "{check}");
@@ -70,11 +55,11 @@ fn findings_breaking_a_watched_module_come_first() {
     );
 
     // Without --module: commit order, no impact.
-    let (_, plain, _) = abibot(&["scan", "--repo", repo, "--format", "json"]);
+    let (_, plain, _) = abibot_on("scan", &r, &["--format", "json"]);
     let plain: serde_json::Value = serde_json::from_str(&plain).unwrap();
     assert_eq!(plain["findings"][0]["title"], "Touch register_netdev");
 
-    let (_, text, _) = abibot(&["scan", "--repo", repo, "--module", FAT]);
+    let (_, text, _) = abibot_on("scan", &r, &["--module", FAT_KO]);
     let line = text.lines().find(|l| l.contains("breaks fat.ko")).unwrap();
     assert!(
         line.starts_with(&format!(
@@ -92,13 +77,7 @@ fn module_argument_must_be_a_module() {
         abi_file("6.1.0-47", "amd64_none_amd64"),
     );
     r.commit("base");
-    let (code, _, err) = abibot(&[
-        "scan",
-        "--repo",
-        r.path().to_str().unwrap(),
-        "--module",
-        "/nonexistent.ko",
-    ]);
+    let (code, _, err) = abibot_on("scan", &r, &["--module", "/nonexistent.ko"]);
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent.ko"), "{err}");
 }
@@ -121,10 +100,9 @@ fn ignore_rules_do_not_hide_a_break_from_a_module_that_imports_the_symbol() {
         abi_file("6.1.0-50", "amd64_none_amd64"),
     );
     r.commit("Refresh ABI reference files");
-    let repo = r.path().to_str().unwrap();
-    let (code, out, _) = abibot(&["scan", "--repo", repo, "--format", "json"]);
+    let (code, out, _) = abibot_on("scan", &r, &["--format", "json"]);
     assert_eq!(code, 0, "{out}");
-    let (code, out, _) = abibot(&["scan", "--repo", repo, "--format", "json", "--module", FAT]);
+    let (code, out, _) = abibot_on("scan", &r, &["--format", "json", "--module", FAT_KO]);
     assert_eq!(code, 1, "{out}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     let finding = &doc["findings"][0];

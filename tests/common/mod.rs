@@ -2,6 +2,8 @@
 //! staged straight into the index (no work tree files needed).
 #![allow(dead_code)]
 
+pub mod markdown;
+
 use std::path::{Path, PathBuf};
 
 use abibot::history::scan::{ScanReport, Scanner};
@@ -132,10 +134,12 @@ pub fn generic_options() -> WalkOptions {
     }
 }
 
-/// Runs the built `abibot` binary: exit code, stdout, stderr.
+/// Runs the built `abibot` binary: exit code, stdout, stderr. `RUST_LOG` is
+/// not passed on, so a developer's setting cannot change what tests read.
 pub fn abibot(args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_abibot"))
         .args(args)
+        .env_remove("RUST_LOG")
         .output()
         .unwrap();
     (
@@ -143,6 +147,34 @@ pub fn abibot(args: &[&str]) -> (i32, String, String) {
         String::from_utf8(out.stdout).unwrap(),
         String::from_utf8(out.stderr).unwrap(),
     )
+}
+
+/// `abibot COMMAND --repo <repo> EXTRA...`.
+pub fn abibot_on(command: &str, repo: &TestRepo, extra: &[&str]) -> (i32, String, String) {
+    let path = repo.path().to_str().unwrap();
+    abibot(&[&[command, "--repo", path], extra].concat())
+}
+
+/// A real bookworm module (6.1.0-50's `fat.ko`) in tests/data.
+pub const FAT_KO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/debian-bookworm/modules/6.1.0-50/fat.ko"
+);
+
+/// `abibot check-module MODULE --against FILE --format json`, with
+/// `reference` written to a temporary FILE: the loader's own verdict.
+pub fn check_module_against(module: &str, reference: &[u8]) -> (i32, String, String) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), reference).unwrap();
+    let against = file.path().to_str().unwrap();
+    abibot(&[
+        "check-module",
+        module,
+        "--against",
+        against,
+        "--format",
+        "json",
+    ])
 }
 
 /// A repository under construction.
@@ -228,10 +260,17 @@ impl TestRepo {
     }
 }
 
-/// `debian/changelog` whose first line carries `version`.
+/// `debian/changelog` whose first line carries `version`, released to
+/// bookworm-security.
 pub fn changelog(version: &str, body: &str) -> String {
+    changelog_to(version, "bookworm-security", body)
+}
+
+/// `debian/changelog` whose first entry is `version` for `distribution`
+/// (`UNRELEASED` while being prepared).
+pub fn changelog_to(version: &str, distribution: &str, body: &str) -> String {
     format!(
-        "linux ({version}) bookworm-security; urgency=high\n\n  * {body}\n\n -- Test <test@example.org>  Mon, 01 Jan 2024 00:00:00 +0000\n"
+        "linux ({version}) {distribution}; urgency=high\n\n  * {body}\n\n -- Test <test@example.org>  Mon, 01 Jan 2024 00:00:00 +0000\n"
     )
 }
 

@@ -65,29 +65,19 @@ impl Out {
     pub fn u8(&mut self, v: u8) {
         self.bytes.push(v);
     }
+    /// Appends the bytes of an integer in the file's byte order.
+    fn put<const N: usize>(&mut self, le: [u8; N], be: [u8; N]) {
+        self.bytes
+            .extend_from_slice(if self.big { &be } else { &le });
+    }
     pub fn u16(&mut self, v: u16) {
-        let b = if self.big {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        };
-        self.bytes.extend_from_slice(&b);
+        self.put(v.to_le_bytes(), v.to_be_bytes());
     }
     pub fn u32(&mut self, v: u32) {
-        let b = if self.big {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        };
-        self.bytes.extend_from_slice(&b);
+        self.put(v.to_le_bytes(), v.to_be_bytes());
     }
     pub fn u64(&mut self, v: u64) {
-        let b = if self.big {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        };
-        self.bytes.extend_from_slice(&b);
+        self.put(v.to_le_bytes(), v.to_be_bytes());
     }
     pub fn word(&mut self, is64: bool, v: u64) {
         if is64 {
@@ -301,6 +291,21 @@ pub struct Export<'a> {
     pub crc: u32,
     pub gpl: bool,
     pub namespace: &'a str,
+}
+
+/// A GPL module for `machine` that exports nothing and imports `imports`
+/// (name, CRC), each with its `__versions` entry.
+pub fn importer(is64: bool, big: bool, machine: u16, imports: &[(&str, u64)]) -> Obj {
+    let names: Vec<&str> = imports.iter().map(|(name, _)| *name).collect();
+    module(
+        is64,
+        big,
+        machine,
+        &[],
+        imports,
+        "license=GPL;vermagic=x",
+        &names,
+    )
 }
 
 /// Builds a relocatable kernel module the way kbuild lays one out:

@@ -153,6 +153,12 @@ impl Fake {
         faults.remove(index).map(|a| a.fault)
     }
 
+    /// The paths of the requests seen so far, in order.
+    pub fn paths(&self) -> Vec<String> {
+        let seen = self.seen.lock().unwrap();
+        seen.iter().map(|s| s.path.clone()).collect()
+    }
+
     fn record(&self, req: &Request) {
         self.seen.lock().unwrap().push(Seen {
             method: req.method.to_string(),
@@ -242,19 +248,13 @@ impl FakeGithub {
 
     /// A fake GitHub Enterprise, its API under `prefix` (`/api/v3`).
     pub async fn start_at(prefix: &str, repo: &str, token: &str) -> FakeGithub {
-        let server = MockServer::start().await;
-        let fake = Arc::new(Fake::default());
-        fake.set_token(token);
-        *fake.page_cap.lock().unwrap() = 100;
-        Mock::given(wiremock::matchers::any())
-            .respond_with(GithubResponder {
-                fake: fake.clone(),
-                repo: repo.to_owned(),
-                base: format!("{}{prefix}", server.uri()),
-                prefix: prefix.to_owned(),
-            })
-            .mount(&server)
-            .await;
+        let (server, fake) = serve(token, |fake, uri| GithubResponder {
+            fake,
+            repo: repo.to_owned(),
+            base: format!("{uri}{prefix}"),
+            prefix: prefix.to_owned(),
+        })
+        .await;
         FakeGithub {
             server,
             fake,
@@ -272,6 +272,23 @@ impl std::ops::Deref for FakeGithub {
     fn deref(&self) -> &Fake {
         &self.fake
     }
+}
+
+/// A loopback server that hands every request to the responder `make`
+/// builds from a new [`Fake`] accepting `token` and the server's URL.
+async fn serve<R: wiremock::Respond + 'static>(
+    token: &str,
+    make: impl FnOnce(Arc<Fake>, String) -> R,
+) -> (MockServer, Arc<Fake>) {
+    let server = MockServer::start().await;
+    let fake = Arc::new(Fake::default());
+    fake.set_token(token);
+    *fake.page_cap.lock().unwrap() = 100;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(make(fake.clone(), server.uri()))
+        .mount(&server)
+        .await;
+    (server, fake)
 }
 
 fn github_error(status: u16, message: &str) -> ResponseTemplate {
@@ -548,17 +565,11 @@ struct GitlabResponder {
 
 impl FakeGitlab {
     pub async fn start(project_in_path: &str, token: &str) -> FakeGitlab {
-        let server = MockServer::start().await;
-        let fake = Arc::new(Fake::default());
-        fake.set_token(token);
-        *fake.page_cap.lock().unwrap() = 100;
-        Mock::given(wiremock::matchers::any())
-            .respond_with(GitlabResponder {
-                fake: fake.clone(),
-                project_in_path: project_in_path.to_owned(),
-            })
-            .mount(&server)
-            .await;
+        let (server, fake) = serve(token, |fake, _| GitlabResponder {
+            fake,
+            project_in_path: project_in_path.to_owned(),
+        })
+        .await;
         FakeGitlab {
             server,
             fake,
