@@ -1,12 +1,15 @@
 //! The configuration file: the issue's minimal form, the shipped example,
 //! and errors that name the key and the line without echoing secrets.
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use abibot::config::{
     Config, ConfigError, ForgeConfig, GithubAuth, GitlabProject, LogFormat, RepoSource, SecretRef,
 };
+use common::abibot;
 
 const MINIMAL: &str = r#"state = "/var/lib/abibot/state.sqlite"
 poll_interval = "60s"
@@ -135,7 +138,11 @@ path = "out/comments.jsonl"
     assert_eq!(g.project, GitlabProject::Id(2345));
     assert_eq!(g.base_url, "https://salsa.debian.org");
     assert_eq!(g.token, SecretRef::File(dir.path().join("secrets/gitlab")));
-    assert_eq!(c.repos[0].ignore.len(), 2);
+    let ignore = &c.repos[0].ignore;
+    assert_eq!(ignore.rules().len(), 2);
+    assert!(ignore.matching("kvm_x", "arch/x86/kvm/kvm").is_some());
+    assert!(ignore.matching("fixed_phy_add", "vmlinux").is_some());
+    assert!(ignore.matching("kmalloc", "vmlinux").is_none());
     assert!(c.repos[0].backfill);
     let ForgeConfig::Github(g) = &c.repos[1].forge else {
         panic!()
@@ -186,121 +193,66 @@ fn inline_secrets_are_refused_without_repeating_them() {
     assert!(!err.contains("BEGIN"), "{err}");
 }
 
+/// A change to MINIMAL.
+enum Edit {
+    /// Replace the first text, which must be there, by the second.
+    Swap(&'static str, &'static str),
+    /// Put lines before it.
+    Before(&'static str),
+    /// Put lines after it.
+    After(&'static str),
+    /// Drop everything from this text, which must be there, on.
+    CutFrom(&'static str),
+}
+
+impl Edit {
+    fn apply(&self) -> String {
+        match self {
+            Edit::Swap(from, to) => {
+                assert!(MINIMAL.contains(from), "{from:?} is not in MINIMAL");
+                MINIMAL.replace(from, to)
+            }
+            Edit::Before(lines) => format!("{lines}{MINIMAL}"),
+            Edit::After(lines) => format!("{MINIMAL}{lines}"),
+            Edit::CutFrom(from) => {
+                let at = MINIMAL.find(from).expect("the cut is in MINIMAL");
+                MINIMAL[..at].to_owned()
+            }
+        }
+    }
+}
+
+use Edit::{After, Before, CutFrom, Swap};
+
+/// Invalid configurations: the change to MINIMAL, and the line, key and
+/// part of the message of the error.
+#[rustfmt::skip]
+const INVALID: &[(Edit, usize, &str, &str)] = &[
+    (Swap("poll_interval = \"60s\"", "poll_interval = \"often\""), 2, "poll_interval", "\"often\""),
+    (Swap("path = \"/srv/linux\"", "path = \"/srv/linux\"\nurl = \"https://h/l.git\""), 5, "repo.path", "not both"),
+    (Swap("path = \"/srv/linux\"", ""), 3, "repo", "give url or path"),
+    (Swap("name = \"linux\"", "name = \"../etc\""), 4, "repo.name", "not a valid repository name"),
+    (Swap("repo = \"owner/linux\"", "repo = \"owner\""), 8, "repo.github.repo", "not owner/repo"),
+    (Swap("https://api.github.com", "ftp://x"), 9, "repo.github.api_url", "not an http(s) URL"),
+    (Swap("token_env = \"ABIBOT_GITHUB_TOKEN\"", ""), 7, "repo.github", "no credentials"),
+    (Swap("token_env = \"ABIBOT_GITHUB_TOKEN\"", "token_env = \"A\"\ntoken_file = \"/f\""), 7, "repo.github.token_env", "not both"),
+    (Swap("token_env = \"ABIBOT_GITHUB_TOKEN\"", "token_env = \"A\"\napp_id = 3"), 7, "repo.github", "not both"),
+    (Swap("branches = [\"master\"]", "branches = []"), 6, "repo.branches", "at least one branch"),
+    (Swap("branches = [\"master\"]", "branches = [\"master\"]\nlayout = \"suse\""), 7, "repo.layout", "not one of debian, ubuntu, redhat"),
+    (Swap("branches = [\"master\"]", "branches = [\"master\"]\nignore = [\"path:x\"]"), 7, "repo.ignore", "path:x"),
+    (After("[repo.stdout]\n"), 11, "repo", "more than one forge"),
+    (Before("listen = \"localhost\"\n"), 1, "listen", "host:port"),
+    (Before("concurrency = 0\n"), 1, "concurrency", "at least 1"),
+    (After("[[repo]]\nname = \"linux\"\npath = \"/x\"\nbranches = [\"m\"]\n[repo.stdout]\n"), 11, "repo.name", "used by two"),
+    (CutFrom("[repo.github]"), 3, "repo", "no forge"),
+];
+
 #[test]
 fn validation_errors_name_key_and_line() {
-    let cases: Vec<(String, usize, &str, &str)> = vec![
-        (
-            MINIMAL.replace("poll_interval = \"60s\"", "poll_interval = \"often\""),
-            2,
-            "poll_interval",
-            "\"often\"",
-        ),
-        (
-            MINIMAL.replace("path = \"/srv/linux\"", "path = \"/srv/linux\"\nurl = \"https://h/l.git\""),
-            5,
-            "repo.path",
-            "not both",
-        ),
-        (
-            MINIMAL.replace("path = \"/srv/linux\"", ""),
-            3,
-            "repo",
-            "give url or path",
-        ),
-        (
-            MINIMAL.replace("name = \"linux\"", "name = \"../etc\""),
-            4,
-            "repo.name",
-            "not a valid repository name",
-        ),
-        (
-            MINIMAL.replace("repo = \"owner/linux\"", "repo = \"owner\""),
-            8,
-            "repo.github.repo",
-            "not owner/repo",
-        ),
-        (
-            MINIMAL.replace("https://api.github.com", "ftp://x"),
-            9,
-            "repo.github.api_url",
-            "not an http(s) URL",
-        ),
-        (
-            MINIMAL.replace("token_env = \"ABIBOT_GITHUB_TOKEN\"", ""),
-            7,
-            "repo.github",
-            "no credentials",
-        ),
-        (
-            MINIMAL.replace(
-                "token_env = \"ABIBOT_GITHUB_TOKEN\"",
-                "token_env = \"A\"\ntoken_file = \"/f\"",
-            ),
-            7,
-            "repo.github.token_env",
-            "not both",
-        ),
-        (
-            MINIMAL.replace("token_env = \"ABIBOT_GITHUB_TOKEN\"", "token_env = \"A\"\napp_id = 3"),
-            7,
-            "repo.github",
-            "not both",
-        ),
-        (
-            MINIMAL.replace("branches = [\"master\"]", "branches = []"),
-            6,
-            "repo.branches",
-            "at least one branch",
-        ),
-        (
-            MINIMAL.replace("branches = [\"master\"]", "branches = [\"master\"]\nlayout = \"suse\""),
-            7,
-            "repo.layout",
-            "not one of debian, ubuntu, redhat",
-        ),
-        (
-            MINIMAL.replace("branches = [\"master\"]", "branches = [\"master\"]\nignore = [\"path:x\"]"),
-            7,
-            "repo.ignore",
-            "path:x",
-        ),
-        (
-            format!("{MINIMAL}[repo.stdout]\n"),
-            11,
-            "repo",
-            "more than one forge",
-        ),
-        (
-            format!("listen = \"localhost\"\n{MINIMAL}"),
-            1,
-            "listen",
-            "host:port",
-        ),
-        (
-            format!("concurrency = 0\n{MINIMAL}"),
-            1,
-            "concurrency",
-            "at least 1",
-        ),
-        (
-            format!("{MINIMAL}[[repo]]\nname = \"linux\"\npath = \"/x\"\nbranches = [\"m\"]\n[repo.stdout]\n"),
-            11,
-            "repo.name",
-            "used by two",
-        ),
-        (
-            MINIMAL.replace(
-                "[repo.github]                # or [repo.gitlab] base_url/project/token_env, or [repo.stdout]\nrepo = \"owner/linux\"\napi_url = \"https://api.github.com\"\ntoken_env = \"ABIBOT_GITHUB_TOKEN\"\n",
-                "",
-            ),
-            3,
-            "repo",
-            "no forge",
-        ),
-    ];
-    for (text, line, key, message) in cases {
+    for (edit, line, key, message) in INVALID {
+        let text = edit.apply();
         let (l, k, m) = invalid(&text);
-        assert_eq!((l, k.as_str()), (line, key), "{m}\n---\n{text}");
+        assert_eq!((l, k.as_str()), (*line, *key), "{m}\n---\n{text}");
         assert!(m.contains(message), "{m:?} lacks {message:?}");
     }
     let err = Config::parse(&format!("listen = \"x\"\n{MINIMAL}"), "etc/abibot.toml")
@@ -332,17 +284,7 @@ fn config_check(text: &str) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("abibot.toml");
     std::fs::write(&file, text).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_abibot"))
-        .args(["config", "check"])
-        .arg(&file)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    abibot(&["config", "check", file.to_str().unwrap()])
 }
 
 /// MINIMAL with a state file in a writable temporary directory and an
@@ -480,13 +422,8 @@ fn the_daemon_does_not_print_secrets_from_a_bad_configuration() {
     ] {
         let file = dir.path().join("abibot.toml");
         std::fs::write(&file, &text).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_abibot"))
-            .args(["daemon", "--once", "--config"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        let (code, _, stderr) = abibot(&["daemon", "--once", "--config", file.to_str().unwrap()]);
+        assert_eq!(code, 2, "{stderr}");
         assert!(!stderr.contains(&secret[4..]), "{stderr}");
     }
 }
