@@ -166,9 +166,7 @@ mod tests {
     use super::*;
 
     fn not_found(repo: &git2::Repository) -> git2::Error {
-        repo.revparse_single("nope")
-            .err()
-            .expect("no such revision")
+        repo.revparse_single("nope").map(drop).unwrap_err()
     }
 
     #[test]
