@@ -1164,6 +1164,41 @@ mod tests {
         assert_eq!(s.expose(), "ghp_supersecret");
     }
 
+    const TYPED: &str = "state = \"s.sqlite\"\n[[repo]]\nname = \"linux\"\npath = \"/r\"\n\
+        branches = [\"main\"]\nlayout = \"debian\"\nroot = \"pkg/linux\"\n\
+        ignore = [\"name:kfree\", \"module:drivers/usb/*\", \" \"]\n[repo.stdout]\n";
+
+    #[test]
+    fn layout_and_ignore_rules_are_typed_when_parsed() {
+        let config = Config::parse(TYPED, "abibot.toml").unwrap();
+        let repo = &config.repos[0];
+        let layout = repo.layout.as_ref().expect("a forced layout");
+        assert_eq!(layout.name(), "debian");
+        // Built at the root: what it reads is under pkg/linux.
+        let inputs = layout.inputs();
+        assert!(
+            inputs.iter().all(|p| p.starts_with("pkg/linux/")),
+            "{inputs:?}"
+        );
+        assert!(repo.ignore.matching("kfree", "vmlinux").is_some());
+        assert!(repo.ignore.matching("usb_foo", "drivers/usb/x").is_some());
+        assert!(repo.ignore.matching("kmalloc", "vmlinux").is_none());
+    }
+
+    #[test]
+    fn a_bad_layout_or_rule_names_its_line() {
+        for (from, to, key) in [
+            ("layout = \"debian\"", "layout = \"gentoo\"", "repo.layout"),
+            ("\"name:kfree\"", "\"glob:kfree\"", "repo.ignore"),
+        ] {
+            let text = TYPED.replace(from, to);
+            let line = 1 + text[..text.find(to).unwrap()].matches('\n').count();
+            let err = Config::parse(&text, "abibot.toml").unwrap_err().to_string();
+            assert!(err.contains(&format!("abibot.toml:{line}")), "{err}");
+            assert!(err.contains(key), "{err}");
+        }
+    }
+
     #[test]
     fn repo_names_are_restricted() {
         assert!(RepoName::new("linux-6.1_x.y").is_ok());

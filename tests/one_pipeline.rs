@@ -95,11 +95,12 @@ fn history() -> (TestRepo, String) {
 
 /// A configuration watching `repo` (backfill) as `history` needs it,
 /// posting to a file sink; returns its path and the sink's.
-fn config(dir: &Path, tag: &str, repo: &Path, branch: &str) -> (PathBuf, PathBuf) {
+fn config(dir: &Path, tag: &str, repo: &Path, branches: &[&str]) -> (PathBuf, PathBuf) {
     let sink = dir.join(format!("{tag}.jsonl"));
+    let branches = format!("{branches:?}");
     let text = format!(
         "state = \"{state}\"\n[[repo]]\nname = \"linux\"\npath = \"{repo}\"\n\
-         branches = [\"{branch}\"]\nbackfill = true\nlayout = \"debian\"\nroot = \"{ROOT}\"\n\
+         branches = {branches}\nbackfill = true\nlayout = \"debian\"\nroot = \"{ROOT}\"\n\
          ignore = [\"name:{CFG_IGNORED}\"]\nmodules = [\"{FAT}\"]\n[repo.file]\npath = \"{sink}\"\n",
         state = dir.join(format!("{tag}.sqlite")).display(),
         repo = repo.display(),
@@ -222,8 +223,8 @@ fn scan_breaks(json: &str) -> BTreeSet<(String, String)> {
 fn every_command_and_the_daemon_report_the_same_findings() {
     let (repo, branch) = history();
     let dir = tempfile::tempdir().unwrap();
-    let (daemon_config, daemon_sink) = config(dir.path(), "daemon", repo.path(), &branch);
-    let (post_config, post_sink) = config(dir.path(), "post", repo.path(), &branch);
+    let (daemon_config, daemon_sink) = config(dir.path(), "daemon", repo.path(), &[&branch]);
+    let (post_config, post_sink) = config(dir.path(), "post", repo.path(), &[&branch]);
     let flags = flags(&repo);
 
     let (code, json, err) = run(&["scan", "--format", "json", "--module", FAT], &flags);
@@ -310,10 +311,73 @@ fn every_command_and_the_daemon_report_the_same_findings() {
 }
 
 #[test]
+fn scan_post_walks_every_configured_branch_as_the_daemon_does() {
+    let (repo, main) = history();
+    // A side branch from the head, with one more break of its own.
+    let git = &repo.repo;
+    let head = git.head().unwrap().peel_to_commit().unwrap();
+    git.branch("side", &head, false).unwrap();
+    git.set_head("refs/heads/side").unwrap();
+    let imports = fat_imports();
+    let changed = [
+        CFG_IGNORED,
+        DEB_IGNORED,
+        &imports[0],
+        &imports[1],
+        "other_sym",
+    ];
+    repo.write(
+        &at(&format!("abi/6.1.0-50/{F1}")),
+        reference(&imports, &changed),
+    );
+    let side = repo.commit("Side refresh").to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let branches = [main.as_str(), "side"];
+    let (daemon_config, daemon_sink) = config(dir.path(), "daemon", repo.path(), &branches);
+    let (post_config, post_sink) = config(dir.path(), "post", repo.path(), &branches);
+
+    let (code, _, err) = abibot(&[
+        "daemon",
+        "--once",
+        "--config",
+        daemon_config.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, json, err) = abibot(&[
+        "scan",
+        "--post",
+        "--config",
+        post_config.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let ids: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    // The shared history's findings once each, and the side branch's.
+    assert_eq!(ids.len(), listed(&json).len(), "an id twice: {json}");
+    let record = recorded(&daemon_config);
+    assert_eq!(
+        listed(&json).keys().collect::<Vec<_>>(),
+        record.keys().collect::<Vec<_>>()
+    );
+    assert!(
+        listed(&json).values().any(|(commit, _)| commit == &side),
+        "{json}"
+    );
+    assert_eq!(posted(&post_sink), posted(&daemon_sink));
+}
+
+#[test]
 fn scan_post_refuses_flags_that_would_walk_differently() {
     let (repo, branch) = history();
     let dir = tempfile::tempdir().unwrap();
-    let (config, sink) = config(dir.path(), "post", repo.path(), &branch);
+    let (config, sink) = config(dir.path(), "post", repo.path(), &[&branch]);
     let config = config.to_str().unwrap();
     for extra in [
         &["--repo", repo.path().to_str().unwrap()][..],
