@@ -3,7 +3,7 @@
 mod common;
 
 use common::markdown::outside_code;
-use common::{TestRepo, abibot, debian_repo, symvers};
+use common::{TestRepo, abibot, abibot_on, debian_repo, symvers};
 
 /// base (ABI 6.1.0-47) -> hidden break -> same state again twice under the
 /// name -> rt dropped.
@@ -33,16 +33,7 @@ fn story() -> TestRepo {
 #[test]
 fn scan_json_follows_the_documented_schema_and_exits_one() {
     let r = story();
-    let repo = r.path().to_str().unwrap();
-    let (code, out, err) = abibot(&[
-        "scan",
-        "--repo",
-        repo,
-        "--format",
-        "json",
-        "--repo-name",
-        "linux",
-    ]);
+    let (code, out, err) = abibot_on("scan", &r, &["--format", "json", "--repo-name", "linux"]);
     assert_eq!(code, 1, "{err}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["commits_scanned"], 4);
@@ -70,23 +61,12 @@ fn scan_json_follows_the_documented_schema_and_exits_one() {
 #[test]
 fn scan_range_and_since_limit_the_commits() {
     let r = story();
-    let repo = r.path().to_str().unwrap();
-    let (code, out, _) = abibot(&[
-        "scan",
-        "--repo",
-        repo,
-        "--range",
-        "HEAD~1..HEAD",
-        "--format",
-        "json",
-    ]);
+    let (code, out, _) = abibot_on("scan", &r, &["--range", "HEAD~1..HEAD", "--format", "json"]);
     assert_eq!(code, 1);
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["commits_scanned"], 1);
     assert_eq!(doc["findings"][0]["kind"], "coverage-lost");
-    let (code, out, _) = abibot(&[
-        "scan", "--repo", repo, "--since", "HEAD", "--format", "json",
-    ]);
+    let (code, out, _) = abibot_on("scan", &r, &["--since", "HEAD", "--format", "json"]);
     assert_eq!(code, 0);
     assert!(out.contains("\"commits_scanned\": 0"));
 }
@@ -94,13 +74,7 @@ fn scan_range_and_since_limit_the_commits() {
 #[test]
 fn scan_markdown_is_a_safe_comment_body() {
     let r = story();
-    let (_, out, _) = abibot(&[
-        "scan",
-        "--repo",
-        r.path().to_str().unwrap(),
-        "--format",
-        "markdown",
-    ]);
+    let (_, out, _) = abibot_on("scan", &r, &["--format", "markdown"]);
     assert!(
         out.contains("### abibot: hidden ABI break in ABI `6.1.0-47`"),
         "{out}"
@@ -121,7 +95,7 @@ fn scan_markdown_is_a_safe_comment_body() {
 #[test]
 fn scan_text_groups_by_featureset() {
     let r = story();
-    let (code, out, _) = abibot(&["scan", "--repo", r.path().to_str().unwrap()]);
+    let (code, out, _) = abibot_on("scan", &r, &[]);
     assert_eq!(code, 1);
     assert!(
         out.starts_with(
@@ -139,20 +113,14 @@ fn scan_text_groups_by_featureset() {
 #[test]
 fn timeline_counts_states_under_one_name() {
     let r = story();
-    let (code, out, _) = abibot(&["timeline", "--repo", r.path().to_str().unwrap()]);
+    let (code, out, _) = abibot_on("timeline", &r, &[]);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.starts_with("ABI 6.1.0-47 named 3 different ABIs (amd64_none_amd64: 3 states)"),
         "{out}"
     );
     assert_eq!(out.matches("[incompatible]").count(), 2, "{out}");
-    let (_, json, _) = abibot(&[
-        "timeline",
-        "--repo",
-        r.path().to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let (_, json, _) = abibot_on("timeline", &r, &["--format", "json"]);
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(doc["abis"][0]["abi"], "6.1.0-47");
     assert_eq!(
@@ -169,13 +137,7 @@ fn timeline_counts_states_under_one_name() {
             .len(),
         1
     );
-    let (_, md, _) = abibot(&[
-        "timeline",
-        "--repo",
-        r.path().to_str().unwrap(),
-        "--format",
-        "markdown",
-    ]);
+    let (_, md, _) = abibot_on("timeline", &r, &["--format", "markdown"]);
     assert!(
         md.contains("**ABI `6.1.0-47` named 3 different ABIs (`amd64_none_amd64`: 3 states)**"),
         "{md}"
@@ -191,13 +153,7 @@ fn scan_errors_exit_two() {
     assert_eq!(code, 2);
     assert!(err.contains("cannot open git repository"), "{err}");
     let r = story();
-    let (code, _, err) = abibot(&[
-        "scan",
-        "--repo",
-        r.path().to_str().unwrap(),
-        "--branch",
-        "nope",
-    ]);
+    let (code, _, err) = abibot_on("scan", &r, &["--branch", "nope"]);
     assert_eq!(code, 2);
     assert!(err.contains("revision \"nope\""), "{err}");
 }
@@ -206,7 +162,7 @@ fn scan_errors_exit_two() {
 fn scan_never_touches_the_work_tree_or_index() {
     let r = story();
     let index = std::fs::read(r.path().join(".git/index")).unwrap();
-    let (code, _, _) = abibot(&["scan", "--repo", r.path().to_str().unwrap()]);
+    let (code, _, _) = abibot_on("scan", &r, &[]);
     assert_eq!(code, 1);
     assert_eq!(std::fs::read(r.path().join(".git/index")).unwrap(), index);
     let entries: Vec<_> = std::fs::read_dir(r.path())
@@ -221,7 +177,7 @@ fn a_repository_without_references_is_an_error_not_a_clean_bill() {
     let r = TestRepo::new();
     r.write("README", "just code");
     r.commit("no packaging here");
-    let (code, _, err) = abibot(&["scan", "--repo", r.path().to_str().unwrap()]);
+    let (code, _, err) = abibot_on("scan", &r, &[]);
     assert_eq!(code, 2);
     assert!(err.contains("no ABI reference layout found"), "{err}");
 }

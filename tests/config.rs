@@ -287,6 +287,27 @@ fn config_check(text: &str) -> (i32, String, String) {
     abibot(&["config", "check", file.to_str().unwrap()])
 }
 
+/// The validation error of `text`: at `(line, key)`, its message (returned)
+/// not repeating `secret`.
+fn refused_without(text: &str, at: (usize, &str), secret: &str) -> String {
+    let (line, key, message) = invalid(text);
+    assert_eq!((line, key.as_str()), at, "{message}");
+    assert!(!message.contains(secret), "{message}");
+    message
+}
+
+/// `abibot config check` refuses `text` (exit 2) and prints nothing of
+/// `secret`; its stderr.
+fn config_check_refuses_without(text: &str, secret: &str) -> String {
+    let (code, stdout, stderr) = config_check(text);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        !stderr.contains(secret) && !stdout.contains(secret),
+        "{stderr}"
+    );
+    stderr
+}
+
 /// MINIMAL with a state file in a writable temporary directory and an
 /// existing clone path, so `config check` passes unless a test breaks it.
 fn checkable(dir: &std::path::Path) -> String {
@@ -305,21 +326,17 @@ fn credentials_in_urls_are_refused_and_not_repeated() {
         "http://x-access-token:S3cretT0kenValue@host/x.git",
     ] {
         let text = MINIMAL.replace("path = \"/srv/linux\"", &format!("url = \"{url}\""));
-        let (line, key, message) = invalid(&text);
-        assert_eq!((line, key.as_str()), (5, "repo.url"), "{url}");
+        let message = refused_without(&text, (5, "repo.url"), "S3cretT0kenValue");
         assert!(message.contains("credential helper"), "{message}");
         assert!(message.contains("ssh"), "{message}");
         assert!(message.contains("token_env"), "{message}");
-        assert!(!message.contains("S3cretT0kenValue"), "{message}");
     }
     // The forge's API root may not carry credentials either.
     let text = MINIMAL.replace(
         "https://api.github.com",
         "https://bot:S3cretT0kenValue@ghe.example.com/api/v3",
     );
-    let (line, key, message) = invalid(&text);
-    assert_eq!((line, key.as_str()), (9, "repo.github.api_url"));
-    assert!(!message.contains("S3cretT0kenValue"), "{message}");
+    refused_without(&text, (9, "repo.github.api_url"), "S3cretT0kenValue");
     // A user name alone in an ssh URL is the account, not a secret.
     for url in [
         "ssh://git@salsa.debian.org/kernel-team/linux.git",
@@ -345,30 +362,22 @@ fn a_token_pasted_as_token_env_is_refused_without_echo() {
             "{err}"
         );
         assert!(!err.contains(token), "{err}");
-        let (code, stdout, stderr) = config_check(&text);
-        assert_eq!(code, 2, "{stdout}{stderr}");
-        assert!(
-            !stderr.contains(token) && !stdout.contains(token),
-            "{stderr}"
-        );
+        config_check_refuses_without(&text, token);
     }
     // Not a variable name either: refused without repeating it.
     let text = MINIMAL.replace("ABIBOT_GITHUB_TOKEN", "my secret phrase");
-    let (line, _, message) = invalid(&text);
-    assert_eq!(line, 10);
+    let key = (10, "repo.github.token_env");
+    let message = refused_without(&text, key, "secret phrase");
     assert!(
         message.contains("must name an environment variable"),
         "{message}"
     );
-    assert!(!message.contains("secret phrase"), "{message}");
     // The same for a path.
     let text = MINIMAL.replace(
         "token_env = \"ABIBOT_GITHUB_TOKEN\"",
         "token_file = \"ghp_16C7e42F292c6912E7710c838347Ae178B4a\"",
     );
-    let (line, key, message) = invalid(&text);
-    assert_eq!((line, key.as_str()), (10, "repo.github.token_file"));
-    assert!(!message.contains("ghp_16C7"), "{message}");
+    refused_without(&text, (10, "repo.github.token_file"), "ghp_16C7");
 }
 
 #[test]
@@ -385,12 +394,7 @@ fn a_misspelt_secret_key_names_key_and_line_without_the_value() {
             assert!(err.contains("line 11"), "{err}");
             assert!(err.contains(&format!("unknown field `{key}`")), "{err}");
             assert!(!err.contains(value), "{err}");
-            let (code, stdout, stderr) = config_check(&text);
-            assert_eq!(code, 2);
-            assert!(
-                !stderr.contains(value) && !stdout.contains(value),
-                "{stderr}"
-            );
+            let stderr = config_check_refuses_without(&text, value);
             assert!(stderr.contains(key), "{stderr}");
         }
     }

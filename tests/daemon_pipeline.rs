@@ -120,12 +120,13 @@ async fn crash_at(env: &Env, config: &Config, point: Failpoint) -> Arc<Daemon> {
 }
 
 /// A daemon posting to `gh`, after its first poll (over the small baseline,
-/// the start of what it watches).
-async fn github_daemon_past_baseline(env: &Env, gh: &FakeGithub) -> Arc<Daemon> {
+/// the start of what it watches), and its configuration for restarts.
+async fn github_daemon_past_baseline(env: &Env, gh: &FakeGithub) -> (Arc<Daemon>, Config) {
     small_baseline(&env.repo);
-    let daemon = env.daemon(env.config("", &env.github(gh)));
+    let config = env.config("", &env.github(gh));
+    let daemon = env.daemon(config.clone());
     poll(&daemon).await;
-    daemon
+    (daemon, config)
 }
 
 fn name() -> RepoName {
@@ -303,9 +304,7 @@ async fn backfill_comments_on_history_but_not_on_bumps() {
 async fn restart_between_recording_and_posting_posts_exactly_once() {
     let env = Env::new();
     let gh = FakeGithub::start(REPO, TOKEN).await;
-    small_baseline(&env.repo);
-    let config = env.config("", &env.github(&gh));
-    poll(&env.daemon(config.clone())).await;
+    let (_, config) = github_daemon_past_baseline(&env, &gh).await;
     let broken = small_break(&env.repo, "Refresh", 9);
 
     let crashing = crash_at(&env, &config, Failpoint::AfterRecord).await;
@@ -328,9 +327,7 @@ async fn restart_between_recording_and_posting_posts_exactly_once() {
 async fn restart_between_posting_and_recording_never_posts_twice() {
     let env = Env::new();
     let gh = FakeGithub::start(REPO, TOKEN).await;
-    small_baseline(&env.repo);
-    let config = env.config("", &env.github(&gh));
-    poll(&env.daemon(config.clone())).await;
+    let (_, config) = github_daemon_past_baseline(&env, &gh).await;
     let broken = small_break(&env.repo, "Refresh", 9);
     env.repo.remove("debian/abi/6.1.0-47/amd64_rt_amd64");
     let dropped = env.repo.commit("Drop rt");
@@ -473,7 +470,7 @@ token_file = "{gitlab_token}"
 async fn a_refused_comment_is_recorded_as_failed_and_the_rest_go_on() {
     let env = Env::new();
     let gh = FakeGithub::start(REPO, TOKEN).await;
-    let daemon = github_daemon_past_baseline(&env, &gh).await;
+    let (daemon, _) = github_daemon_past_baseline(&env, &gh).await;
     small_break(&env.repo, "Refresh", 9);
     env.repo.remove("debian/abi/6.1.0-47/amd64_rt_amd64");
     let dropped = env.repo.commit("Drop rt");
@@ -901,7 +898,7 @@ async fn a_commit_the_forge_never_learns_fails_after_the_bound_and_can_be_retrie
 async fn an_exhausted_rate_limit_is_reported_as_such_not_as_missing_permission() {
     let env = Env::new();
     let gh = FakeGithub::start(REPO, TOKEN).await;
-    let daemon = github_daemon_past_baseline(&env, &gh).await;
+    let (daemon, _) = github_daemon_past_baseline(&env, &gh).await;
     small_break(&env.repo, "Refresh", 9);
     gh.fail_next(
         "GET",
