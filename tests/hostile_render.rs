@@ -82,6 +82,7 @@ fn scan_report() -> ScanReport {
             commit: sha('b'),
             path: h("errpath"),
             message: h("message"),
+            severity: abibot::history::Severity::Error,
         }],
         ..ScanReport::default()
     }

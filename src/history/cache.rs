@@ -14,11 +14,11 @@ use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use git2::{ObjectType, Oid, Repository};
+use git2::{Oid, Repository};
 use lru::LruCache;
 
 use crate::formats::{self, ParseError};
-use crate::layouts::{FlavourSource, Storage};
+use crate::layouts::{EntryKind, FlavourSource, Storage};
 use crate::symbols::SymbolSet;
 
 /// A reference could not be loaded.
@@ -321,8 +321,10 @@ fn read_source(
                 .find_tree(source.id)
                 .map_err(|e| e.message().to_owned())?;
             let mut out = Vec::with_capacity(tree.len());
+            // Symlinks, submodules and directories are not entries: the
+            // layout reports them (`Snapshot::skipped`).
             for entry in tree.iter() {
-                if entry.kind() == Some(ObjectType::Blob) {
+                if EntryKind::from_mode(entry.filemode()).is_file() {
                     let blob = repo
                         .find_blob(entry.id())
                         .map_err(|e| e.message().to_owned())?;

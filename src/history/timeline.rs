@@ -167,6 +167,7 @@ impl Timeline {
                     commit: step.commit.clone(),
                     path: path.to_owned(),
                     message: e.to_string(),
+                    severity: super::Severity::Error,
                 });
                 None
             }

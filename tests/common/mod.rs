@@ -204,6 +204,26 @@ impl TestRepo {
         self
     }
 
+    /// Stages an entry that `write` cannot: a raw (possibly non-UTF-8)
+    /// path, any git file mode (0o120000 symlink, 0o160000 submodule,
+    /// 0o100755 executable) and `bytes` as its blob, or with a submodule
+    /// mode, `gitlink` as the commit it points to.
+    pub fn write_raw(&self, path: &[u8], mode: u32, bytes: &[u8], gitlink: Option<Oid>) -> &Self {
+        let mut entry = blob_entry("");
+        entry.path = path.to_vec();
+        entry.mode = mode;
+        let mut index = self.repo.index().unwrap();
+        match gitlink {
+            Some(id) => {
+                entry.id = id;
+                index.add(&entry).unwrap();
+            }
+            None => index.add_frombuffer(&entry, bytes).unwrap(),
+        }
+        index.write().unwrap();
+        self
+    }
+
     /// Stages the removal of a file or a whole directory.
     pub fn remove(&self, path: &str) -> &Self {
         let mut index = self.repo.index().unwrap();
