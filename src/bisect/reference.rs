@@ -2,7 +2,7 @@
 //! read from the git object database at the probed revisions only.
 //!
 //! Each probe rebuilds one revision's reference set from scratch through
-//! [`Walker::state_at`] (no walk through the commits in between), so the
+//! [`crate::history::Walker::state_at`] (no walk through the commits in between), so the
 //! reference is read `2 + ceil(log2(n))` times at most when nothing is
 //! skipped: the good end, the bad end, and the halvings. Parsed references
 //! are shared through the walker's object-id cache, so a reference file that
@@ -22,7 +22,8 @@ use super::{
     BisectError, BisectReport, FlavourMatch, Header, Mode, Predicate, ProbeDetail, Range, Verdict,
     Work, assemble, probe_line,
 };
-use crate::history::{CommitSha, RevState, RevisionError, WalkOptions, Walker};
+use crate::history::{CommitSha, RevState, RevisionError};
+use crate::pipeline::RepoSpec;
 use crate::symbols::{FlavourKey, SymbolSet};
 
 /// What to bisect in reference mode.
@@ -36,9 +37,10 @@ pub struct ReferenceOptions {
     pub flavours: Vec<String>,
     /// What makes a revision bad.
     pub predicate: Predicate,
-    /// Layout and packaging root (the parent settings are ignored: bisect
-    /// always follows first parents).
-    pub walk: WalkOptions,
+    /// The repository's description, built as for every command; its
+    /// layout and root apply (bisect always follows first parents, and its
+    /// predicate compares with no ignore rules).
+    pub spec: RepoSpec,
 }
 
 /// The baseline: the chosen flavours' sets at the good end.
@@ -50,13 +52,11 @@ pub fn bisect_references(
     options: &ReferenceOptions,
     log: &mut dyn FnMut(&str),
 ) -> Result<BisectReport, BisectError> {
-    let mut walker = Walker::new(
-        repo,
-        WalkOptions {
-            all_parents: false,
-            ..options.walk.clone()
-        },
+    let spec = RepoSpec::at(
+        options.spec.walk.root.clone(),
+        options.spec.walk.layout.clone(),
     );
+    let mut walker = spec.open(repo).walker;
     let range = Range::resolve(&walker, repo, &options.good, &options.bad)?;
     let good_sha = CommitSha::of(range.good);
     log(&format!(

@@ -59,8 +59,8 @@ pub struct BisectArgs {
     /// Directory holding the packaging (`linux`); detected by default.
     #[arg(long, conflicts_with = "run")]
     pub root: Option<String>,
-    /// Force a layout: debian, ubuntu, redhat.
-    #[arg(long, conflicts_with = "run", value_parser = clap::builder::PossibleValuesParser::new(crate::layouts::LAYOUT_NAMES))]
+    /// Force a layout (detected by default).
+    #[arg(long, conflicts_with = "run", value_parser = clap::builder::PossibleValuesParser::new(crate::layouts::possible_values()))]
     pub layout: Option<String>,
     /// Build mode: run CMD (through `sh -c`, in a temporary worktree, with
     /// ABIBOT_REV set) at each probe. Exit 125 skips the revision. Ctrl-C
@@ -131,7 +131,7 @@ fn reference(
         bad: args.bad.clone(),
         flavours: args.flavours.clone(),
         predicate,
-        walk: spec.walk,
+        spec,
     };
     Ok(bisect_references(&repo, &options, log)?)
 }
