@@ -26,6 +26,16 @@ pub enum FindingKind {
     Unversioned,
     /// The ABI name changed (informational).
     Bump,
+    /// The ABI name changed to one with no references for flavours that had
+    /// them under the previous name: their build check is off
+    /// (informational while the release is being prepared).
+    Unchecked,
+    /// A release (the changelog's distribution set from `UNRELEASED` to a
+    /// suite) made while flavours are still unchecked.
+    UncheckedRelease,
+    /// A reference identical to one its ABI name already had (a revert):
+    /// the name keeps a promise it made before (informational).
+    Restoration,
 }
 
 impl FindingKind {
@@ -36,12 +46,18 @@ impl FindingKind {
             FindingKind::CoverageLost => "coverage-lost",
             FindingKind::Unversioned => "unversioned",
             FindingKind::Bump => "bump",
+            FindingKind::Unchecked => "unchecked",
+            FindingKind::UncheckedRelease => "unchecked-release",
+            FindingKind::Restoration => "restoration",
         }
     }
 
     /// Whether this kind means the promise was broken (exit 1, a comment).
     pub fn is_problem(self) -> bool {
-        matches!(self, FindingKind::HiddenBreak | FindingKind::CoverageLost)
+        matches!(
+            self,
+            FindingKind::HiddenBreak | FindingKind::CoverageLost | FindingKind::UncheckedRelease
+        )
     }
 }
 
@@ -58,6 +74,14 @@ pub struct FlavourChange {
     pub summary: Summary,
     /// The reference file.
     pub path: String,
+    /// The commit that published the reference this one was judged against
+    /// instead of the parent's: for a restoration, the state restored; for
+    /// an ABI name that came back, its first publication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<CommitSha>,
+    /// The ABI name the flavour had just before, when its name came back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub came_back_from: Option<AbiName>,
     /// The full comparison, for rendering; not part of the JSON.
     #[serde(skip)]
     pub comparison: Option<Arc<Comparison>>,
@@ -72,6 +96,8 @@ impl FlavourChange {
             arch: key.arch.clone(),
             summary: comparison.as_ref().map(|c| c.summary).unwrap_or_default(),
             path: path.to_owned(),
+            published: None,
+            came_back_from: None,
             comparison,
         }
     }
@@ -110,6 +136,10 @@ pub struct Finding {
     /// old ABI name first promised (so a bump was really needed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bump_needed: Option<bool>,
+    /// For an unchecked release: the commit that changed the ABI name to
+    /// one without references (the check has been off since).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unchecked_since: Option<CommitSha>,
     /// The flavours concerned.
     pub flavours: Vec<FlavourChange>,
     /// Flavours under the same ABI name that did not change (hidden breaks

@@ -63,6 +63,7 @@ fn finding() -> Finding {
         abi: AbiName(h("abi")),
         new_abi: Some(AbiName(h("new"))),
         bump_needed: Some(true),
+        unchecked_since: None,
         flavours: vec![FlavourChange::new(&key, &h("path"), Some(c))],
         unchanged_flavours: vec![h("unchanged")],
         lost_featuresets: vec![h("lost")],

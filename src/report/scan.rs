@@ -68,6 +68,9 @@ pub fn headline(f: &Finding, show: &dyn Fn(&str) -> String) -> String {
         format!("{} flavours", thousands(n))
     };
     let abi = show(f.abi.as_str());
+    if let Some(line) = promise_headline(f, &abi, &flavours, show) {
+        return line;
+    }
     match f.kind {
         FindingKind::HiddenBreak => {
             format!("ABI {abi} unchanged, but the references of {flavours} changed incompatibly")
@@ -80,10 +83,6 @@ pub fn headline(f: &Finding, show: &dyn Fn(&str) -> String) -> String {
             format!("{flavours} gained symbols with CRC 0x00000000 (not versioned)")
         }
         FindingKind::Bump => {
-            let new = f
-                .new_abi
-                .as_ref()
-                .map_or("(none)".to_owned(), |a| show(a.as_str()));
             let needed = match f.bump_needed {
                 Some(true) => {
                     "needed: the new reference is incompatible with what the old name promised"
@@ -93,9 +92,63 @@ pub fn headline(f: &Finding, show: &dyn Fn(&str) -> String) -> String {
                 }
                 None => "need unknown",
             };
-            format!("ABI {abi} -> {new} ({needed})")
+            format!("ABI {abi} -> {} ({needed})", new_abi(f, show))
+        }
+        FindingKind::Unchecked => format!(
+            "ABI {abi} -> {}, which has no reference for {flavours}: their build check is off until the references of the new name come (normal while a bump is prepared, a problem if released so)",
+            new_abi(f, show)
+        ),
+        FindingKind::Restoration => {
+            format!("ABI {abi}: the references of {flavours} restore ones it published before")
+        }
+        FindingKind::UncheckedRelease => {
+            let since = f.unchecked_since.as_ref().map_or("?", |c| c.short());
+            format!(
+                "released with {flavours} unchecked: no reference under ABI {} since commit {} changed the name from {abi}, so the build check did not run",
+                new_abi(f, show),
+                show(since)
+            )
         }
     }
+}
+
+/// The headline of a restoration, or of a hidden break judged against an
+/// earlier publication of the name (it came back): what it keeps or breaks,
+/// and since which commit. `None` for the other findings.
+fn promise_headline(
+    f: &Finding,
+    abi: &str,
+    flavours: &str,
+    show: &dyn Fn(&str) -> String,
+) -> Option<String> {
+    let (published, from) = f
+        .flavours
+        .iter()
+        .find_map(|fl| Some((fl.published.as_ref()?, fl.came_back_from.as_ref())))?;
+    let at = format!("commit {}", show(published.short()));
+    let back = from.map(|from| format!("ABI {abi} came back from {}", show(from.as_str())));
+    Some(match (f.kind, back) {
+        (FindingKind::Restoration, Some(back)) => format!(
+            "{back} with the references of {flavours} it published at {at}: a restoration, nothing broken"
+        ),
+        (FindingKind::Restoration, None) => format!(
+            "ABI {abi} unchanged: the references of {flavours} restore the ones published at {at} (a revert, nothing broken)"
+        ),
+        (FindingKind::HiddenBreak, Some(back)) => format!(
+            "{back}, but the references of {flavours} are incompatible with what it first published ({at})"
+        ),
+        (FindingKind::HiddenBreak, None) => format!(
+            "ABI {abi} unchanged, but the references of {flavours} came back incompatible with what it first published ({at})"
+        ),
+        _ => return None,
+    })
+}
+
+/// The new ABI name of a finding, shown by `show`.
+fn new_abi(f: &Finding, show: &dyn Fn(&str) -> String) -> String {
+    f.new_abi
+        .as_ref()
+        .map_or("(none)".to_owned(), |a| show(a.as_str()))
 }
 
 /// Human text of one finding, after a blank line.
@@ -264,11 +317,19 @@ fn context_parts(f: &Finding) -> Vec<Part> {
             Part::new(rank::CONTEXT, line).what("broken module lines")
         })
         .collect();
-    if f.kind.is_problem() {
-        parts.push(Part::new(rank::CONTEXT, format!(
+    match f.kind {
+        FindingKind::HiddenBreak | FindingKind::CoverageLost => parts.push(Part::new(rank::CONTEXT, format!(
             "\nModules built for ABI {} (DKMS, NVIDIA, ZFS, VirtualBox) are promised to load on every kernel with this name; after this commit that promise does not hold.\n",
             inline(f.abi.as_str())
-        )));
+        ))),
+        FindingKind::UncheckedRelease => parts.push(Part::new(rank::CONTEXT, format!(
+            "\nWithout references for its ABI name the build check prints \"ABI not checked!\" and passes: nothing checked this release against what {} promised, and a change that breaks modules (a patch to a core structure, say) ships unseen.\n",
+            inline(f.abi.as_str())
+        ))),
+        FindingKind::Unversioned
+        | FindingKind::Bump
+        | FindingKind::Unchecked
+        | FindingKind::Restoration => {}
     }
     for fs in &f.lost_featuresets {
         parts.push(
@@ -323,7 +384,11 @@ fn remedy_phrase(f: &Finding) -> Option<&'static str> {
     match f.kind {
         FindingKind::HiddenBreak => Some(remedy.hidden_break),
         FindingKind::CoverageLost => Some(remedy.coverage_lost),
-        FindingKind::Unversioned | FindingKind::Bump => None,
+        FindingKind::UncheckedRelease => Some(remedy.unchecked),
+        FindingKind::Unversioned
+        | FindingKind::Bump
+        | FindingKind::Unchecked
+        | FindingKind::Restoration => None,
     }
 }
 
@@ -365,6 +430,9 @@ pub fn finding_markdown(f: &Finding, max_bytes: usize) -> String {
         FindingKind::CoverageLost => "ABI coverage lost",
         FindingKind::Unversioned => "unversioned symbols",
         FindingKind::Bump => "ABI bump",
+        FindingKind::Unchecked => "ABI check off",
+        FindingKind::UncheckedRelease => "release without ABI check",
+        FindingKind::Restoration => "ABI restoration",
     };
     let mut root = Part::new(
         0,

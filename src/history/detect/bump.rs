@@ -1,6 +1,8 @@
 //! `bump`: the ABI name changed (informational). It was `needed` when a
 //! new reference is incompatible with what the old name first promised
 //! (its baseline), and it names the watched modules that must be rebuilt.
+//! Flavours left without a reference by the new name are not part of it:
+//! they are `unchecked` (see [`super::unchecked`]).
 
 use super::{Detector, Entry, Facts, FlavourFact};
 use crate::findings::{Finding, FindingKind, FlavourChange};
@@ -11,23 +13,23 @@ pub struct Bump;
 
 impl Detector for Bump {
     fn detect(&mut self, facts: &Facts<'_>, out: &mut Vec<Finding>) {
-        let mut entries: Vec<Entry<'_>> = Vec::new();
-        let mut renamed = Vec::new();
-        for (key, fact) in &facts.flavours {
-            match fact {
-                FlavourFact::Renamed(c) => {
-                    let change = FlavourChange::new(key, &c.new.path, Some(c.comparison.clone()));
-                    entries.push((*key, change));
-                    renamed.push(c);
-                }
-                FlavourFact::Unreferenced { old } => {
-                    entries.push((*key, FlavourChange::new(key, &old.path, None)));
-                }
-                _ => {}
-            }
-        }
-        let needed = renamed.iter().any(|c| c.comparison.is_breaking());
-        let modules = facts.impacts(renamed.into_iter());
+        let renamed: Vec<_> = facts
+            .flavours
+            .iter()
+            .filter_map(|(key, fact)| match fact {
+                FlavourFact::Renamed(c) => Some((*key, c)),
+                _ => None,
+            })
+            .collect();
+        let entries: Vec<Entry<'_>> = renamed
+            .iter()
+            .map(|(key, c)| {
+                let change = FlavourChange::new(key, &c.new.path, Some(c.comparison.clone()));
+                (*key, change)
+            })
+            .collect();
+        let needed = renamed.iter().any(|(_, c)| c.comparison.is_breaking());
+        let modules = facts.impacts(renamed.iter().map(|(_, c)| *c));
         if let Some(mut finding) = facts.finding(FindingKind::Bump, entries) {
             finding.new_abi = facts.state.reference.abi.clone();
             finding.bump_needed = Some(needed);

@@ -1,8 +1,9 @@
 //! What one commit did to each flavour, worked out once for every detector:
 //! the old and new reference of each flavour, their comparison (a refresh
 //! judged with the flavour's own ignore rules, a renamed flavour against
-//! what its old name first promised), the watched modules it breaks, the
-//! layout and the ABI names.
+//! what its old name first promised, a name that comes back against what it
+//! first promised, a reference the name already had as a restoration), the
+//! watched modules it breaks, the layout and the ABI names.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -10,7 +11,9 @@ use std::sync::Arc;
 use crate::compare::{Comparison, compare, compare_keeping};
 use crate::findings::{Finding, FindingKind, FlavourChange, ModuleImpact, finding_id};
 use crate::history::scan::{KEPT_CHANGES_PER_KIND, WatchedModule, judge_refresh};
-use crate::history::{CommitSha, RevState};
+use crate::history::cache::Reload;
+use crate::history::promises::{Consult, Promised, Promises};
+use crate::history::{CommitSha, RevState, RevisionError};
 use crate::ignore::IgnoreRules;
 use crate::layouts::{FlavourSource, Layout, LayoutKind};
 use crate::symbols::{AbiName, FlavourKey, SymbolSet};
@@ -23,9 +26,7 @@ pub type Entry<'a> = (&'a FlavourKey, FlavourChange);
 
 /// A reference compared with an earlier one of the same flavour.
 pub struct Compared<'a> {
-    /// The flavour's source before the commit.
-    pub old: &'a FlavourSource,
-    /// Its source after.
+    /// Its source after the commit.
     pub new: &'a FlavourSource,
     /// The comparison (changes kept up to [`KEPT_CHANGES_PER_KIND`]).
     pub comparison: Arc<Comparison>,
@@ -62,6 +63,19 @@ pub enum FlavourFact<'a> {
     /// The ABI name changed: the new reference compared with what the old
     /// name first promised (its baseline).
     Renamed(Compared<'a>),
+    /// The reference is a state its ABI name already had (a revert, a
+    /// reverted bump with its references, a reference put back): a
+    /// restoration, whatever the parent held.
+    Restored {
+        /// Its source.
+        new: &'a FlavourSource,
+        /// The state restored.
+        promise: Promised,
+    },
+    /// The ABI name came back to the flavour (a bump reverted, a reference
+    /// put back after it was removed) with a reference it never had:
+    /// compared with what the name first promised.
+    Returned(Compared<'a>, Promised),
     /// A flavour that had no reference before: compared with nothing.
     Added {
         /// Its source.
@@ -69,37 +83,6 @@ pub enum FlavourFact<'a> {
         /// Every symbol added.
         comparison: Arc<Comparison>,
     },
-}
-
-/// The first reference each flavour had under its current ABI name: what
-/// the name promised when it was published. Kept across commits; memory
-/// follows the number of flavours, not of commits.
-#[derive(Default)]
-pub struct Baselines(BTreeMap<FlavourKey, (AbiName, Arc<SymbolSet>)>);
-
-impl Baselines {
-    /// The baseline of `key` under `abi`, if it was seen.
-    pub fn get(&self, key: &FlavourKey, abi: &AbiName) -> Option<&Arc<SymbolSet>> {
-        self.0
-            .get(key)
-            .filter(|(name, _)| name == abi)
-            .map(|(_, set)| set)
-    }
-
-    /// Records the references of `state` whose flavour changed name (or is
-    /// new), unless they fail to parse.
-    pub fn update(&mut self, state: &RevState) {
-        for (key, source) in &state.sources {
-            let Some(set) = state.reference.flavours.get(key) else {
-                continue;
-            };
-            let stale = self.0.get(key).is_none_or(|(abi, _)| *abi != source.abi);
-            if stale && !state.broken.contains_key(key) {
-                self.0
-                    .insert(key.clone(), (source.abi.clone(), set.clone()));
-            }
-        }
-    }
 }
 
 /// What the detectors know of one commit.
@@ -121,16 +104,21 @@ pub struct Facts<'a> {
     pub flavours: BTreeMap<&'a FlavourKey, FlavourFact<'a>>,
     /// The watched modules.
     pub modules: &'a [WatchedModule],
+    /// Problems met working the facts out (an earlier publication that no
+    /// longer loads), as errors of the commit.
+    pub errors: Vec<RevisionError>,
 }
 
 impl<'a> Facts<'a> {
-    /// Works out what the commit from `parent` to `state` did.
+    /// Works out what the commit from `parent` to `state` did, consulting
+    /// what each ABI name promised before (first publications reloaded
+    /// through `reload` when let go).
     pub fn new(
         repo: &'a str,
         commit: &'a CommitSha,
         title: &'a str,
         (parent, state): (&'a RevState, &'a RevState),
-        baselines: &Baselines,
+        (promises, reload): (&mut Promises, Reload<'_>),
         modules: &'a [WatchedModule],
     ) -> Facts<'a> {
         let layout = state.layout.as_ref().or(parent.layout.as_ref());
@@ -143,19 +131,22 @@ impl<'a> Facts<'a> {
             layout: layout.map_or(LayoutKind::GENERIC, Layout::kind),
             flavours: BTreeMap::new(),
             modules,
+            errors: Vec::new(),
         };
+        let mut known = Consult::new(promises, reload, commit);
         let keys: BTreeSet<&FlavourKey> =
             parent.sources.keys().chain(state.sources.keys()).collect();
         for key in keys {
-            if let Some(fact) = facts.fact(key, baselines) {
+            if let Some(fact) = facts.fact(key, &mut known) {
                 facts.flavours.insert(key, fact);
             }
         }
+        facts.errors = known.errors;
         facts
     }
 
     /// What happened to flavour `key`, if anything.
-    fn fact(&self, key: &'a FlavourKey, baselines: &Baselines) -> Option<FlavourFact<'a>> {
+    fn fact(&self, key: &'a FlavourKey, known: &mut Consult<'_>) -> Option<FlavourFact<'a>> {
         let (parent, state) = (self.parent, self.state);
         if state.broken.contains_key(key) {
             return None;
@@ -173,8 +164,10 @@ impl<'a> Facts<'a> {
                 if os.id == ns.id && !parent.broken.contains_key(key) {
                     return None;
                 }
+                if let Some(promise) = known.restored(key, ns, None) {
+                    return Some(FlavourFact::Restored { new: ns, promise });
+                }
                 FlavourFact::Refreshed(Compared {
-                    old: os,
                     new: ns,
                     comparison: judge_refresh(oset, nset, ns),
                     broken_imports: self.broken_imports(oset, nset),
@@ -191,20 +184,54 @@ impl<'a> Facts<'a> {
                 }
             }
             (Some((os, oset)), Some((ns, nset))) => {
-                let baseline = baselines.get(key, &os.abi).unwrap_or(oset);
+                if let Some(fact) = self.returned(key, ns, nset, Some(&os.abi), known) {
+                    return Some(fact);
+                }
+                let first = known.first(key, &os.abi, &os.path);
+                let baseline = first.as_ref().map_or(oset, |(set, _)| set);
                 FlavourFact::Renamed(Compared {
-                    old: os,
                     new: ns,
                     comparison: kept(baseline, nset, &ns.ignore),
                     broken_imports: self.broken_imports(baseline, nset),
                 })
             }
-            (None, Some((ns, nset))) => FlavourFact::Added {
-                new: ns,
-                comparison: kept(&SymbolSet::default(), nset, &ns.ignore),
+            (None, Some((ns, nset))) => match self.returned(key, ns, nset, None, known) {
+                Some(fact) => fact,
+                None => FlavourFact::Added {
+                    new: ns,
+                    comparison: kept(&SymbolSet::default(), nset, &ns.ignore),
+                },
             },
             (None, None) => return None,
         })
+    }
+
+    /// When the ABI name of `new` comes back to flavour `key` (it covered
+    /// it before; `from`, the name just before, if any): a restoration when
+    /// the reference is one the name had, else the reference compared with
+    /// what the name first promised. `None` for a name new to the flavour.
+    fn returned(
+        &self,
+        key: &FlavourKey,
+        new: &'a FlavourSource,
+        set: &SymbolSet,
+        from: Option<&AbiName>,
+        known: &mut Consult<'_>,
+    ) -> Option<FlavourFact<'a>> {
+        if let Some(promise) = known.restored(key, new, from) {
+            return Some(FlavourFact::Restored { new, promise });
+        }
+        let (first, published) = known.first(key, &new.abi, &new.path)?;
+        let promise = Promised {
+            published,
+            came_back_from: from.cloned(),
+        };
+        let compared = Compared {
+            new,
+            comparison: judge_refresh(&first, set, new),
+            broken_imports: self.broken_imports(&first, set),
+        };
+        Some(FlavourFact::Returned(compared, promise))
     }
 
     /// For each watched module (in order), its imports that break between
@@ -262,7 +289,7 @@ impl<'a> Facts<'a> {
     pub fn compatible_refresh(&self) -> bool {
         let refreshes = || {
             self.flavours.values().filter_map(|f| match f {
-                FlavourFact::Refreshed(c) => Some(c),
+                FlavourFact::Refreshed(c) | FlavourFact::Returned(c, _) => Some(c),
                 _ => None,
             })
         };
@@ -298,6 +325,7 @@ impl<'a> Facts<'a> {
             abi,
             new_abi: None,
             bump_needed: None,
+            unchecked_since: None,
             flavours,
             unchanged_flavours: Vec::new(),
             lost_featuresets: Vec::new(),

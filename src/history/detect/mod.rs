@@ -7,9 +7,12 @@ pub mod bump;
 pub mod coverage_lost;
 pub mod facts;
 pub mod hidden_break;
+pub mod restoration;
+pub mod unchecked;
+pub mod unchecked_release;
 pub mod unversioned;
 
-pub use facts::{Baselines, Compared, Entry, Facts, FlavourFact};
+pub use facts::{Compared, Entry, Facts, FlavourFact};
 
 use crate::findings::Finding;
 
@@ -26,5 +29,8 @@ pub fn registry() -> Vec<Box<dyn Detector>> {
         Box::new(coverage_lost::CoverageLost),
         Box::new(unversioned::Unversioned),
         Box::new(bump::Bump),
+        Box::new(restoration::Restoration),
+        Box::new(unchecked::Unchecked),
+        Box::new(unchecked_release::UncheckedRelease::default()),
     ]
 }
