@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::detect::{self, Baselines, Detector, Facts, facts::kept};
+use super::detect::{self, Detector, Facts, facts::kept};
+use super::promises::Promises;
 use super::{RevisionError, Step};
 use crate::compare::Comparison;
 use crate::elf::{ElfError, ElfErrorKind, ObjectKind, ReadErrors, ReadOptions, read_paths};
@@ -98,12 +99,13 @@ impl WatchedModule {
     }
 }
 
-/// Derives findings commit by commit; keeps only per-flavour baselines and
-/// the detectors' own state, so memory does not grow with the number of
-/// commits.
+/// Derives findings commit by commit; keeps what each ABI name promised
+/// ([`Promises`]: object ids, and the parsed first publication of the name
+/// in force per flavour) and the detectors' own state, so memory does not
+/// grow with the number of commits.
 pub struct Scanner {
     repo: String,
-    baselines: Baselines,
+    promises: Promises,
     modules: Vec<WatchedModule>,
     detectors: Vec<Box<dyn Detector>>,
     details: bool,
@@ -116,7 +118,7 @@ impl Scanner {
     pub fn new(repo: &str) -> Scanner {
         Scanner {
             repo: repo.to_owned(),
-            baselines: Baselines::default(),
+            promises: Promises::default(),
             modules: Vec::new(),
             detectors: detect::registry(),
             details: true,
@@ -129,6 +131,14 @@ impl Scanner {
     /// history holds.
     pub fn counts_only(mut self) -> Scanner {
         self.details = false;
+        self
+    }
+
+    /// Knows what each ABI name promised before the range it will scan
+    /// ([`super::Walker::promises_until`]), so a revert of a break made
+    /// before the range is a restoration there too.
+    pub fn knowing(mut self, promises: Promises) -> Scanner {
+        self.promises = promises;
         self
     }
 
@@ -166,18 +176,19 @@ impl Scanner {
             return;
         }
         self.report.stats.commits_touching_references += 1;
-        let facts = Facts::new(
+        let mut facts = Facts::new(
             &self.repo,
             &step.commit,
             &step.title,
             (step.parent, step.state),
-            &self.baselines,
+            (&mut self.promises, step.reload),
             &self.modules,
         );
         let mut findings = Vec::new();
         for detector in &mut self.detectors {
             detector.detect(&facts, &mut findings);
         }
+        self.report.errors.append(&mut facts.errors);
         if facts.compatible_refresh() {
             self.report.stats.compatible_refreshes += 1;
         }
@@ -187,7 +198,7 @@ impl Scanner {
             }
         }
         self.report.findings.extend(findings);
-        self.baselines.update(step.state);
+        self.promises.record(&step.commit, step.state);
     }
 }
 

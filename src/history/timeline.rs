@@ -81,6 +81,16 @@ pub struct Timeline {
 }
 
 impl Timeline {
+    /// A timeline of a range that starts after the history `promises` were
+    /// learnt from ([`super::Walker::promises_until`]): a return to a state
+    /// published before the range is still a return.
+    pub fn knowing(promises: Promises) -> Timeline {
+        Timeline {
+            promises,
+            ..Timeline::default()
+        }
+    }
+
     /// Whether some name covered an incompatible change of state.
     pub fn has_incompatible(&self) -> bool {
         self.abis

@@ -1,6 +1,7 @@
 //! `hidden-break`: under the same ABI name, references changed
 //! incompatibly (after the flavour's ignore rules), or in a symbol a
-//! watched module imports, whatever the rules say.
+//! watched module imports, whatever the rules say; or a name came back
+//! with references incompatible with what it first promised.
 
 use super::{Detector, Entry, Facts, FlavourFact};
 use crate::findings::{Finding, FindingKind, FlavourChange};
@@ -15,20 +16,27 @@ impl Detector for HiddenBreak {
             .flavours
             .iter()
             .filter_map(|(key, fact)| match fact {
-                FlavourFact::Refreshed(c) if c.breaks() => Some((*key, c)),
+                FlavourFact::Refreshed(c) if c.breaks() => Some((*key, c, None)),
+                FlavourFact::Returned(c, promise) if c.breaks() => Some((*key, c, Some(promise))),
                 _ => None,
             })
             .collect();
         let entries: Vec<Entry<'_>> = broken
             .iter()
-            .map(|(key, c)| {
-                let change = FlavourChange::new(key, &c.new.path, Some(c.comparison.clone()));
+            .map(|(key, c, promise)| {
+                let mut change = FlavourChange::new(key, &c.new.path, Some(c.comparison.clone()));
+                if let Some(promise) = promise {
+                    promise.describe(&mut change);
+                }
                 (*key, change)
             })
             .collect();
         let unchanged = facts.unchanged(&entries);
-        let modules = facts.impacts(broken.iter().map(|(_, c)| *c));
+        let modules = facts.impacts(broken.iter().map(|(_, c, _)| *c));
+        // The name whose promise is broken (not the one a name came back from).
+        let abi = broken.first().map(|(_, c, _)| c.new.abi.clone());
         if let Some(mut finding) = facts.finding(FindingKind::HiddenBreak, entries) {
+            finding.abi = abi.unwrap_or(finding.abi);
             finding.unchanged_flavours = unchanged;
             finding.breaks_modules = modules;
             out.push(finding);

@@ -15,7 +15,9 @@ impl Detector for Unversioned {
             .iter()
             .filter_map(|(key, fact)| {
                 let (source, c) = match fact {
-                    FlavourFact::Refreshed(c) => (c.new, &c.comparison),
+                    FlavourFact::Refreshed(c) | FlavourFact::Returned(c, _) => {
+                        (c.new, &c.comparison)
+                    }
                     FlavourFact::Added { new, comparison } => (*new, comparison),
                     _ => return None,
                 };
