@@ -69,14 +69,14 @@ impl GitOp {
             true => self.redacted(),
             false => self,
         };
-        GitError {
+        GitError(Box::new(Failure {
             message: match op.remote {
                 true => redact(&message).into_owned(),
                 false => message,
             },
             op,
             source: GitCause(e),
-        }
+        }))
     }
 
     /// For `map_err`: the same as [`GitOp::error`].
@@ -105,10 +105,15 @@ impl std::fmt::Display for GitOp {
     }
 }
 
-/// A git operation failed.
+/// A git operation failed. Boxed: it travels inside most of abibot's
+/// errors, which stay one pointer wide for it.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct GitError(Box<Failure>);
+
 #[derive(Debug, thiserror::Error)]
 #[error("{op}: {message}")]
-pub struct GitError {
+struct Failure {
     op: GitOp,
     message: String,
     #[source]
@@ -118,22 +123,22 @@ pub struct GitError {
 impl GitError {
     /// What was being done.
     pub fn op(&self) -> &GitOp {
-        &self.op
+        &self.0.op
     }
 
     /// git's message as shown (redacted, for an operation on a remote).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// git's error code (`NotFound`, `Timeout`, ...).
     pub fn code(&self) -> ErrorCode {
-        self.source.code()
+        self.0.source.code()
     }
 
     /// The part of git that failed (`Reference`, `Net`, ...).
     pub fn class(&self) -> ErrorClass {
-        self.source.class()
+        self.0.source.class()
     }
 }
 
@@ -142,6 +147,13 @@ impl GitError {
 #[derive(Debug, thiserror::Error)]
 #[error("libgit2 class {:?}, code {:?}", .0.class(), .0.code())]
 pub struct GitCause(git2::Error);
+
+/// For errors that carry their own context (a tree read names its path).
+impl From<git2::Error> for GitCause {
+    fn from(e: git2::Error) -> GitCause {
+        GitCause(e)
+    }
+}
 
 impl GitCause {
     /// git's error code.

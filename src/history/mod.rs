@@ -32,9 +32,8 @@ use std::sync::Arc;
 use git2::{ErrorCode, Oid, Repository, Sort};
 use serde::Serialize;
 
-use crate::layouts::{
-    DirEntry, EntryKind, FlavourSource, Layout, Skipped, Snapshot, TreeError, TreeSource,
-};
+use crate::git_error::{GitCause, GitError, GitOp};
+use crate::layouts::{DirEntry, EntryKind, FlavourSource, Layout, Snapshot, TreeError, TreeSource};
 use crate::symbols::{AbiName, FlavourKey, ReferenceSet, SymbolSet};
 use cache::{Loader, PoolError};
 
@@ -111,14 +110,10 @@ impl fmt::Display for CommitSha {
 /// results instead, and the walk goes on).
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
-    /// The repository or a revision could not be resolved.
-    #[error("{what}: {message}")]
-    Git {
-        /// What was being resolved.
-        what: String,
-        /// What git said.
-        message: String,
-    },
+    /// The repository or a revision could not be resolved, or a commit or
+    /// tree read.
+    #[error(transparent)]
+    Git(#[from] GitError),
     /// No known layout in the repository.
     #[error(
         "no ABI reference layout found at {rev} (tried {}; use --layout and --root)",
@@ -151,14 +146,6 @@ pub enum HistoryError {
     /// The parsing threads could not be started.
     #[error(transparent)]
     Threads(#[from] PoolError),
-}
-
-fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> HistoryError {
-    let what = what.into();
-    move |e| HistoryError::Git {
-        what,
-        message: e.message().to_owned(),
-    }
 }
 
 /// The index entry of a regular file whose content is blob `id` (or, with
@@ -216,15 +203,16 @@ impl<'r> GitTree<'r> {
         match self.tree.get_path(Path::new(path)) {
             Ok(e) => Ok(Some((e.id(), EntryKind::from_mode(e.filemode())))),
             Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
-            Err(e) => Err(tree_err(path, &e)),
+            Err(e) => Err(tree_err(path, e)),
         }
     }
 }
 
-fn tree_err(path: &str, e: &git2::Error) -> TreeError {
+fn tree_err(path: &str, e: git2::Error) -> TreeError {
     TreeError {
         path: path.to_owned(),
         message: e.message().to_owned(),
+        source: Some(GitCause::from(e)),
     }
 }
 
@@ -238,7 +226,7 @@ impl TreeSource for GitTree<'_> {
         let Some((id, EntryKind::Dir)) = self.entry_id(dir)? else {
             return Ok(Vec::new());
         };
-        let tree = self.repo.find_tree(id).map_err(|e| tree_err(dir, &e))?;
+        let tree = self.repo.find_tree(id).map_err(|e| tree_err(dir, e))?;
         Ok(tree
             .iter()
             .map(|e| DirEntry {
@@ -259,10 +247,11 @@ impl TreeSource for GitTree<'_> {
                 return Err(TreeError {
                     path: path.to_owned(),
                     message: format!("a {kind:?}, not a regular file").to_lowercase(),
+                    source: None,
                 });
             }
         };
-        let blob = self.repo.find_blob(id).map_err(|e| tree_err(path, &e))?;
+        let blob = self.repo.find_blob(id).map_err(|e| tree_err(path, e))?;
         Ok(Some(blob.content().to_vec()))
     }
 }
@@ -314,21 +303,6 @@ pub struct RevisionError {
     pub path: String,
     /// What went wrong.
     pub message: String,
-    /// Whether the revision's state could be read despite it.
-    pub severity: Severity,
-}
-
-/// How much a problem at a revision weighs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Something could not be read: what the revision promises is not
-    /// fully known (in the current state, a command's answer is refused).
-    Error,
-    /// Something was left out and said so: an entry of a references
-    /// directory that is not a reference ([`Skipped`]), reported at the
-    /// commit where it appears. The state is readable.
-    Warning,
 }
 
 /// The reference set of one revision, as the walk keeps it.
@@ -348,8 +322,6 @@ pub struct RevState {
     pub broken: BTreeMap<FlavourKey, String>,
     /// The snapshot's distribution (`UNRELEASED` until a release is made).
     pub distribution: Option<String>,
-    /// Entries of the references directories that are not read.
-    pub skipped: Vec<Skipped>,
 }
 
 /// What selects the commits of a walk.
@@ -435,27 +407,29 @@ impl<'r> Walker<'r> {
         let object = self
             .repo
             .revparse_single(rev)
-            .map_err(git_err(format!("revision {rev:?}")))?;
+            .map_err(GitOp::new("revision").rev(format!("{rev:?}")).wrap())?;
         let commit = object
             .peel_to_commit()
-            .map_err(git_err(format!("revision {rev:?}")))?;
+            .map_err(GitOp::new("revision").rev(format!("{rev:?}")).wrap())?;
         Ok(commit.id())
     }
 
     /// The commits after `from` (exclusive) up to `to`, oldest first.
     pub fn commits(&self, from: Option<Oid>, to: Oid) -> Result<Vec<Oid>, HistoryError> {
-        let mut walk = self.repo.revwalk().map_err(git_err("revwalk"))?;
+        let mut walk = self.repo.revwalk().map_err(GitOp::new("revwalk").wrap())?;
         walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
-            .map_err(git_err("revwalk"))?;
+            .map_err(GitOp::new("revwalk").wrap())?;
         if !self.options.all_parents {
-            walk.simplify_first_parent().map_err(git_err("revwalk"))?;
+            walk.simplify_first_parent()
+                .map_err(GitOp::new("revwalk").wrap())?;
         }
-        walk.push(to).map_err(git_err(format!("commit {to}")))?;
+        walk.push(to).map_err(GitOp::new("commit").rev(to).wrap())?;
         if let Some(from) = from {
-            walk.hide(from).map_err(git_err(format!("commit {from}")))?;
+            walk.hide(from)
+                .map_err(GitOp::new("commit").rev(from).wrap())?;
         }
         walk.collect::<Result<Vec<_>, _>>()
-            .map_err(git_err("revwalk"))
+            .map_err(|e| GitOp::new("revwalk").error(e).into())
     }
 
     /// The reference set at `commit`, computed from `parent` where possible
@@ -469,9 +443,9 @@ impl<'r> Walker<'r> {
         let object = self
             .repo
             .find_commit(commit)
-            .map_err(git_err(format!("commit {sha}")))?;
-        let tree =
-            GitTree::of_commit(self.repo, &object).map_err(git_err(format!("tree of {sha}")))?;
+            .map_err(GitOp::new("commit").rev(&sha).wrap())?;
+        let tree = GitTree::of_commit(self.repo, &object)
+            .map_err(GitOp::new("tree of").rev(&sha).wrap())?;
         let empty = RevState::default();
         let parent = parent.unwrap_or(&empty);
         let mut errors = Vec::new();
@@ -543,7 +517,6 @@ impl<'r> Walker<'r> {
                 commit: sha.clone(),
                 path: path.to_owned(),
                 message,
-                severity: Severity::Error,
             })
         };
         let (layout, inputs) = match self.layout_at(tree, parent) {
@@ -568,19 +541,6 @@ impl<'r> Walker<'r> {
             }
         };
         let (flavours, broken) = self.load_sets(sha, &snapshot, parent, &mut report)?;
-        // Said once, where an unread entry appears, not at every read.
-        for skipped in snapshot
-            .skipped
-            .iter()
-            .filter(|s| !parent.skipped.contains(s))
-        {
-            errors.push(RevisionError {
-                commit: sha.clone(),
-                path: skipped.path.clone(),
-                message: skipped.reason.to_string(),
-                severity: Severity::Warning,
-            });
-        }
         Ok(RevState {
             layout: Some(layout),
             inputs,
@@ -591,7 +551,6 @@ impl<'r> Walker<'r> {
             },
             broken,
             distribution: snapshot.distribution,
-            skipped: snapshot.skipped,
         })
     }
 
@@ -702,7 +661,7 @@ impl<'r> Walker<'r> {
             let commit = self
                 .repo
                 .find_commit(oid)
-                .map_err(git_err(format!("commit {oid}")))?;
+                .map_err(GitOp::new("commit").rev(oid).wrap())?;
             let title = commit.summary().ok().flatten().unwrap_or("").to_owned();
             let parent_state = match commit.parent_id(0).ok() {
                 None => RevState::default(),
@@ -756,7 +715,7 @@ impl KeptStates {
         for oid in commits {
             let commit = repo
                 .find_commit(*oid)
-                .map_err(git_err(format!("commit {oid}")))?;
+                .map_err(GitOp::new("commit").rev(oid).wrap())?;
             if let Ok(parent) = commit.parent_id(0) {
                 *children.entry(parent).or_default() += 1;
             }

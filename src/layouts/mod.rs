@@ -173,6 +173,10 @@ pub struct TreeError {
     pub path: String,
     /// What went wrong.
     pub message: String,
+    /// git's own error (its code and class), where git failed; `None` where
+    /// the path is not the kind of entry asked for.
+    #[source]
+    pub source: Option<crate::git_error::GitCause>,
 }
 
 /// A layout could not describe a revision.
