@@ -312,3 +312,29 @@ fn malformed_defines_is_an_error_at_that_revision() {
     assert!(report.errors[1].message.contains("unknown prefix"));
     assert!(report.findings.is_empty());
 }
+
+/// `--layout`'s values and help, and the message when no layout is found,
+/// come from the layout registry: a new layout appears in all of them.
+#[test]
+fn help_and_detection_come_from_the_registry() {
+    let (code, help, _) = common::abibot(&["scan", "--help"]);
+    assert_eq!(code, 0);
+    for registered in abibot::layouts::REGISTRY {
+        let line = format!("- {}: {}", registered.spec.name, registered.spec.help);
+        assert!(help.contains(&line), "{line:?} not in\n{help}");
+    }
+    let r = TestRepo::new();
+    r.write("README", "no packaging here\n");
+    r.commit("Unrelated");
+    let (code, _, err) = common::abibot(&["scan", "--repo", r.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    for registered in abibot::layouts::REGISTRY {
+        let tried = format!("{} ({})", registered.looks_for, registered.spec.name);
+        assert!(err.contains(&tried), "{tried:?} not in {err}");
+    }
+    // Advice follows the layout a finding was found in.
+    for registered in abibot::layouts::REGISTRY {
+        let layout = abibot::layouts::Layout::named(registered.spec.name, "").unwrap();
+        assert_eq!(layout.kind().remedy(), registered.spec.remedy);
+    }
+}

@@ -37,8 +37,8 @@ pub struct HistoryArgs {
     /// Directory holding the packaging (`linux`, `linux-2.6`); detected by default.
     #[arg(long)]
     pub root: Option<String>,
-    /// Force a layout: debian, ubuntu, redhat.
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::layouts::LAYOUT_NAMES))]
+    /// Force a layout (detected by default).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::layouts::possible_values()))]
     pub layout: Option<String>,
     /// A TOML file describing a generic layout (references, format, abi_file, abi_regex).
     #[arg(long, value_name = "FILE", conflicts_with = "layout")]
