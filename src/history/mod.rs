@@ -33,7 +33,9 @@ use git2::{ErrorCode, Oid, Repository, Sort};
 use serde::Serialize;
 
 use crate::git_error::{GitCause, GitError, GitOp};
-use crate::layouts::{DirEntry, EntryKind, FlavourSource, Layout, Snapshot, TreeError, TreeSource};
+use crate::layouts::{
+    DirEntry, EntryKind, FlavourSource, Layout, Skipped, Snapshot, TreeError, TreeSource,
+};
 use crate::symbols::{AbiName, FlavourKey, ReferenceSet, SymbolSet};
 use cache::{Loader, PoolError};
 
@@ -303,6 +305,21 @@ pub struct RevisionError {
     pub path: String,
     /// What went wrong.
     pub message: String,
+    /// Whether the revision's state could be read despite it.
+    pub severity: Severity,
+}
+
+/// How much a problem at a revision weighs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Something could not be read: what the revision promises is not
+    /// fully known (in the current state, a command's answer is refused).
+    Error,
+    /// Something was left out and said so: an entry of a references
+    /// directory that is not a reference ([`Skipped`]), reported at the
+    /// commit where it appears. The state is readable.
+    Warning,
 }
 
 /// The reference set of one revision, as the walk keeps it.
@@ -322,6 +339,8 @@ pub struct RevState {
     pub broken: BTreeMap<FlavourKey, String>,
     /// The snapshot's distribution (`UNRELEASED` until a release is made).
     pub distribution: Option<String>,
+    /// Entries of the references directories that are not read.
+    pub skipped: Vec<Skipped>,
 }
 
 /// What selects the commits of a walk.
@@ -517,6 +536,7 @@ impl<'r> Walker<'r> {
                 commit: sha.clone(),
                 path: path.to_owned(),
                 message,
+                severity: Severity::Error,
             })
         };
         let (layout, inputs) = match self.layout_at(tree, parent) {
@@ -541,6 +561,19 @@ impl<'r> Walker<'r> {
             }
         };
         let (flavours, broken) = self.load_sets(sha, &snapshot, parent, &mut report)?;
+        // Said once, where an unread entry appears, not at every read.
+        for skipped in snapshot
+            .skipped
+            .iter()
+            .filter(|s| !parent.skipped.contains(s))
+        {
+            errors.push(RevisionError {
+                commit: sha.clone(),
+                path: skipped.path.clone(),
+                message: skipped.reason.to_string(),
+                severity: Severity::Warning,
+            });
+        }
         Ok(RevState {
             layout: Some(layout),
             inputs,
@@ -551,6 +584,7 @@ impl<'r> Walker<'r> {
             },
             broken,
             distribution: snapshot.distribution,
+            skipped: snapshot.skipped,
         })
     }
 

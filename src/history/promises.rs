@@ -19,7 +19,8 @@ use std::sync::Arc;
 use git2::Oid;
 
 use super::cache::{LoadError, PoolError, Reload};
-use super::{CommitSha, Found, GitTree, HistoryError, RevState, Walker};
+use super::{CommitSha, Found, GitTree, HistoryError, RevState, RevisionError, Severity, Walker};
+use crate::findings::FlavourChange;
 use crate::git_error::GitOp;
 use crate::layouts::FlavourSource;
 use crate::symbols::{AbiName, FlavourKey, SymbolSet};
@@ -167,6 +168,87 @@ impl Promises {
 
     fn promise(&self, key: &FlavourKey, abi: &AbiName) -> Option<&Promise> {
         self.names.get(key)?.get(abi)
+    }
+}
+
+/// What a reference was held to besides its parent's: an earlier
+/// publication of its ABI name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Promised {
+    /// For a restoration, the commit that published the state restored; for
+    /// a name that came back, the commit of its first publication.
+    pub published: CommitSha,
+    /// The name the flavour had just before, when its ABI name came back
+    /// to it (`None`: the reference came back under the same name).
+    pub came_back_from: Option<AbiName>,
+}
+
+impl Promised {
+    /// Says it in a flavour's part of a finding.
+    pub fn describe(&self, change: &mut FlavourChange) {
+        change.published = Some(self.published.clone());
+        change.came_back_from = self.came_back_from.clone();
+    }
+}
+
+/// The promises as the facts of one commit consult them: what each name
+/// had, and each first publication (reloaded by object id when let go).
+pub struct Consult<'p> {
+    promises: &'p mut Promises,
+    reload: Reload<'p>,
+    commit: &'p CommitSha,
+    /// Problems reloading a first publication, as errors of the commit.
+    pub errors: Vec<RevisionError>,
+}
+
+impl<'p> Consult<'p> {
+    /// Consults `promises` for `commit`, reloading through `reload`.
+    pub fn new(promises: &'p mut Promises, reload: Reload<'p>, commit: &'p CommitSha) -> Self {
+        Consult {
+            promises,
+            reload,
+            commit,
+            errors: Vec::new(),
+        }
+    }
+
+    /// When `source` is a state its ABI name already had for `key`: the
+    /// commit that published it (`came_back_from`: the flavour's name before).
+    pub fn restored(
+        &self,
+        key: &FlavourKey,
+        source: &FlavourSource,
+        came_back_from: Option<&AbiName>,
+    ) -> Option<Promised> {
+        let earlier = self.promises.had(key, &source.abi, source.id)?;
+        Some(Promised {
+            published: earlier.publication.commit.clone(),
+            came_back_from: came_back_from.cloned(),
+        })
+    }
+
+    /// What `abi` first promised for `key` and the commit that published
+    /// it; `None` when it never covered the flavour, or (reported as an
+    /// error of the commit at `path`) when it can no longer be loaded.
+    pub fn first(
+        &mut self,
+        key: &FlavourKey,
+        abi: &AbiName,
+        path: &str,
+    ) -> Option<(Arc<SymbolSet>, CommitSha)> {
+        let published = self.promises.states(key, abi).first()?.commit.clone();
+        match self.promises.promised(key, abi, self.reload)? {
+            Ok(set) => Some((set, published)),
+            Err(e) => {
+                self.errors.push(RevisionError {
+                    commit: self.commit.clone(),
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                    severity: Severity::Error,
+                });
+                None
+            }
+        }
     }
 }
 
