@@ -34,6 +34,7 @@ use super::{
     Range, Verdict, Work, assemble, probe_dir_name, probe_line,
 };
 use crate::formats::{self, Format};
+use crate::git_error::GitOp;
 use crate::history::{CommitSha, WalkOptions, Walker};
 use crate::symbols::SymbolSet;
 
@@ -198,10 +199,11 @@ pub fn bisect_builds(
     reader: &dyn AbiReader,
     log: &mut dyn FnMut(&str),
 ) -> Result<BisectReport, BisectError> {
-    let repo = Repository::open(&options.repo).map_err(|e| BisectError::Io {
-        path: options.repo.display().to_string(),
-        message: e.message().to_owned(),
-    })?;
+    let repo = Repository::open(&options.repo).map_err(
+        GitOp::new("open")
+            .path(options.repo.display().to_string())
+            .wrap(),
+    )?;
     let walker = Walker::new(
         &repo,
         WalkOptions {

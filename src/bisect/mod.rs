@@ -47,6 +47,7 @@ use git2::{Oid, Repository};
 use serde::Serialize;
 
 use crate::compare::{Change, ChangeKind, compare};
+use crate::git_error::{GitError, GitOp};
 use crate::history::{CommitSha, HistoryError, Walker};
 use crate::ignore::IgnoreRules;
 use crate::symbols::SymbolSet;
@@ -174,10 +175,9 @@ pub struct CommitInfo {
 impl CommitInfo {
     /// Reads a commit's identity.
     pub fn of(repo: &Repository, oid: Oid) -> Result<CommitInfo, BisectError> {
-        let commit = repo.find_commit(oid).map_err(|e| BisectError::Git {
-            rev: oid.to_string(),
-            message: e.message().to_owned(),
-        })?;
+        let commit = repo
+            .find_commit(oid)
+            .map_err(GitOp::new("commit").rev(oid).wrap())?;
         let author = commit.author();
         let seconds = u64::try_from(author.when().seconds()).unwrap_or(0);
         let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds);
@@ -293,14 +293,9 @@ pub enum BisectError {
     /// Resolving revisions or walking history failed.
     #[error(transparent)]
     History(#[from] HistoryError),
-    /// Reading a git object failed.
-    #[error("{rev}: {message}")]
-    Git {
-        /// The revision concerned.
-        rev: String,
-        /// What git said.
-        message: String,
-    },
+    /// Opening the repository or reading a git object failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
     /// Both ends are the same commit.
     #[error("--good and --bad are the same commit {rev}: nothing to bisect")]
     SameCommit {
@@ -434,10 +429,7 @@ impl Range {
         let on_line = match commits.first() {
             Some(first) => repo
                 .find_commit(*first)
-                .map_err(|e| BisectError::Git {
-                    rev: first.to_string(),
-                    message: e.message().to_owned(),
-                })?
+                .map_err(GitOp::new("commit").rev(first).wrap())?
                 .parent_id(0)
                 .is_ok_and(|p| p == good_id),
             None => false,
