@@ -111,6 +111,46 @@ fn config(dir: &Path, tag: &str, repo: &Path, branches: &[&str]) -> (PathBuf, Pa
     (path, sink)
 }
 
+/// What the daemon (`--once`) and `scan --post` left, each run on `repo`
+/// watching `branches` with a configuration, state and file sink of its own.
+struct Both {
+    _dir: tempfile::TempDir,
+    daemon_config: PathBuf,
+    daemon_sink: PathBuf,
+    post_json: String,
+    post_sink: PathBuf,
+}
+
+fn daemon_and_post(repo: &TestRepo, branches: &[&str]) -> Both {
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon_config, daemon_sink) = config(dir.path(), "daemon", repo.path(), branches);
+    let (post_config, post_sink) = config(dir.path(), "post", repo.path(), branches);
+    let (code, _, err) = abibot(&[
+        "daemon",
+        "--once",
+        "--config",
+        daemon_config.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let post = [
+        "scan",
+        "--post",
+        "--config",
+        post_config.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    let (code, post_json, err) = abibot(&post);
+    assert_eq!(code, 1, "{err}");
+    Both {
+        _dir: dir,
+        daemon_config,
+        daemon_sink,
+        post_json,
+        post_sink,
+    }
+}
+
 /// The flags describing what the configuration describes.
 fn flags(repo: &TestRepo) -> Vec<String> {
     let ignore = format!("name:{CFG_IGNORED}");
@@ -222,9 +262,6 @@ fn scan_breaks(json: &str) -> BTreeSet<(String, String)> {
 #[test]
 fn every_command_and_the_daemon_report_the_same_findings() {
     let (repo, branch) = history();
-    let dir = tempfile::tempdir().unwrap();
-    let (daemon_config, daemon_sink) = config(dir.path(), "daemon", repo.path(), &[&branch]);
-    let (post_config, post_sink) = config(dir.path(), "post", repo.path(), &[&branch]);
     let flags = flags(&repo);
 
     let (code, json, err) = run(&["scan", "--format", "json", "--module", FAT], &flags);
@@ -254,26 +291,12 @@ fn every_command_and_the_daemon_report_the_same_findings() {
     assert_eq!(code, 1, "{err}");
     assert!(markdown.contains("**Breaks `fat.ko`**"), "{markdown}");
 
-    let (code, _, err) = abibot(&[
-        "daemon",
-        "--once",
-        "--config",
-        daemon_config.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let (code, post_json, err) = abibot(&[
-        "scan",
-        "--post",
-        "--config",
-        post_config.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 1, "{err}");
+    let both = daemon_and_post(&repo, &[&branch]);
+    let (daemon_config, daemon_sink) = (&both.daemon_config, &both.daemon_sink);
 
     // Same findings, same ids: scan, scan --post and the daemon's record.
-    assert_eq!(listed(&post_json), scanned);
-    let record = recorded(&daemon_config);
+    assert_eq!(listed(&both.post_json), scanned);
+    let record = recorded(daemon_config);
     let record_ids: BTreeSet<&String> = record.keys().collect();
     assert_eq!(record_ids, scanned.keys().collect(), "{record:#?}");
     for (id, (short, kind, _)) in &record {
@@ -286,14 +309,14 @@ fn every_command_and_the_daemon_report_the_same_findings() {
 
     // Same comments: every problem the daemon recorded, posted by both
     // with identical bodies, each of them in scan's Markdown.
-    let daemon = posted(&daemon_sink);
+    let daemon = posted(daemon_sink);
     let problems: BTreeSet<&String> = record
         .iter()
         .filter(|(_, (_, _, status))| status != "info")
         .map(|(id, _)| id)
         .collect();
     assert_eq!(daemon.keys().collect::<BTreeSet<_>>(), problems);
-    assert_eq!(posted(&post_sink), daemon);
+    assert_eq!(posted(&both.post_sink), daemon);
     for (id, (commit, body)) in &daemon {
         assert_eq!(commit, &scanned[id].0);
         assert!(
@@ -331,28 +354,9 @@ fn scan_post_walks_every_configured_branch_as_the_daemon_does() {
         reference(&imports, &changed),
     );
     let side = repo.commit("Side refresh").to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let branches = [main.as_str(), "side"];
-    let (daemon_config, daemon_sink) = config(dir.path(), "daemon", repo.path(), &branches);
-    let (post_config, post_sink) = config(dir.path(), "post", repo.path(), &branches);
-
-    let (code, _, err) = abibot(&[
-        "daemon",
-        "--once",
-        "--config",
-        daemon_config.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let (code, json, err) = abibot(&[
-        "scan",
-        "--post",
-        "--config",
-        post_config.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 1, "{err}");
-    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let both = daemon_and_post(&repo, &[&main, "side"]);
+    let json = &both.post_json;
+    let doc: serde_json::Value = serde_json::from_str(json).unwrap();
     let ids: Vec<&str> = doc["findings"]
         .as_array()
         .unwrap()
@@ -360,17 +364,17 @@ fn scan_post_walks_every_configured_branch_as_the_daemon_does() {
         .map(|f| f["id"].as_str().unwrap())
         .collect();
     // The shared history's findings once each, and the side branch's.
-    assert_eq!(ids.len(), listed(&json).len(), "an id twice: {json}");
-    let record = recorded(&daemon_config);
+    assert_eq!(ids.len(), listed(json).len(), "an id twice: {json}");
+    let record = recorded(&both.daemon_config);
     assert_eq!(
-        listed(&json).keys().collect::<Vec<_>>(),
+        listed(json).keys().collect::<Vec<_>>(),
         record.keys().collect::<Vec<_>>()
     );
     assert!(
         listed(&json).values().any(|(commit, _)| commit == &side),
         "{json}"
     );
-    assert_eq!(posted(&post_sink), posted(&daemon_sink));
+    assert_eq!(posted(&both.post_sink), posted(&both.daemon_sink));
 }
 
 #[test]
