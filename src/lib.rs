@@ -7,6 +7,8 @@
 //! [`formats`]), compared ([`compare`], with [`ignore`] rules) into
 //! [`findings`], rendered ([`report`]) and handed to a sink: stdout, or a
 //! forge ([`forge`]) through the restart-safe [`daemon`] and its [`state`].
+//! [`pipeline`] is the one place that chain is assembled for a repository,
+//! from one typed description of it, for every command and the daemon.
 //! [`elf`] and [`loadcheck`] answer the same questions from kernel binaries;
 //! [`bisect`] finds where a change happened. [`cli`] maps commands onto all
 //! of it; [`config`] is the daemon's configuration; [`demo`] the first run.
