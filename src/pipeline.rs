@@ -185,7 +185,12 @@ impl Pipeline<'_> {
         progress: impl FnMut(usize, usize),
         mut taken: impl FnMut(&mut Vec<Finding>),
     ) -> Result<Scan, HistoryError> {
-        let mut scanner = Scanner::new(&self.spec.name).watch(self.spec.watched.clone());
+        // What each ABI name promised before `from`: a revert there of a
+        // break made before the range is a restoration, not a break.
+        let promises = self.walker.promises_until(from)?;
+        let mut scanner = Scanner::new(&self.spec.name)
+            .watch(self.spec.watched.clone())
+            .knowing(promises);
         if !details {
             scanner = scanner.counts_only();
         }

@@ -76,11 +76,7 @@ fn json(finding: &Finding) -> serde_json::Value {
 #[test]
 fn reverting_a_hidden_break_is_a_restoration_not_another_break() {
     let (r, first) = published();
-    let path = reference("6.1.0-47");
-    r.write(&path, abi_file("6.1.0-50", FLAVOUR));
-    let broken = r.commit("Refresh ABI reference files");
-    r.write(&path, abi_file("6.1.0-47", FLAVOUR));
-    let revert = r.commit("Revert \"Refresh ABI reference files\"");
+    let (broken, revert) = break_and_revert(&r);
 
     let report = scan_counted(&r, WalkOptions::default()).report;
     assert_eq!(kinds(&at(&report, broken)), [FindingKind::HiddenBreak]);
@@ -174,4 +170,75 @@ fn a_reverted_bump_with_the_same_references_is_no_problem() {
     assert_eq!(names, ["6.1.0-47", "6.1.0-50"]);
     assert_eq!(t.abis[0].distinct(), 1);
     assert!(!t.has_incompatible());
+}
+
+/// A release, a hidden break, and its revert; returns the break and the revert.
+fn break_and_revert(r: &TestRepo) -> (Oid, Oid) {
+    let path = reference("6.1.0-47");
+    r.write(&path, abi_file("6.1.0-50", FLAVOUR));
+    let broken = r.commit("Refresh ABI reference files");
+    r.write(&path, abi_file("6.1.0-47", FLAVOUR));
+    let revert = r.commit("Revert \"Refresh ABI reference files\"");
+    (broken, revert)
+}
+
+/// A walk that starts after the break (`--since`, the daemon's next poll)
+/// still knows what the name published before it.
+#[test]
+fn a_revert_after_the_range_start_is_still_a_restoration() {
+    let (r, first) = published();
+    let (broken, revert) = break_and_revert(&r);
+    let repo = r.path().to_str().unwrap();
+    let since = broken.to_string();
+    let (code, out, err) = abibot(&[
+        "scan", "--repo", repo, "--since", &since, "--format", "json",
+    ]);
+    assert_eq!(code, 0, "the fix is no problem: {out}\n{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let findings = doc["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{out}");
+    assert_eq!(findings[0]["kind"], "restoration");
+    assert_eq!(findings[0]["commit"], revert.to_string());
+    assert_eq!(findings[0]["flavours"][0]["published"], first.to_string());
+
+    let (code, out, err) = abibot(&[
+        "timeline", "--repo", repo, "--since", &since, "--format", "json",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let states = doc["abis"][0]["flavours"][FLAVOUR].as_array().unwrap();
+    assert_eq!(states.len(), 1, "{out}");
+    assert_eq!(states[0]["returns_to"], 1, "{out}");
+    assert_eq!(states[0]["incompatible"], false, "{out}");
+}
+
+/// The daemon comments on the break, and not on its fix, which arrives at
+/// a later poll.
+#[test]
+fn the_daemon_does_not_comment_on_the_fix() {
+    let (r, _) = published();
+    let path = reference("6.1.0-47");
+    r.write(&path, abi_file("6.1.0-50", FLAVOUR));
+    r.commit("Refresh ABI reference files");
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().join("comments.jsonl");
+    let branch = r.repo.head().unwrap().shorthand().unwrap().to_owned();
+    let config = dir.path().join("abibot.toml");
+    let text = format!(
+        "state = \"{state}\"\n[[repo]]\nname = \"linux\"\npath = \"{repo}\"\n\
+         branches = [\"{branch}\"]\nbackfill = true\n[repo.file]\npath = \"{sink}\"\n",
+        state = dir.path().join("state.sqlite").display(),
+        repo = r.path().display(),
+        sink = sink.display(),
+    );
+    std::fs::write(&config, text).unwrap();
+    let poll = || {
+        let (code, out, err) = abibot(&["daemon", "--once", "--config", config.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        std::fs::read_to_string(&sink).unwrap().lines().count()
+    };
+    assert_eq!(poll(), 1, "the break is commented on");
+    r.write(&path, abi_file("6.1.0-47", FLAVOUR));
+    r.commit("Revert \"Refresh ABI reference files\"");
+    assert_eq!(poll(), 1, "the revert is not");
 }

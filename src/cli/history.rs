@@ -385,7 +385,7 @@ pub(super) fn scan(args: ScanArgs) -> anyhow::Result<Outcome> {
 pub(super) fn timeline(args: TimelineArgs) -> anyhow::Result<Outcome> {
     let walk = args.history.open(&args.ignore, &[])?;
     let (mut pipeline, from, to) = walk.pipeline()?;
-    let mut timeline = Timeline::default();
+    let mut timeline = Timeline::knowing(pipeline.walker.promises_until(from)?);
     let current =
         with_progress(|progress| pipeline.walk(from, to, progress, |s| timeline.visit(s)))?;
     let rendered = match args.format {
