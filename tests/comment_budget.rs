@@ -10,14 +10,14 @@ mod fakes;
 use std::sync::Arc;
 use std::time::Duration;
 
-use abibot::config::{Config, RepoName};
+use abibot::config::RepoName;
 use abibot::daemon::Daemon;
 use abibot::findings::Finding;
 use abibot::forge::{RetryPolicy, github, gitlab, sink};
 use abibot::history::WalkOptions;
 use abibot::report::scan::finding_markdown;
 use abibot::state::FindingStatus;
-use common::{FLAVOURS, TestRepo, abi_file, debian_repo, scan_with};
+use common::{FLAVOURS, TestRepo, abi_file, debian_repo, github_daemon_config, scan_with};
 use fakes::{FakeGithub, GITHUB_MAX_BODY_CHARS};
 use git2::Oid;
 
@@ -83,21 +83,9 @@ fn fast() -> RetryPolicy {
 /// is returned with the directory holding its state.
 async fn daemon_posts(r: &TestRepo, gh: &FakeGithub) -> (Arc<Daemon>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
-    std::fs::write(&token, TOKEN).unwrap();
-    let branch = r.repo.head().unwrap().shorthand().unwrap().to_owned();
-    let text = format!(
-        "state = \"{}\"\n[[repo]]\nname = \"linux\"\npath = \"{}\"\nbranches = [\"{branch}\"]\nbackfill = true\n[repo.github]\nrepo = \"{REPO}\"\napi_url = \"{}\"\ntoken_file = \"{}\"\n",
-        dir.path().join("state.sqlite").display(),
-        r.path().display(),
-        gh.url(),
-        token.display(),
-    );
-    let daemon = Arc::new(
-        Daemon::new(Config::parse(&text, "budget.toml").unwrap())
-            .unwrap()
-            .with_retry_policy(fast()),
-    );
+    let backfill = "backfill = true\n";
+    let config = github_daemon_config(dir.path(), r, &gh.url(), REPO, TOKEN, backfill);
+    let daemon = Arc::new(Daemon::new(config).unwrap().with_retry_policy(fast()));
     let (_, result) = daemon.poll_once().await.pop().unwrap();
     let report = result.unwrap();
     assert_eq!(report.failed, 0, "the forge refused the comment");

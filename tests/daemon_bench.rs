@@ -13,39 +13,23 @@ mod fakes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use abibot::config::{Config, RepoName};
+use abibot::config::RepoName;
 use abibot::daemon::Daemon;
 use abibot::daemon::health::RepoStatus;
-use common::{FLAVOURS, TestRepo, abi_file, changelog, debian_repo, defines};
+use common::{
+    FLAVOURS, TestRepo, abi_file, changelog, defines, github_daemon_config, real_debian_repo,
+    write_real_references,
+};
 use fakes::FakeGithub;
-
-/// A Debian repository of ABI 6.1.0-47 with the three real amd64 references.
-fn baseline() -> TestRepo {
-    let r = debian_repo();
-    for f in FLAVOURS {
-        r.write(&format!("debian/abi/6.1.0-47/{f}"), abi_file("6.1.0-47", f));
-    }
-    r.commit("Release 6.1.170-3");
-    r
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark"]
 async fn commit_to_post_latency() {
     let gh = FakeGithub::start("o/linux", "tok").await;
     let dir = tempfile::tempdir().unwrap();
-    let r = baseline();
-    let token = dir.path().join("token");
-    std::fs::write(&token, "tok").unwrap();
-    let branch = r.repo.head().unwrap().shorthand().unwrap().to_owned();
-    let text = format!(
-        "state = \"{}\"\npoll_interval = \"1s\"\n[[repo]]\nname = \"linux\"\npath = \"{}\"\nbranches = [\"{branch}\"]\n[repo.github]\nrepo = \"o/linux\"\napi_url = \"{}\"\ntoken_file = \"{}\"\n",
-        dir.path().join("state.sqlite").display(),
-        r.path().display(),
-        gh.url(),
-        token.display()
-    );
-    let daemon = Arc::new(Daemon::new(Config::parse(&text, "bench.toml").unwrap()).unwrap());
+    let (r, _) = real_debian_repo();
+    let config = github_daemon_config(dir.path(), &r, &gh.url(), "o/linux", "tok", "");
+    let daemon = Arc::new(Daemon::new(config).unwrap());
     let name = RepoName::new("linux").unwrap();
     let running = tokio::spawn(daemon.clone().run());
     while daemon.health().repo(&name).unwrap().status != RepoStatus::Ok {
@@ -53,13 +37,12 @@ async fn commit_to_post_latency() {
     }
     let mut latencies = Vec::new();
     for i in 0..10 {
-        // Alternate the amd64 reference between 6.1.0-50's and 6.1.0-47's
-        // content under the same ABI name: a hidden break every time.
-        let version = if i % 2 == 0 { "6.1.0-50" } else { "6.1.0-47" };
-        r.write(
-            "debian/abi/6.1.0-47/amd64_none_amd64",
-            abi_file(version, "amd64_none_amd64"),
-        );
+        // A new CRC for the first symbol of 6.1.0-47's amd64 reference under
+        // the same ABI name: a hidden break every time (a state seen before
+        // would be a restoration, and not commented).
+        let mut reference = abi_file("6.1.0-47", "amd64_none_amd64");
+        reference[..10].copy_from_slice(format!("0x{:08x}", 0xabc0 + i).as_bytes());
+        r.write("debian/abi/6.1.0-47/amd64_none_amd64", reference);
         let landed = Instant::now();
         let commit = r.commit(&format!("Refresh ABI reference files ({i})"));
         loop {
@@ -119,7 +102,7 @@ fn synthetic_history() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(400);
-    let r = baseline();
+    let (r, _) = real_debian_repo();
     let mut abi = 47;
     let mut content = "6.1.0-47";
     let mut cloud_dropped = false;
@@ -133,9 +116,7 @@ fn synthetic_history() {
             );
             r.write("debian/config/defines", defines(&abi.to_string(), &[]));
             r.remove(&dir);
-            for f in FLAVOURS {
-                r.write(&format!("debian/abi/6.1.0-{abi}/{f}"), abi_file(content, f));
-            }
+            write_real_references(&r, &format!("6.1.0-{abi}"), content);
             cloud_dropped = false;
             r.commit(&format!("Bump ABI to {abi}"));
         } else if i % 20 == 0 {

@@ -18,7 +18,9 @@ use abibot::forge::RetryPolicy;
 use abibot::history::CommitSha;
 use abibot::state::FindingStatus;
 use common::markdown::outside_code;
-use common::{FLAVOURS, TestRepo, abi_file, changelog, debian_repo, defines, free_port, symvers};
+use common::{
+    TestRepo, abi_file, changelog, debian_repo, defines, free_port, symvers, write_real_references,
+};
 use fakes::{FakeGithub, FakeGitlab, Fault};
 use git2::Oid;
 
@@ -140,9 +142,7 @@ async fn poll(daemon: &Arc<Daemon>) -> PollReport {
 
 /// Debian bookworm 6.1.0-47, the three real amd64 references.
 fn real_baseline(r: &TestRepo) -> Oid {
-    for f in FLAVOURS {
-        r.write(&format!("debian/abi/6.1.0-47/{f}"), abi_file("6.1.0-47", f));
-    }
+    write_real_references(r, "6.1.0-47", "6.1.0-47");
     r.commit("Release 6.1.170-3")
 }
 
@@ -196,10 +196,7 @@ async fn hidden_break_is_commented_once_and_unrelated_commits_are_not() {
     assert_eq!(gh.requests("POST") + gh.requests("GET"), 0);
 
     // "Refresh ABI reference files" rewrites 6.1.0-47 with 6.1.0-50's CRCs.
-    for f in FLAVOURS {
-        env.repo
-            .write(&format!("debian/abi/6.1.0-47/{f}"), abi_file("6.1.0-50", f));
-    }
+    write_real_references(&env.repo, "6.1.0-47", "6.1.0-50");
     let refresh = env.repo.commit("Refresh ABI reference files");
     let second = poll(&daemon).await;
     assert_eq!(second.posted, 1);

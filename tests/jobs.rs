@@ -5,16 +5,11 @@ mod common;
 
 use abibot::history::cache::{MAX_JOBS, PoolError};
 use abibot::history::{HistoryError, WalkOptions, Walker};
-use common::{FLAVOURS, TestRepo, abi_file, debian_repo};
+use common::{TestRepo, real_debian_repo};
 
 /// A repository with references to parse (so a walk starts its threads).
 fn repo_with_references() -> TestRepo {
-    let r = debian_repo();
-    for f in FLAVOURS {
-        r.write(&format!("debian/abi/6.1.0-47/{f}"), abi_file("6.1.0-47", f));
-    }
-    r.commit("Release");
-    r
+    real_debian_repo().0
 }
 
 #[test]

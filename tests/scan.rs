@@ -5,7 +5,9 @@ mod common;
 use abibot::findings::FindingKind;
 use abibot::history::WalkOptions;
 use abibot::history::scan::ScanReport;
-use common::{FLAVOURS, TestRepo, abi_file, changelog, debian_repo, defines, scan_with, symvers};
+use common::{
+    TestRepo, changelog, debian_repo, defines, scan_with, symvers, write_real_references,
+};
 
 fn scan(repo: &TestRepo) -> ScanReport {
     scan_with(repo, WalkOptions::default()).0
@@ -28,15 +30,11 @@ fn refresh_hides_a_break_then_coverage_is_lost_then_a_bump() {
         changelog("6.1.170-3", "New upstream release"),
     );
     r.write("debian/config/defines", defines("47", &[]));
-    for f in FLAVOURS {
-        r.write(&format!("debian/abi/6.1.0-47/{f}"), abi_file("6.1.0-47", f));
-    }
+    write_real_references(&r, "6.1.0-47", "6.1.0-47");
     r.commit("Release 6.1.170-3");
     r.write("debian/changelog", changelog("6.1.170-3", "Fix a typo"));
     r.commit("Update changelog");
-    for f in FLAVOURS {
-        r.write(&format!("debian/abi/6.1.0-47/{f}"), abi_file("6.1.0-50", f));
-    }
+    write_real_references(&r, "6.1.0-47", "6.1.0-50");
     let refresh = r.commit("Refresh ABI reference files");
     r.write("debian/patches/bugfix/x86/fix.patch", "--- a\n+++ b\n");
     r.commit("Add a patch");
@@ -48,9 +46,7 @@ fn refresh_hides_a_break_then_coverage_is_lost_then_a_bump() {
     );
     r.write("debian/config/defines", defines("50", &[]));
     r.remove("debian/abi/6.1.0-47");
-    for f in FLAVOURS {
-        r.write(&format!("debian/abi/6.1.0-50/{f}"), abi_file("6.1.0-50", f));
-    }
+    write_real_references(&r, "6.1.0-50", "6.1.0-50");
     let bump = r.commit("Bump ABI to 50");
 
     let (report, parsed, _) = scan_with(&r, WalkOptions::default());

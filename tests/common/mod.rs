@@ -26,6 +26,48 @@ pub const FLAVOURS: [&str; 3] = [
     "amd64_rt_amd64",
 ];
 
+/// Stages the three real bookworm amd64 references with the content of ABI
+/// `content` under `debian/abi/<name>/` (`content` != `name` rewrites a
+/// name's references with another ABI's CRCs).
+pub fn write_real_references(r: &TestRepo, name: &str, content: &str) {
+    for f in FLAVOURS {
+        r.write(&format!("debian/abi/{name}/{f}"), abi_file(content, f));
+    }
+}
+
+/// A Debian repository whose first commit ("Release 6.1.170-3") is ABI
+/// 6.1.0-47 with its three real amd64 references; returns that commit too.
+pub fn real_debian_repo() -> (TestRepo, Oid) {
+    let r = debian_repo();
+    write_real_references(&r, "6.1.0-47", "6.1.0-47");
+    let release = r.commit("Release 6.1.170-3");
+    (r, release)
+}
+
+/// A daemon configuration (polling every second) watching `r`'s current
+/// branch as repository `linux`, posting to the GitHub API at `api_url`
+/// for `forge_repo` with `token`, written to a file in `dir`, which also
+/// holds the state. `repo_keys` are more lines of the `[[repo]]` table.
+pub fn github_daemon_config(
+    dir: &Path,
+    r: &TestRepo,
+    api_url: &str,
+    forge_repo: &str,
+    token: &str,
+    repo_keys: &str,
+) -> abibot::config::Config {
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, token).unwrap();
+    let branch = r.repo.head().unwrap().shorthand().unwrap().to_owned();
+    let text = format!(
+        "state = \"{state}\"\npoll_interval = \"1s\"\n[[repo]]\nname = \"linux\"\npath = \"{path}\"\nbranches = [\"{branch}\"]\n{repo_keys}[repo.github]\nrepo = \"{forge_repo}\"\napi_url = \"{api_url}\"\ntoken_file = \"{token}\"\n",
+        state = dir.join("state.sqlite").display(),
+        path = r.path().display(),
+        token = token_file.display(),
+    );
+    abibot::config::Config::parse(&text, "abibot.toml").unwrap()
+}
+
 /// An index entry for a regular file at `path`, for `Index::add_frombuffer`.
 pub fn blob_entry(path: &str) -> IndexEntry {
     abibot::history::file_entry(path, Oid::ZERO_SHA1)
