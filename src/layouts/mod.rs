@@ -594,7 +594,7 @@ mod tests {
     fn skipped_paths_escape_raw_names() {
         let entry = DirEntry {
             raw: b"amd64_none_\xff".to_vec(),
-            id: Oid::zero(),
+            id: Oid::ZERO_SHA1,
             kind: EntryKind::File,
         };
         assert_eq!(entry.file_name(), Err(SkipReason::NotUtf8));
