@@ -232,3 +232,40 @@ fn current_errors(step: &Step<'_>) -> Vec<RevisionError> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn config(modules: &str) -> Config {
+        let text = format!(
+            "state = \"s.sqlite\"\n[[repo]]\nname = \"linux\"\npath = \"/r\"\n\
+             branches = [\"main\"]\nroot = \"linux\"\nignore = [\"kfree\"]\n\
+             modules = [{modules}]\n[repo.stdout]\n"
+        );
+        Config::parse(&text, "abibot.toml").unwrap()
+    }
+
+    #[test]
+    fn a_configured_repository_keeps_its_typed_parts() {
+        let config = config("");
+        let spec = RepoSpec::of_config(&config.repos[0], 3).unwrap();
+        assert_eq!(spec.name, "linux");
+        assert_eq!(spec.walk.root.as_deref(), Some("linux"));
+        assert!(spec.walk.layout.is_none(), "detected, not forced");
+        assert_eq!(spec.walk.jobs, 3);
+        assert!(spec.ignore.matching("kfree", "vmlinux").is_some());
+        assert!(spec.watched.is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_module_names_the_repository_and_its_line() {
+        let config = config("\"/nonexistent/abibot-test.ko\"");
+        let err = RepoSpec::of_config(&config.repos[0], 0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("repository linux (line 2 of the configuration): modules: "));
+        assert!(err.contains("/nonexistent/abibot-test.ko"), "{err}");
+    }
+}
