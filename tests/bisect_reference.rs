@@ -64,7 +64,7 @@ fn options(
     ReferenceOptions {
         good: good.to_string(),
         bad: bad.to_string(),
-        flavours: flavours.iter().map(|f| (*f).to_owned()).collect(),
+        flavours: flavours.iter().map(|f| f.parse().unwrap()).collect(),
         predicate: Predicate {
             kind,
             symbols: symbols.iter().map(|s| (*s).to_owned()).collect(),

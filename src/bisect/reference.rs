@@ -34,7 +34,7 @@ pub struct ReferenceOptions {
     /// The bad end.
     pub bad: String,
     /// Flavours to judge (`amd64_none_amd64`); empty: every flavour at the good end.
-    pub flavours: Vec<String>,
+    pub flavours: Vec<FlavourKey>,
     /// What makes a revision bad.
     pub predicate: Predicate,
     /// The repository's description, built as for every command; its
@@ -130,18 +130,17 @@ fn baseline(
             .flavours
             .iter()
             .map(|name| {
-                flavours
-                    .keys()
-                    .find(|k| k.to_string() == *name)
-                    .ok_or_else(|| BisectError::UnknownFlavour {
-                        flavour: name.clone(),
+                flavours.get_key_value(name).map(|(k, _)| k).ok_or_else(|| {
+                    BisectError::UnknownFlavour {
+                        flavour: name.to_string(),
                         rev: rev.to_string(),
                         available: flavours
                             .keys()
                             .map(ToString::to_string)
                             .collect::<Vec<_>>()
                             .join(", "),
-                    })
+                    }
+                })
             })
             .collect::<Result<_, _>>()?
     };

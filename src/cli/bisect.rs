@@ -14,6 +14,7 @@ use crate::bisect::reference::{ReferenceOptions, bisect_references};
 use crate::bisect::{BisectReport, Kind, Predicate};
 use crate::pipeline::RepoSpec;
 use crate::report::bisect as render;
+use crate::symbols::FlavourKey;
 
 pub(crate) const BISECT_EXIT_CODES: &str = "\
 Exit codes:
@@ -46,7 +47,7 @@ pub struct BisectArgs {
     pub bad: String,
     /// Judge only this flavour (repeatable; default: every flavour at --good).
     #[arg(long = "flavour", value_name = "FLAVOUR", conflicts_with = "run")]
-    pub flavours: Vec<String>,
+    pub flavours: Vec<FlavourKey>,
     /// Watch only this symbol (repeatable; default: every symbol).
     #[arg(long = "symbol", value_name = "SYMBOL")]
     pub symbols: Vec<String>,

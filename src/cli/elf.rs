@@ -11,6 +11,7 @@ use super::{Outcome, print};
 use crate::elf::{ModuleInfo, ReadOptions, read_paths, read_paths_partial, unique_exports};
 use crate::formats::{self, Format};
 use crate::pipeline::RepoSpec;
+use crate::symbols::FlavourKey;
 
 pub(crate) const EXTRACT_EXIT_CODES: &str = "\
 Exit codes:
@@ -85,7 +86,7 @@ pub struct CheckModuleArgs {
     pub rev: Option<String>,
     /// With --repo: the flavour, as `<arch>_<featureset>_<flavour>` (`amd64_none_amd64`).
     #[arg(long, requires = "repo")]
-    pub flavour: Option<String>,
+    pub flavour: Option<FlavourKey>,
     /// With --repo: the packaging directory inside it (detected by default).
     #[arg(long, requires = "repo")]
     pub root: Option<String>,

@@ -638,7 +638,7 @@ impl<'r> Walker<'r> {
     pub fn reference_at(
         &mut self,
         rev: &str,
-        flavour: &str,
+        flavour: &FlavourKey,
     ) -> Result<(AbiName, Arc<SymbolSet>), HistoryError> {
         let commit = self.resolve(rev)?;
         let (state, _) = self.state_at(commit, None)?;
@@ -647,12 +647,12 @@ impl<'r> Walker<'r> {
                 rev: rev.to_owned(),
             });
         }
-        let found = state.sources.iter().find(|(k, _)| k.to_string() == flavour);
+        let found = state.sources.get_key_value(flavour);
         let Some((key, source)) = found else {
             let names: Vec<String> = state.sources.keys().map(ToString::to_string).collect();
             return Err(HistoryError::NoReference {
                 rev: rev.to_owned(),
-                flavour: flavour.to_owned(),
+                flavour: flavour.to_string(),
                 available: if names.is_empty() {
                     "none".to_owned()
                 } else {
