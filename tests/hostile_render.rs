@@ -4,6 +4,8 @@
 //! HTML, mention, link or extra table cell; text lets no control or
 //! bidirectional character through; JSON keeps the exact string.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ use abibot::ignore::{IgnoreRule, IgnoreRules};
 use abibot::loadcheck::{self, LoadReport, Problem, Severity};
 use abibot::report::{self, bisect, loadcheck as load, scan, timeline};
 use abibot::symbols::{AbiName, Crc, ExportKind, FlavourKey, Symbol, SymbolSet};
+use common::markdown::outside_code;
 
 /// Every hazard at once: HTML, a mention, a link, an autolink, table
 /// pipes (one after a backslash), a backtick, an ANSI escape, a carriage
@@ -90,15 +93,22 @@ fn scan_report() -> ScanReport {
 }
 
 fn timeline_data() -> Vec<AbiHistory> {
-    let state = |c, incompatible| State {
+    let state = |c, incompatible, came_back_from| State {
         content: "0".repeat(40),
         commit: sha(c),
         title: h("title"),
         incompatible,
+        returns_to: None,
+        came_back_from,
     };
+    // The second state is the name coming back from another (hostile) name.
+    let states = vec![
+        state('a', false, None),
+        state('b', true, Some(AbiName(h("came-back-from")))),
+    ];
     vec![AbiHistory {
         abi: AbiName(h("abi")),
-        flavours: BTreeMap::from([(h("flavour"), vec![state('a', false), state('b', true)])]),
+        flavours: BTreeMap::from([(h("flavour"), states)]),
     }]
 }
 
@@ -231,56 +241,6 @@ fn check_json(what: &str, out: &str, expected: &[String]) {
     );
 }
 
-/// A line without its code: spans of n backticks, and `<code>` elements.
-fn outside_code_line(line: &str, out: &mut String) {
-    let chars: Vec<char> = line.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let rest: String = chars[i..].iter().collect();
-        if rest.starts_with("<code>") {
-            let end = rest.find("</code>").expect("closed <code>");
-            i += rest[..end + "</code>".len()].chars().count();
-        } else if chars[i] == '`' {
-            let n = chars[i..].iter().take_while(|&&c| c == '`').count();
-            let fence: String = "`".repeat(n);
-            let after: String = chars[i + n..].iter().collect();
-            // The closing run must be exactly n long.
-            let close = (0..after.len())
-                .filter(|&j| after.is_char_boundary(j) && after[j..].starts_with(&fence))
-                .find(|&j| {
-                    !after[j + n..].starts_with('`') && (j == 0 || !after[..j].ends_with('`'))
-                });
-            match close {
-                Some(j) => i += n + after[..j + n].chars().count(),
-                None => {
-                    out.push_str(&fence);
-                    i += n;
-                }
-            }
-        } else {
-            out.push(chars[i]);
-            i += 1;
-        }
-    }
-    out.push('\n');
-}
-
-/// Markdown outside fenced blocks, code spans and `<code>` elements.
-fn outside_code(markdown: &str) -> String {
-    let mut out = String::new();
-    let mut fence: Option<usize> = None;
-    for line in markdown.lines() {
-        let ticks = line.chars().take_while(|&c| c == '`').count();
-        match fence {
-            Some(n) if ticks >= n && line.chars().all(|c| c == '`') => fence = None,
-            Some(_) => {}
-            None if ticks >= 3 => fence = Some(ticks),
-            None => outside_code_line(line, &mut out),
-        }
-    }
-    out
-}
-
 /// The cells of a table row as GFM splits it: a backslash escapes the next
 /// character, so `\\|` ends a cell and `\|` does not.
 fn cells(row: &str) -> usize {
@@ -372,7 +332,7 @@ fn timeline_renderers() {
     check_json(
         "timeline json",
         &timeline::json(&t, &[]),
-        &[h("abi"), h("title")],
+        &[h("abi"), h("title"), h("came-back-from")],
     );
 }
 
