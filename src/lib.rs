@@ -37,3 +37,4 @@ pub mod report;
 pub mod secrets;
 pub mod state;
 pub mod symbols;
+pub mod symtypes;
