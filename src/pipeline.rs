@@ -22,6 +22,7 @@ use crate::config::RepoConfig;
 use crate::elf::ReadErrors;
 use crate::findings::Finding;
 use crate::history::scan::{ScanReport, Scanner, WatchedModule};
+use crate::history::timeline::Timeline;
 use crate::history::{
     CommitSha, HistoryError, RevState, RevisionError, Severity, Step, WalkOptions, Walker,
 };
@@ -171,6 +172,20 @@ impl Pipeline<'_> {
             spec.judged(step, &mut visit);
         })?;
         Ok(current)
+    }
+
+    /// Every ABI name's states over the range (`timeline`), judged as
+    /// [`Pipeline::scan`] judges them, with the errors of `to`.
+    pub fn timeline(
+        &mut self,
+        from: Option<Oid>,
+        to: Oid,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<(Timeline, Vec<RevisionError>), HistoryError> {
+        // As for a scan: what each name promised before `from`.
+        let mut timeline = Timeline::knowing(self.walker.promises_until(from)?);
+        let current = self.walk(from, to, progress, |step| timeline.visit(step))?;
+        Ok((timeline, current))
     }
 
     /// Scans the range into findings. `details` keeps changed symbols

@@ -12,7 +12,6 @@ use super::{Outcome, print};
 use crate::config::RepoSource;
 use crate::history::cache::{DEFAULT_CACHE_BYTES, MAX_JOBS};
 use crate::history::scan::{ScanReport, ScanStats, WatchedModule};
-use crate::history::timeline::Timeline;
 use crate::history::{RevisionError, WalkOptions};
 use crate::layouts::Layout;
 use crate::layouts::generic::{Generic, GenericConfig};
@@ -385,9 +384,7 @@ pub(super) fn scan(args: ScanArgs) -> anyhow::Result<Outcome> {
 pub(super) fn timeline(args: TimelineArgs) -> anyhow::Result<Outcome> {
     let walk = args.history.open(&args.ignore, &[])?;
     let (mut pipeline, from, to) = walk.pipeline()?;
-    let mut timeline = Timeline::knowing(pipeline.walker.promises_until(from)?);
-    let current =
-        with_progress(|progress| pipeline.walk(from, to, progress, |s| timeline.visit(s)))?;
+    let (timeline, current) = with_progress(|progress| pipeline.timeline(from, to, progress))?;
     let rendered = match args.format {
         OutputFormat::Text => report::timeline::text(&timeline.abis),
         OutputFormat::Json => report::timeline::json(&timeline.abis, &timeline.errors),
