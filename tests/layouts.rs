@@ -7,18 +7,13 @@ use abibot::findings::FindingKind;
 use abibot::history::WalkOptions;
 use abibot::history::scan::ScanReport;
 use abibot::layouts::generic::{Generic, GenericConfig};
-use common::{TestRepo, changelog, debian_repo, defines, generic_options, scan_with, symvers};
+use common::{
+    TestRepo, changelog, debian_repo, defines, findings_of, generic_options, kabi_entry, scan_with,
+    symvers,
+};
 
 fn scan_report(repo: &TestRepo, options: WalkOptions) -> ScanReport {
     scan_with(repo, options).0
-}
-
-fn kinds(report: &ScanReport) -> Vec<(FindingKind, String, String)> {
-    report
-        .findings
-        .iter()
-        .map(|f| (f.kind, f.title.clone(), f.abi.to_string()))
-        .collect()
 }
 
 fn ubuntu(lines: &[(&str, &str, u32, &str)]) -> String {
@@ -59,7 +54,7 @@ fn ubuntu_versioned_file_and_ignores() {
     let report = scan_report(&r, WalkOptions::default());
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(
-        kinds(&report),
+        findings_of(&report),
         [
             (
                 FindingKind::HiddenBreak,
@@ -90,7 +85,7 @@ fn ubuntu_older_versioned_directory() {
     r.commit("Truncated reference");
     let report = scan_report(&r, WalkOptions::default());
     assert_eq!(
-        kinds(&report),
+        findings_of(&report),
         [(
             FindingKind::HiddenBreak,
             "Truncated reference".into(),
@@ -100,35 +95,31 @@ fn ubuntu_older_versioned_directory() {
     assert_eq!(report.findings[0].flavours[0].summary.removed, 1);
 }
 
-fn kabi(crc: u32, name: &str) -> String {
-    format!("#2-\n0x{crc:08x}\t{name}\tvmlinux\tEXPORT_SYMBOL\t\n")
-}
-
 #[test]
 fn redhat_stablelists() {
     let r = TestRepo::new();
     r.write("Makefile.rhelver", "RHEL_MAJOR = 9\nRHEL_MINOR = 4\n");
     r.write(
         "redhat/kabi/kabi-module/kabi_x86_64/alloc_pages",
-        kabi(1, "alloc_pages"),
+        kabi_entry(1, "alloc_pages"),
     );
     r.write(
         "redhat/kabi/kabi-module/kabi_x86_64/kfree",
-        kabi(2, "kfree"),
+        kabi_entry(2, "kfree"),
     );
     r.write(
         "redhat/kabi/kabi-module/kabi_aarch64/kfree",
-        kabi(2, "kfree"),
+        kabi_entry(2, "kfree"),
     );
     r.commit("base");
     r.write(
         "redhat/kabi/kabi-module/kabi_x86_64/new_sym",
-        kabi(3, "new_sym"),
+        kabi_entry(3, "new_sym"),
     );
     r.commit("Add to stablelist");
     r.write(
         "redhat/kabi/kabi-module/kabi_x86_64/kfree",
-        kabi(9, "kfree"),
+        kabi_entry(9, "kfree"),
     );
     r.commit("kfree changed");
     r.remove("redhat/kabi/kabi-module/kabi_aarch64");
@@ -137,7 +128,7 @@ fn redhat_stablelists() {
     r.commit("Broken entry");
     let report = scan_report(&r, WalkOptions::default());
     assert_eq!(
-        kinds(&report),
+        findings_of(&report),
         [
             (
                 FindingKind::HiddenBreak,
@@ -172,13 +163,13 @@ fn redhat_errors_name_the_entry_file_and_line() {
     let r = TestRepo::new();
     r.write("Makefile.rhelver", "RHEL_MAJOR = 9\nRHEL_MINOR = 4\n");
     let dir = "redhat/kabi/kabi-module/kabi_x86_64";
-    r.write(&format!("{dir}/kfree"), kabi(2, "kfree"));
+    r.write(&format!("{dir}/kfree"), kabi_entry(2, "kfree"));
     r.write(&format!("{dir}/kmalloc"), "#2-\n\n0x1\tkmalloc\n");
     r.commit("bad field count");
-    r.write(&format!("{dir}/kmalloc"), kabi(3, "kmalloc"));
+    r.write(&format!("{dir}/kmalloc"), kabi_entry(3, "kmalloc"));
     r.write(
         &format!("{dir}/kfree_copy"),
-        format!("\n{}", kabi(4, "kfree")),
+        format!("\n{}", kabi_entry(4, "kfree")),
     );
     r.commit("kfree listed twice");
     let report = scan_report(&r, WalkOptions::default());
@@ -212,7 +203,7 @@ fn generic_layout_from_configuration() {
     r.commit("Change arm");
     let report = scan_report(&r, generic_options());
     assert_eq!(
-        kinds(&report),
+        findings_of(&report),
         [(FindingKind::HiddenBreak, "Change arm".into(), "7".into())]
     );
     assert_eq!(report.findings[0].flavours[0].flavour, "arm_none_small");
@@ -251,7 +242,7 @@ fn debian_per_arch_abiname_and_defines_toml() {
     r.commit("Refresh arm64");
     let report = scan_report(&r, WalkOptions::default());
     assert_eq!(
-        kinds(&report),
+        findings_of(&report),
         [(
             FindingKind::HiddenBreak,
             "Refresh arm64".into(),
@@ -282,7 +273,7 @@ fn debian_per_arch_abiname_and_defines_toml() {
     t.commit("Real change");
     let report = scan_report(&t, WalkOptions::default());
     assert_eq!(
-        kinds(&report),
+        findings_of(&report),
         [(
             FindingKind::HiddenBreak,
             "Real change".into(),

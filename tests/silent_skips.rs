@@ -7,23 +7,27 @@
 mod common;
 
 use abibot::history::{RevisionError, Severity, WalkOptions};
-use common::{TestRepo, abibot, debian_repo, generic_options, scan_with, symvers};
+use common::{TestRepo, abibot, debian_repo, generic_options, kabi_entry, scan_with, symvers};
 
 const SYMLINK: u32 = 0o120000;
 const GITLINK: u32 = 0o160000;
 const EXECUTABLE: u32 = 0o100755;
 const FILE: u32 = 0o100644;
 
-/// (path, message) of each problem, with its severity.
-fn problems(errors: &[RevisionError]) -> Vec<(Severity, String, String)> {
-    errors
+/// Asserts that `errors` are exactly the warnings `expected` (path,
+/// message), in any order.
+fn assert_warnings(errors: &[RevisionError], expected: &[(String, &str)]) {
+    let mut got: Vec<(Severity, &str, &str)> = errors
         .iter()
-        .map(|e| (e.severity, e.path.clone(), e.message.clone()))
-        .collect()
-}
-
-fn warning(path: &str, message: &str) -> (Severity, String, String) {
-    (Severity::Warning, path.to_owned(), message.to_owned())
+        .map(|e| (e.severity, e.path.as_str(), e.message.as_str()))
+        .collect();
+    let mut expected: Vec<(Severity, &str, &str)> = expected
+        .iter()
+        .map(|(path, message)| (Severity::Warning, path.as_str(), *message))
+        .collect();
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected);
 }
 
 const NAME: &str = "not a reference name (<arch>_<featureset>_<flavour>): not read";
@@ -81,23 +85,22 @@ fn debian_reports_every_entry_it_does_not_read() {
             .iter()
             .all(|e| e.commit.as_str() == added.to_string())
     );
-    let mut got = problems(&report.errors);
-    got.sort();
-    let mut expected = vec![
-        warning(&format!("{dir}/.hidden"), NAME),
-        warning(&format!("{dir}/a_b"), NAME),
-        warning(&format!("{dir}/amd64"), NAME),
-        warning(&format!("{dir}/amd64_none_\\xff"), NOT_UTF8_SAYS),
-        warning(&format!("{dir}/amd64_none_cloud"), DIRECTORY_SAYS),
-        warning(&format!("{dir}/arm64_none_arm64"), SYMLINK_SAYS),
-        warning(&format!("{dir}/i386_none_686"), GITLINK_SAYS),
-        warning(
-            "debian/abi/README",
-            "not a reference name (a directory named after an ABI name): not read",
-        ),
-    ];
-    expected.sort();
-    assert_eq!(got, expected);
+    assert_warnings(
+        &report.errors,
+        &[
+            (format!("{dir}/.hidden"), NAME),
+            (format!("{dir}/a_b"), NAME),
+            (format!("{dir}/amd64"), NAME),
+            (format!("{dir}/amd64_none_\\xff"), NOT_UTF8_SAYS),
+            (format!("{dir}/amd64_none_cloud"), DIRECTORY_SAYS),
+            (format!("{dir}/arm64_none_arm64"), SYMLINK_SAYS),
+            (format!("{dir}/i386_none_686"), GITLINK_SAYS),
+            (
+                "debian/abi/README".to_owned(),
+                "not a reference name (a directory named after an ABI name): not read",
+            ),
+        ],
+    );
     // The gitlink is not parsed, the real references are.
     let mut walker = abibot::history::Walker::new(&r.repo, WalkOptions::default());
     let (state, _) = walker
@@ -152,24 +155,19 @@ fn ubuntu_reports_every_entry_it_does_not_read() {
     r.commit("Add entries");
     let (report, _, _) = scan_with(&r, WalkOptions::default());
     assert!(report.findings.is_empty(), "{:?}", report.findings);
-    let mut got = problems(&report.errors);
-    got.sort();
-    let mut expected = vec![
-        warning(
-            &format!("{arch}/.hidden"),
-            "not a reference name (<flavour>, or <flavour>.<suffix> beside it): not read",
-        ),
-        warning(&format!("{arch}/lowlatency"), SYMLINK_SAYS),
-        warning(&format!("{arch}/aws"), GITLINK_SAYS),
-        warning(&format!("{arch}/old"), DIRECTORY_SAYS),
-        warning("debian.master/abi/arm\\xff64", NOT_UTF8_SAYS),
-    ];
-    expected.sort();
-    assert_eq!(got, expected);
-}
-
-fn kabi(crc: u32, name: &str) -> String {
-    format!("#2-\n0x{crc:08x}\t{name}\tvmlinux\tEXPORT_SYMBOL\t\n")
+    assert_warnings(
+        &report.errors,
+        &[
+            (
+                format!("{arch}/.hidden"),
+                "not a reference name (<flavour>, or <flavour>.<suffix> beside it): not read",
+            ),
+            (format!("{arch}/lowlatency"), SYMLINK_SAYS),
+            (format!("{arch}/aws"), GITLINK_SAYS),
+            (format!("{arch}/old"), DIRECTORY_SAYS),
+            ("debian.master/abi/arm\\xff64".to_owned(), NOT_UTF8_SAYS),
+        ],
+    );
 }
 
 #[test]
@@ -177,35 +175,34 @@ fn redhat_reports_what_is_not_a_stablelist_entry() {
     let r = TestRepo::new();
     r.write("Makefile.rhelver", "RHEL_MAJOR = 9\nRHEL_MINOR = 4\n");
     let dir = "redhat/kabi/kabi-module/kabi_x86_64";
-    r.write(&format!("{dir}/kfree"), kabi(1, "kfree"));
+    r.write(&format!("{dir}/kfree"), kabi_entry(1, "kfree"));
     r.commit("base");
     // A symlink's blob is its target: it used to be parsed as an entry.
     r.write_raw(format!("{dir}/kmalloc").as_bytes(), SYMLINK, b"kfree", None);
-    let blob = r.repo.blob(kabi(2, "vmalloc").as_bytes()).unwrap();
+    let blob = r.repo.blob(kabi_entry(2, "vmalloc").as_bytes()).unwrap();
     r.write_raw(
         format!("{dir}/vmalloc").as_bytes(),
         GITLINK,
         b"",
         Some(blob),
     );
-    r.write(&format!("{dir}/sub/x"), kabi(3, "x"));
+    r.write(&format!("{dir}/sub/x"), kabi_entry(3, "x"));
     r.write("redhat/kabi/kabi-module/README", "about\n");
     r.commit("Add entries");
     let (report, _, _) = scan_with(&r, WalkOptions::default());
     assert!(report.findings.is_empty(), "{:?}", report.findings);
-    let mut got = problems(&report.errors);
-    got.sort();
-    let mut expected = vec![
-        warning(&format!("{dir}/kmalloc"), SYMLINK_SAYS),
-        warning(&format!("{dir}/vmalloc"), GITLINK_SAYS),
-        warning(&format!("{dir}/sub"), DIRECTORY_SAYS),
-        warning(
-            "redhat/kabi/kabi-module/README",
-            "not a reference name (kabi_<arch>, a directory): not read",
-        ),
-    ];
-    expected.sort();
-    assert_eq!(got, expected);
+    assert_warnings(
+        &report.errors,
+        &[
+            (format!("{dir}/kmalloc"), SYMLINK_SAYS),
+            (format!("{dir}/vmalloc"), GITLINK_SAYS),
+            (format!("{dir}/sub"), DIRECTORY_SAYS),
+            (
+                "redhat/kabi/kabi-module/README".to_owned(),
+                "not a reference name (kabi_<arch>, a directory): not read",
+            ),
+        ],
+    );
 }
 
 #[test]
@@ -222,18 +219,17 @@ fn generic_reports_what_its_template_does_not_match() {
     r.commit("Add entries");
     let (report, _, _) = scan_with(&r, generic_options());
     assert!(report.findings.is_empty(), "{:?}", report.findings);
-    let mut got = problems(&report.errors);
-    got.sort();
-    let mut expected = vec![
-        warning(
-            "abi/x86/notes.txt",
-            "not a reference name (abi/{arch}/{flavour}.symvers): not read",
-        ),
-        warning("abi/x86/small.symvers", SYMLINK_SAYS),
-        warning("abi/x86/old", DIRECTORY_SAYS),
-    ];
-    expected.sort();
-    assert_eq!(got, expected);
+    assert_warnings(
+        &report.errors,
+        &[
+            (
+                "abi/x86/notes.txt".to_owned(),
+                "not a reference name (abi/{arch}/{flavour}.symvers): not read",
+            ),
+            ("abi/x86/small.symvers".to_owned(), SYMLINK_SAYS),
+            ("abi/x86/old".to_owned(), DIRECTORY_SAYS),
+        ],
+    );
 }
 
 /// Warnings are listed by `scan` and `timeline` without making the
@@ -269,13 +265,17 @@ fn a_symlinked_defines_is_an_error() {
     r.write_raw(b"debian/config/defines", SYMLINK, b"../defines.real", None);
     let linked = r.commit("Link defines");
     let (report, _, _) = scan_with(&r, WalkOptions::default());
-    let got = problems(&report.errors);
+    let got: Vec<(Severity, &str, &str)> = report
+        .errors
+        .iter()
+        .map(|e| (e.severity, e.path.as_str(), e.message.as_str()))
+        .collect();
     assert_eq!(
         got,
         [(
             Severity::Error,
-            "debian/config/defines".to_owned(),
-            "debian/config/defines: a symlink, not a regular file".to_owned()
+            "debian/config/defines",
+            "debian/config/defines: a symlink, not a regular file"
         )]
     );
     assert_eq!(report.errors[0].commit.as_str(), linked.to_string());

@@ -8,7 +8,10 @@ mod common;
 use abibot::findings::FindingKind;
 use abibot::history::scan::ScanReport;
 use abibot::history::{Severity, WalkOptions, Walker};
-use common::{TestRepo, changelog, debian_repo, defines, generic_options, scan_with, symvers};
+use common::{
+    TestRepo, changelog, changelog_to, debian_repo, defines, findings_of, generic_options,
+    kabi_entry, scan_with, symvers,
+};
 use git2::Oid;
 
 /// (commit, path, message) of each error.
@@ -21,14 +24,6 @@ fn errors(report: &ScanReport) -> Vec<(Oid, String, String)> {
             let commit = Oid::from_str(e.commit.as_str()).unwrap();
             (commit, e.path.clone(), e.message.clone())
         })
-        .collect()
-}
-
-fn kinds(report: &ScanReport) -> Vec<(FindingKind, String, String)> {
-    report
-        .findings
-        .iter()
-        .map(|f| (f.kind, f.title.clone(), f.abi.to_string()))
         .collect()
 }
 
@@ -66,7 +61,7 @@ fn conflict_markers_in_the_changelog_are_an_error_not_the_name_47() {
     // No name `47`, hence no bump: the refresh is judged under 6.1.0-47
     // once the changelog can be read again.
     assert_eq!(
-        kinds(&report),
+        findings_of(&report),
         [(
             FindingKind::HiddenBreak,
             "Resolve the changelog".into(),
@@ -93,7 +88,7 @@ fn conflict_markers_inside_the_first_entry_are_an_error() {
             "debian/changelog:3: merge-conflict marker `<<<<<<<`"
         )]
     );
-    assert!(report.findings.is_empty(), "{:?}", kinds(&report));
+    assert!(report.findings.is_empty(), "{:?}", findings_of(&report));
 }
 
 #[test]
@@ -130,15 +125,17 @@ fn an_empty_or_commented_abiname_is_an_error() {
             ),
         ]
     );
-    assert!(report.findings.is_empty(), "{:?}", kinds(&report));
+    assert!(report.findings.is_empty(), "{:?}", findings_of(&report));
 }
 
 #[test]
 fn an_empty_rhel_major_is_an_error() {
     let r = TestRepo::new();
     r.write("Makefile.rhelver", "RHEL_MAJOR = 9\nRHEL_MINOR = 4\n");
-    let entry = "#2-\n0x00000001\tkfree\tvmlinux\tEXPORT_SYMBOL\t\n";
-    r.write("redhat/kabi/kabi-module/kabi_x86_64/kfree", entry);
+    r.write(
+        "redhat/kabi/kabi-module/kabi_x86_64/kfree",
+        kabi_entry(1, "kfree"),
+    );
     r.commit("base");
     r.write("Makefile.rhelver", "RHEL_MAJOR =\nRHEL_MINOR = 4\n");
     let empty = r.commit("Empty major");
@@ -151,13 +148,7 @@ fn an_empty_rhel_major_is_an_error() {
             "Makefile.rhelver:1: RHEL_MAJOR is \"\", not a number"
         )]
     );
-    assert!(report.findings.is_empty(), "{:?}", kinds(&report));
-}
-
-fn ubuntu_changelog(version: &str, dist: &str) -> String {
-    format!(
-        "linux ({version}) {dist}; urgency=medium\n\n  * a\n\n -- T <t@example.org>  Mon, 01 Jan 2024 00:00:00 +0000\n"
-    )
+    assert!(report.findings.is_empty(), "{:?}", findings_of(&report));
 }
 
 fn ubuntu_repo() -> TestRepo {
@@ -170,7 +161,7 @@ fn ubuntu_repo() -> TestRepo {
     );
     r.write(
         "debian.master/changelog",
-        ubuntu_changelog("5.15.0-92.102", "UNRELEASED"),
+        changelog_to("5.15.0-92.102", "UNRELEASED", "a"),
     );
     r
 }
@@ -183,7 +174,7 @@ fn ubuntu_changelog_and_version_are_read_strictly() {
     r.commit("Start 5.15.0-92.102");
     r.write(
         "debian.master/changelog",
-        ubuntu_changelog("5.15.0-92.102", "jammy"),
+        changelog_to("5.15.0-92.102", "jammy", "a"),
     );
     let released = r.commit("Release to jammy");
     let mut walker = Walker::new(&r.repo, WalkOptions::default());
@@ -194,13 +185,13 @@ fn ubuntu_changelog_and_version_are_read_strictly() {
         "debian.master/changelog",
         format!(
             "<<<<<<< HEAD\n{}",
-            ubuntu_changelog("5.15.0-93.103", "jammy")
+            changelog_to("5.15.0-93.103", "jammy", "a")
         ),
     );
     let changelog = r.commit("Conflicted changelog");
     r.write(
         "debian.master/changelog",
-        ubuntu_changelog("5.15.0-93.103", "UNRELEASED"),
+        changelog_to("5.15.0-93.103", "UNRELEASED", "a"),
     );
     r.write(
         "debian.master/abi/version",
@@ -230,7 +221,7 @@ fn ubuntu_changelog_and_version_are_read_strictly() {
             ),
         ]
     );
-    assert!(report.findings.is_empty(), "{:?}", kinds(&report));
+    assert!(report.findings.is_empty(), "{:?}", findings_of(&report));
 }
 
 /// The changelog's distribution comes from the same strict parse as the
@@ -291,5 +282,5 @@ fn generic_abi_file_is_read_strictly() {
             ),
         ]
     );
-    assert!(report.findings.is_empty(), "{:?}", kinds(&report));
+    assert!(report.findings.is_empty(), "{:?}", findings_of(&report));
 }

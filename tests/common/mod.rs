@@ -68,6 +68,24 @@ pub fn github_daemon_config(
     abibot::config::Config::parse(&text, "abibot.toml").unwrap()
 }
 
+/// A daemon configuration file in `dir` watching `r`'s current branch from
+/// its root (`backfill = true`) as repository `linux`, with its state in
+/// `dir` and comments written to a file sink: (configuration, sink).
+pub fn file_sink_daemon_config(dir: &Path, r: &TestRepo) -> (PathBuf, PathBuf) {
+    let sink = dir.join("comments.jsonl");
+    let branch = r.repo.head().unwrap().shorthand().unwrap().to_owned();
+    let config = dir.join("abibot.toml");
+    let text = format!(
+        "state = \"{state}\"\n[[repo]]\nname = \"linux\"\npath = \"{repo}\"\n\
+         branches = [\"{branch}\"]\nbackfill = true\n[repo.file]\npath = \"{sink}\"\n",
+        state = dir.join("state.sqlite").display(),
+        repo = r.path().display(),
+        sink = sink.display(),
+    );
+    std::fs::write(&config, text).unwrap();
+    (config, sink)
+}
+
 /// An index entry for a regular file at `path`, for `Index::add_frombuffer`.
 pub fn blob_entry(path: &str) -> IndexEntry {
     abibot::history::file_entry(path, Oid::ZERO_SHA1)
@@ -347,6 +365,20 @@ pub fn defines(abiname: &str, ignore: &[&str]) -> String {
     }
     text.push_str("\n[base]\narches:\n amd64\n");
     text
+}
+
+/// A kABI stablelist entry (`redhat/kabi/kabi-module/kabi_<arch>/<name>`).
+pub fn kabi_entry(crc: u32, name: &str) -> String {
+    format!("#2-\n0x{crc:08x}\t{name}\tvmlinux\tEXPORT_SYMBOL\t\n")
+}
+
+/// Each finding of `report` as (kind, commit title, ABI name).
+pub fn findings_of(report: &ScanReport) -> Vec<(abibot::findings::FindingKind, String, String)> {
+    report
+        .findings
+        .iter()
+        .map(|f| (f.kind, f.title.clone(), f.abi.to_string()))
+        .collect()
 }
 
 /// A small Module.symvers body: `name crc` pairs in vmlinux.
