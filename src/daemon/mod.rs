@@ -446,7 +446,8 @@ impl Daemon {
             Start::Backfill | Start::After(_) | Start::UpToDate => {}
         }
         for e in &scan.errors {
-            tracing::warn!(commit = %e.commit.short(), path = %e.path, error = %e.message, "revision skipped");
+            // An error leaves the revision unread; a warning, one entry.
+            tracing::warn!(commit = %e.commit.short(), path = %e.path, error = %e.message, severity = ?e.severity, "revision problem");
         }
         let findings: Vec<NewFinding> = scan
             .findings
