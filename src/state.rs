@@ -70,15 +70,16 @@ pub enum StateError {
         known: i64,
     },
     /// A row holds a value abibot never writes (the file was edited by hand
-    /// or by another program): named, never guessed at.
-    #[error("state database {path}: {row}: {source}")]
+    /// or by another program): named, never guessed at. What is wrong is
+    /// part of the message, not a separate cause, so a chain says it once.
+    #[error("state database {path}: {row}: {error}")]
     BadRow {
         /// The database file.
         path: String,
         /// Which row, for instance `findings row 3`.
         row: String,
         /// What is wrong with its value.
-        source: Box<dyn std::error::Error + Send + Sync>,
+        error: Box<dyn std::error::Error + Send + Sync>,
     },
     /// An operator named a finding the database does not hold.
     #[error("state database {path}: no finding {id}")]
@@ -422,7 +423,7 @@ impl State {
                 Ok(bad) => StateError::BadRow {
                     path,
                     row: bad.row,
-                    source: bad.source,
+                    error: bad.error,
                 },
                 Err(e) => StateError::Sqlite {
                     path,
@@ -665,10 +666,10 @@ impl State {
 /// A value read from a row that is not what abibot writes there, with the
 /// row it came from; [`State`] turns it into [`StateError::BadRow`].
 #[derive(Debug, thiserror::Error)]
-#[error("{row}: {source}")]
+#[error("{row}: {error}")]
 struct BadRow {
     row: String,
-    source: Box<dyn std::error::Error + Send + Sync>,
+    error: Box<dyn std::error::Error + Send + Sync>,
 }
 
 /// Column `idx` of `r` as a validated `T` (a commit or finding id): a value
@@ -683,7 +684,7 @@ where
     T::try_from(text).map_err(|e| {
         let bad = BadRow {
             row: row(),
-            source: Box::new(e),
+            error: Box::new(e),
         };
         rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(bad))
     })
