@@ -242,12 +242,14 @@ type At<'a> = (usize, &'a Symbol);
 impl Collector<'_> {
     fn push(&mut self, kind: ChangeKind, incompatible: bool, old: Option<At>, new: Option<At>) {
         let subject = new.or(old).expect("a change has a side").1;
-        // A rule on either side's module covers a moved symbol, as a
-        // maintainer who ignores `module:old/path` would expect.
+        // A Debian rule on either side's module covers a moved symbol, as
+        // a maintainer who ignores `module:old/path` would expect; a SUSE
+        // severities rule looks at the reference side, and a FAIL there
+        // decides (the first matching rule does).
         let rule = self
             .ignore
-            .matching(&subject.name, &subject.module)
-            .or_else(|| old.and_then(|(_, o)| self.ignore.matching(&o.name, &o.module)));
+            .deciding(old.map(|(_, o)| o), new.map(|(_, n)| n))
+            .filter(|r| r.tolerates());
         let ignored = rule.is_some();
         self.out.summary.record(
             kind,

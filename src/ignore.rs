@@ -8,9 +8,20 @@
 //! - the glob must match the whole name or module path.
 //!
 //! Ubuntu's `abi.ignore` lists plain symbol names; they become `name:` rules.
+//!
+//! SUSE's `kabi/severities` rules ([`IgnoreRule::severity`]) differ: each
+//! says `PASS` (tolerate) or `FAIL`, the first rule that matches decides,
+//! `*` and `?` are shell wildcards that also match `/`, a pattern is
+//! matched against the module (with a `/`, or `vmlinux`), the namespace
+//! (all capitals) or the symbol name, and only the reference's (old) side
+//! of a change is consulted (the new side for an added symbol), as
+//! `rpm/kabi.pl` and suse-kabi-tools' `ksymvers` do. Every rule of the
+//! other forms says `PASS`, so first-match order decides nothing for them.
 
 use regex::{Regex, RegexSet};
 use serde::Serialize;
+
+use crate::symbols::Symbol;
 
 /// What an ignore rule is matched against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -20,6 +31,19 @@ pub enum Target {
     Name,
     /// The module path (`vmlinux`, `arch/x86/kvm/kvm`).
     Module,
+    /// The symbol namespace (SUSE severities only); a symbol without one
+    /// never matches.
+    Namespace,
+}
+
+/// What a matching rule says of a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// The change is tolerated (ignored).
+    Pass,
+    /// The change breaks the promise, whatever later rules say.
+    Fail,
 }
 
 /// One `ignore-changes` entry.
@@ -29,6 +53,11 @@ pub struct IgnoreRule {
     pub entry: String,
     /// What it matches.
     pub target: Target,
+    /// What it says when it matches (`Pass` but in SUSE severities).
+    pub verdict: Verdict,
+    /// Whether only the reference's (old) side of a change is looked at
+    /// (SUSE); otherwise either side matching is enough (Debian).
+    reference_only: bool,
     regex: Regex,
 }
 
@@ -80,6 +109,32 @@ const QUOTED_START: usize = 40;
 /// turn (the same answers, slower) so that many large globs are no error.
 type TargetSet = Option<(Option<RegexSet>, Vec<usize>)>;
 
+/// Translates a SUSE severities pattern to an anchored regex: `*` matches
+/// anything (`/` too), `?` one character, everything else is literal.
+fn wildcard_regex(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    out.push('^');
+    let mut literal = [0u8; 4];
+    for c in pattern.chars() {
+        match c {
+            '*' => out.push_str(".*"),
+            '?' => out.push('.'),
+            c => out.push_str(&regex::escape(c.encode_utf8(&mut literal))),
+        }
+    }
+    out.push('$');
+    out
+}
+
+/// Compiles an escaped regex for `entry`: only its size can fail.
+fn compile(regex: &str, entry: &str) -> Result<Regex, IgnoreError> {
+    Regex::new(regex).map_err(|e| IgnoreError::TooComplex {
+        start: entry.chars().take(QUOTED_START).collect(),
+        length: entry.len(),
+        reason: e.to_string(),
+    })
+}
+
 /// Translates a Debian glob to an anchored regex.
 fn glob_regex(glob: &str) -> String {
     let mut out = String::with_capacity(glob.len() + 8);
@@ -120,17 +175,57 @@ impl IgnoreRule {
                 entry: entry.to_owned(),
             });
         }
-        // Escaped, the glob is always valid syntax; only its size can fail.
-        let regex = Regex::new(&glob_regex(glob)).map_err(|e| IgnoreError::TooComplex {
-            start: entry.chars().take(QUOTED_START).collect(),
-            length: entry.len(),
-            reason: e.to_string(),
-        })?;
+        let regex = compile(&glob_regex(glob), entry)?;
         Ok(IgnoreRule {
             entry: entry.to_owned(),
             target,
+            verdict: Verdict::Pass,
+            reference_only: false,
             regex,
         })
+    }
+
+    /// A rule of SUSE's `kabi/severities`: `pattern` (non-empty, without
+    /// white space) is a module path when it has a `/` or is `vmlinux`, a
+    /// namespace when it has no lower-case letter, else a symbol name, as
+    /// suse-kabi-tools reads it. Its entry is `<pattern> <PASS|FAIL>`.
+    pub fn severity(pattern: &str, verdict: Verdict) -> Result<IgnoreRule, IgnoreError> {
+        let target = if pattern.contains('/') || pattern == "vmlinux" {
+            Target::Module
+        } else if pattern == pattern.to_uppercase() {
+            Target::Namespace
+        } else {
+            Target::Name
+        };
+        let word = match verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+        };
+        let entry = format!("{pattern} {word}");
+        Ok(IgnoreRule {
+            regex: compile(&wildcard_regex(pattern), &entry)?,
+            entry,
+            target,
+            verdict,
+            reference_only: true,
+        })
+    }
+
+    /// A rule tolerating every change, written `entry` (SUSE's
+    /// `kabi/<arch>/ignore-<flavour>`, which switches a flavour's check off).
+    pub fn everything(entry: &str) -> IgnoreRule {
+        IgnoreRule {
+            entry: entry.to_owned(),
+            target: Target::Name,
+            verdict: Verdict::Pass,
+            reference_only: false,
+            regex: Regex::new("").expect("empty regex"),
+        }
+    }
+
+    /// Whether a change this rule decides is tolerated.
+    pub fn tolerates(&self) -> bool {
+        self.verdict == Verdict::Pass
     }
 
     /// A rule that matches exactly one symbol name (Ubuntu's `abi.ignore`).
@@ -138,6 +233,8 @@ impl IgnoreRule {
         IgnoreRule {
             entry: format!("name:{name}"),
             target: Target::Name,
+            verdict: Verdict::Pass,
+            reference_only: false,
             regex: Regex::new(&format!("^{}$", regex::escape(name))).expect("escaped"),
         }
     }
@@ -154,6 +251,7 @@ pub struct IgnoreRules {
     rules: Vec<IgnoreRule>,
     names: TargetSet,
     modules: TargetSet,
+    namespaces: TargetSet,
 }
 
 impl IgnoreRules {
@@ -171,10 +269,12 @@ impl IgnoreRules {
         };
         let names = build(Target::Name);
         let modules = build(Target::Module);
+        let namespaces = build(Target::Namespace);
         IgnoreRules {
             rules,
             names,
             modules,
+            namespaces,
         }
     }
 
@@ -228,21 +328,63 @@ impl IgnoreRules {
 
     /// The first rule matching a symbol with this name in this module.
     pub fn matching(&self, name: &str, module: &str) -> Option<&IgnoreRule> {
+        self.first(name, module, None, |_| true)
+            .map(|i| &self.rules[i])
+    }
+
+    /// The rule that decides a change from `old` to `new` (either absent
+    /// for an addition or a removal): the first in order that matches,
+    /// looking at the reference side (`old`, else `new`) for every rule
+    /// and at the new side for rules that accept either side. The change is
+    /// tolerated when that rule [`tolerates`](IgnoreRule::tolerates) it.
+    pub fn deciding(&self, old: Option<&Symbol>, new: Option<&Symbol>) -> Option<&IgnoreRule> {
+        let reference = old.or(new)?;
+        let on_reference = self.first_of(reference, |_| true);
+        let on_new = match (old, new) {
+            (Some(_), Some(new)) => self.first_of(new, |r| !r.reference_only),
+            _ => None,
+        };
+        on_reference
+            .into_iter()
+            .chain(on_new)
+            .min()
+            .map(|i| &self.rules[i])
+    }
+
+    /// The index of the first rule `allowed` that matches `symbol`.
+    fn first_of(&self, symbol: &Symbol, allowed: impl Fn(&IgnoreRule) -> bool) -> Option<usize> {
+        let namespace = symbol.namespace.as_deref();
+        self.first(&symbol.name, &symbol.module, namespace, allowed)
+    }
+
+    /// The index of the first rule `allowed` that matches the name, the
+    /// module or the namespace.
+    fn first(
+        &self,
+        name: &str,
+        module: &str,
+        namespace: Option<&str>,
+        allowed: impl Fn(&IgnoreRule) -> bool,
+    ) -> Option<usize> {
         let first = |set: &TargetSet, text: &str| {
             let (set, index) = set.as_ref()?;
             match set {
-                Some(set) => set.matches(text).iter().next().map(|i| index[i]),
+                Some(set) => set
+                    .matches(text)
+                    .iter()
+                    .map(|i| index[i])
+                    .find(|&i| allowed(&self.rules[i])),
                 None => index
                     .iter()
                     .copied()
-                    .find(|&i| self.rules[i].is_match(text)),
+                    .find(|&i| allowed(&self.rules[i]) && self.rules[i].is_match(text)),
             }
         };
-        let found = match (first(&self.names, name), first(&self.modules, module)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        found.map(|i| &self.rules[i])
+        let namespaced = namespace.and_then(|ns| first(&self.namespaces, ns));
+        [first(&self.names, name), first(&self.modules, module), namespaced]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 

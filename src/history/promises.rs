@@ -264,8 +264,21 @@ impl Walker<'_> {
     /// commits: a revision that cannot be read is passed over.
     pub fn promises_until(&mut self, to: Option<Oid>) -> Result<Promises, HistoryError> {
         let mut promises = Promises::default();
+        self.history_until(to, |commit, _, state| promises.record(commit, state))?;
+        Ok(promises)
+    }
+
+    /// Hands `see` each commit up to `to` (included) where the layout's
+    /// inputs changed, oldest first: its id, the state before it and its
+    /// own, each with its sources, ABI name and distribution but no parsed
+    /// reference (what [`Walker::promises_until`] reads, at its cost).
+    pub fn history_until(
+        &mut self,
+        to: Option<Oid>,
+        mut see: impl FnMut(&CommitSha, &RevState, &RevState),
+    ) -> Result<(), HistoryError> {
         let Some(to) = to else {
-            return Ok(promises);
+            return Ok(());
         };
         let mut last = RevState::default();
         for oid in self.commits(None, to)? {
@@ -284,10 +297,10 @@ impl Walker<'_> {
             let Some(state) = state else {
                 continue;
             };
-            promises.record(&CommitSha::of(oid), &state);
+            see(&CommitSha::of(oid), &last, &state);
             last = state;
         }
-        Ok(promises)
+        Ok(())
     }
 
     /// Where each flavour's reference is in `tree`, unparsed (nothing
@@ -304,6 +317,11 @@ impl Walker<'_> {
             layout: Some(layout),
             inputs,
             sources: snapshot.flavours,
+            reference: crate::symbols::ReferenceSet {
+                abi: snapshot.abi,
+                flavours: BTreeMap::new(),
+            },
+            distribution: snapshot.distribution,
             ..RevState::default()
         }
     }
@@ -356,6 +374,7 @@ mod tests {
                 id,
                 storage: Storage::File(None),
                 ignore: Arc::default(),
+                symtypes: None,
             };
             RevState {
                 sources: [(key.clone(), source)].into(),

@@ -458,6 +458,7 @@ impl Pass<'_> {
                 id: entry.id,
                 storage: Storage::File(None),
                 ignore: Arc::new(ignore),
+                symtypes: None,
             };
             self.snapshot.flavours.insert(key, source);
         }

@@ -216,6 +216,7 @@ impl Generic {
                     id,
                     storage: Storage::File(Some(self.config.format)),
                     ignore: self.ignore.clone(),
+                    symtypes: None,
                 },
             );
         }

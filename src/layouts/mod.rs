@@ -237,6 +237,19 @@ pub struct FlavourSource {
     pub storage: Storage,
     /// Ignore rules that apply to this flavour.
     pub ignore: Arc<IgnoreRules>,
+    /// The genksyms type data the reference's CRCs were computed from, in
+    /// layouts that keep it beside the reference (SUSE's consolidated
+    /// `kabi/<arch>/symtypes-<flavour>`), to explain CRC changes.
+    pub symtypes: Option<SymtypesSource>,
+}
+
+/// Where a flavour's symtypes file is at a revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SymtypesSource {
+    /// Path of the file, from the repository root.
+    pub path: String,
+    /// Its blob id: equal ids mean equal type data.
+    pub id: Oid,
 }
 
 /// What one revision promises, before parsing any reference.

@@ -136,6 +136,7 @@ impl Redhat {
                     id: entry.id,
                     storage: Storage::KabiDir,
                     ignore: Arc::new(IgnoreRules::default()),
+                    symtypes: None,
                 },
             );
         }

@@ -301,6 +301,7 @@ impl Ubuntu {
                     id: entry.id,
                     storage: Storage::File(Some(Format::Ubuntu)),
                     ignore: Arc::new(ignore),
+                    symtypes: None,
                 },
             );
         }
