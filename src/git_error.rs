@@ -51,9 +51,11 @@ impl GitOp {
         self
     }
 
-    /// The operation talks to a remote: git's messages echo its URL, so the
-    /// whole message is redacted ([`crate::secrets::redact`]), and a
-    /// timeout names the settings that bound it.
+    /// The operation may involve a remote (everything the daemon does with a
+    /// watched repository): git's messages echo its URL, so the context,
+    /// the message and the kept error are redacted
+    /// ([`crate::secrets::redact`]), and a timeout names the settings that
+    /// bound it.
     pub fn remote(mut self) -> GitOp {
         self.remote = true;
         self
@@ -61,20 +63,23 @@ impl GitOp {
 
     /// git's error `e`, in this context.
     pub fn error(self, e: git2::Error) -> GitError {
+        if !self.remote {
+            return GitError(Box::new(Failure {
+                message: e.message().to_owned(),
+                op: self,
+                source: GitCause(e),
+            }));
+        }
+        // Even the error kept as the source is redacted: a `{:?}` must not
+        // show what the message hides.
+        let e = git2::Error::new(e.code(), e.class(), redact(e.message()));
         let mut message = e.message().to_owned();
-        if self.remote && e.code() == ErrorCode::Timeout {
+        if e.code() == ErrorCode::Timeout {
             message.push_str(TIMEOUT_HINT);
         }
-        let op = match self.remote {
-            true => self.redacted(),
-            false => self,
-        };
         GitError(Box::new(Failure {
-            message: match op.remote {
-                true => redact(&message).into_owned(),
-                false => message,
-            },
-            op,
+            message,
+            op: self.redacted(),
             source: GitCause(e),
         }))
     }
@@ -166,8 +171,8 @@ impl GitCause {
         self.0.class()
     }
 
-    /// The error as git gave it. Its message is not redacted: never show it
-    /// for an operation on a remote.
+    /// The error as git gave it (its message redacted, for an operation
+    /// on a remote).
     pub fn git2(&self) -> &git2::Error {
         &self.0
     }
@@ -230,6 +235,8 @@ mod tests {
             format!("timed out talking to {url}"),
         );
         let err = GitOp::new(format!("fetch {url}")).remote().error(e);
+        let debug = format!("{err:?}");
+        assert!(!debug.contains("ghp_0123456789abcdefghij"), "{debug}");
         let shown = format!("{:#}", anyhow::Error::new(err));
         assert!(!shown.contains("ghp_0123456789abcdefghij"), "{shown}");
         assert_eq!(
