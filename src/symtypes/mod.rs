@@ -408,7 +408,8 @@ pub enum ErrorKind {
     /// An unterminated quote.
     #[error("unterminated quote in {0:?}")]
     Unterminated(String),
-    /// Braces, parentheses or brackets that do not pair up.
+    /// A closing brace, parenthesis or bracket that closes nothing open, or
+    /// an opener of another kind.
     #[error("unbalanced {0:?} in the definition of {1}")]
     Unbalanced(char, String),
     /// The same record twice in one file.

@@ -340,7 +340,11 @@ fn declaration(
     })
 }
 
-/// Braces, parentheses and brackets must pair up.
+/// A closing brace, parenthesis or bracket must close the innermost open
+/// one. Openers left open at the end are accepted: genksyms writes them when
+/// it gives up on a declaration it cannot parse (Debian 6.1's
+/// `s#prefix_info` stops inside a packed union) and its CRC covers them as
+/// written.
 fn balanced(st: &Symtypes, tokens: &[Token], key: TypeKey) -> Result<(), ErrorKind> {
     let mut open = Vec::new();
     for &token in tokens {
@@ -357,13 +361,11 @@ fn balanced(st: &Symtypes, tokens: &[Token], key: TypeKey) -> Result<(), ErrorKi
             _ => continue,
         };
         if open.pop() != Some(want) {
-            return Err(ErrorKind::Unbalanced(text.chars().next().unwrap_or(' '), st.key_text(key)));
+            let c = text.chars().next().unwrap_or(' ');
+            return Err(ErrorKind::Unbalanced(c, st.key_text(key)));
         }
     }
-    match open.pop() {
-        Some(text) => Err(ErrorKind::Unbalanced(text.chars().next().unwrap_or(' '), st.key_text(key))),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 /// Keeps error messages short even for a huge word.
