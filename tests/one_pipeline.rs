@@ -377,6 +377,42 @@ fn scan_post_walks_every_configured_branch_as_the_daemon_does() {
     assert_eq!(posted(&both.post_sink), posted(&both.daemon_sink));
 }
 
+/// The commits after `since` up to the head, as the walk sees them.
+fn commits_after(repo: &TestRepo, since: git2::Oid) -> BTreeSet<String> {
+    let mut walk = repo.repo.revwalk().unwrap();
+    walk.push_head().unwrap();
+    walk.hide(since).unwrap();
+    walk.map(|c| c.unwrap().to_string()).collect()
+}
+
+#[test]
+fn scan_post_since_posts_what_the_daemon_found_after_it() {
+    let (repo, branch) = history();
+    let both = daemon_and_post(&repo, &[&branch]);
+    let refresh = repo
+        .repo
+        .revparse_single(":/Refresh ABI reference files")
+        .unwrap()
+        .id();
+    let later = commits_after(&repo, refresh);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, sink) = config(dir.path(), "since", repo.path(), &[&branch]);
+    let since = refresh.to_string();
+    let args = ["--config", config.to_str().unwrap(), "--since", &since];
+    let (code, json, err) = run(
+        &["scan", "--post", "--format", "json"],
+        &args.map(str::to_owned),
+    );
+    assert_eq!(code, 1, "{err}");
+    let mut expected = listed(&both.post_json);
+    expected.retain(|_, (commit, _)| later.contains(commit));
+    assert!(!expected.is_empty() && expected.len() < listed(&both.post_json).len());
+    assert_eq!(listed(&json), expected);
+    let mut comments = posted(&both.daemon_sink);
+    comments.retain(|_, (commit, _)| later.contains(commit));
+    assert_eq!(posted(&sink), comments);
+}
+
 #[test]
 fn scan_post_refuses_flags_that_would_walk_differently() {
     let (repo, branch) = history();

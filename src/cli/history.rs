@@ -64,11 +64,10 @@ fn jobs_parser() -> clap::builder::RangedU64ValueParser<usize> {
 
 /// What `scan --post` takes from the configuration: the flags that would
 /// walk something else than the daemon does.
-const POST_CONFLICTS: [&str; 10] = [
+const POST_CONFLICTS: [&str; 9] = [
     "repo",
     "branch",
     "range",
-    "since",
     "root",
     "layout",
     "generic_layout",
@@ -90,7 +89,7 @@ pub struct ScanArgs {
     /// branches, layout, root, ignore rules and modules; --repo-name picks
     /// the [[repo]]) and post a comment per problem finding through its
     /// forge; comments already there are not repeated. The flags that say
-    /// what to walk are refused with it.
+    /// what to walk are refused with it, but for --since.
     #[arg(long, requires = "config", conflicts_with_all = POST_CONFLICTS)]
     pub post: bool,
     /// The configuration file for --post.
@@ -282,9 +281,10 @@ fn scan_flags(args: &ScanArgs, details: bool) -> anyhow::Result<Scan> {
 }
 
 /// `scan --post`: the configuration's repository, walked as the daemon with
-/// `backfill` walks it: its `path`, every branch from its root, its
-/// description (layout, root, ignore rules, watched modules). Only the
-/// speed flags (`--jobs`, `--cache-mib`) come from the command line.
+/// `backfill` walks it: its `path`, every branch from its root (or from
+/// `--since`, as a later poll), its description (layout, root, ignore rules,
+/// watched modules). Besides `--since`, only the speed flags (`--jobs`,
+/// `--cache-mib`) come from the command line.
 fn scan_configured(target: &super::PostTarget, flags: &HistoryArgs) -> anyhow::Result<Scan> {
     let repo = target.repo();
     let RepoSource::Path(path) = &repo.source else {
@@ -303,7 +303,14 @@ fn scan_configured(target: &super::PostTarget, flags: &HistoryArgs) -> anyhow::R
     for branch in &repo.branches {
         let head = crate::daemon::git::branch_head(&git, repo, branch)?;
         let mut pipeline = spec.open(&git);
-        let scan = with_progress(|progress| pipeline.scan(None, head, true, progress, |_| {}))?;
+        // As the daemon's later polls: the commits after `--since`, knowing
+        // what each name promised before.
+        let from = flags
+            .since
+            .as_deref()
+            .map(|r| pipeline.resolve(r))
+            .transpose()?;
+        let scan = with_progress(|progress| pipeline.scan(from, head, true, progress, |_| {}))?;
         all = Some(match all {
             Some(so_far) => merged(so_far, scan),
             None => scan,
