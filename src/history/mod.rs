@@ -248,7 +248,7 @@ impl TreeSource for GitTree<'_> {
             Some((_, kind)) => {
                 return Err(TreeError {
                     path: path.to_owned(),
-                    message: format!("a {kind:?}, not a regular file").to_lowercase(),
+                    message: format!("{kind}, not a regular file"),
                     source: None,
                 });
             }

@@ -69,6 +69,18 @@ impl EntryKind {
     }
 }
 
+impl fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EntryKind::File => "a regular file",
+            EntryKind::Executable => "an executable file",
+            EntryKind::Symlink => "a symlink",
+            EntryKind::Gitlink => "a submodule (gitlink)",
+            EntryKind::Dir => "a directory",
+        })
+    }
+}
+
 /// One entry of a directory listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirEntry {
