@@ -18,7 +18,7 @@ use abibot::history::WalkOptions;
 use abibot::report::scan::finding_markdown;
 use abibot::state::FindingStatus;
 use common::{FLAVOURS, TestRepo, abi_file, debian_repo, github_daemon_config, scan_with};
-use fakes::{FakeGithub, GITHUB_MAX_BODY_CHARS};
+use fakes::{FakeGithub, GITHUB_MAX_BODY_CHARS, quick_retries};
 use git2::Oid;
 
 const TOKEN: &str = "ghp_budgetTestToken00000000000000000";
@@ -70,13 +70,7 @@ fn hidden_break(r: &TestRepo, n: usize) -> Finding {
 }
 
 fn fast() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 2,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(40),
-        max_rate_limit_wait: Duration::from_secs(10),
-        request_timeout: Duration::from_secs(20),
-    }
+    quick_retries(2, Duration::from_secs(20))
 }
 
 /// Runs one backfilling daemon poll over `r`, posting to `gh`; the daemon

@@ -21,20 +21,14 @@ use common::markdown::outside_code;
 use common::{
     TestRepo, abi_file, changelog, debian_repo, defines, free_port, symvers, write_real_references,
 };
-use fakes::{FakeGithub, FakeGitlab, Fault};
+use fakes::{FakeGithub, FakeGitlab, Fault, quick_retries};
 use git2::Oid;
 
 const TOKEN: &str = "ghp_daemonTestToken0000000000000000";
 const REPO: &str = "kernel-team/linux";
 
 fn fast() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(40),
-        max_rate_limit_wait: Duration::from_secs(10),
-        request_timeout: Duration::from_secs(2),
-    }
+    quick_retries(4, Duration::from_secs(2))
 }
 
 /// A packaging repository (changelog and defines of ABI 6.1.0-47 staged),

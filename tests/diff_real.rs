@@ -1,22 +1,16 @@
 //! `compare` on Debian's real bookworm references (tests/data, from Debian's archive).
 
-use std::path::PathBuf;
+mod common;
 
 use abibot::compare::{ChangeKind, Comparison, compare};
 use abibot::formats;
 use abibot::ignore::IgnoreRules;
 use abibot::symbols::{Crc, ExportKind, SymbolSet};
 
-fn data(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/debian-bookworm/abi")
-        .join(rel)
-}
-
+/// `<abi>/<flavour>` of tests/data's real references, parsed.
 fn load(rel: &str) -> SymbolSet {
-    let path = data(rel);
-    let bytes = std::fs::read(&path).unwrap();
-    formats::parse(&bytes, None, &path.display().to_string()).unwrap()
+    let (abi, flavour) = rel.split_once('/').unwrap();
+    formats::parse(&common::abi_file(abi, flavour), None, rel).unwrap()
 }
 
 fn diff(flavour: &str) -> Comparison {

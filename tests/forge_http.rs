@@ -18,7 +18,7 @@ use abibot::forge::{
     RetryPolicy,
 };
 use abibot::history::CommitSha;
-use fakes::{Fake, FakeGithub, FakeGitlab, Fault, INSTALLATION_ID};
+use fakes::{Fake, FakeGithub, FakeGitlab, Fault, INSTALLATION_ID, quick_retries};
 
 const TOKEN: &str = "ghp_test0123456789abcdef";
 
@@ -32,14 +32,9 @@ fn id() -> FindingId {
 }
 
 fn fast() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 5,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(40),
-        max_rate_limit_wait: Duration::from_secs(10),
-        // Long enough for a loaded CI machine; the slowness faults exceed it.
-        request_timeout: Duration::from_millis(1500),
-    }
+    // The timeout is long enough for a loaded CI machine; the slowness
+    // faults exceed it.
+    quick_retries(5, Duration::from_millis(1500))
 }
 
 struct Secret {

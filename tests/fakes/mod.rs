@@ -274,6 +274,19 @@ impl std::ops::Deref for FakeGithub {
     }
 }
 
+/// A retry policy for tests against the fakes: backoffs of milliseconds,
+/// so retries cost no time; how many attempts and how long one request may
+/// take are what each test chooses.
+pub fn quick_retries(max_attempts: u32, request_timeout: Duration) -> abibot::forge::RetryPolicy {
+    abibot::forge::RetryPolicy {
+        max_attempts,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+        max_rate_limit_wait: Duration::from_secs(10),
+        request_timeout,
+    }
+}
+
 /// A loopback server that hands every request to the responder `make`
 /// builds from a new [`Fake`] accepting `token` and the server's URL.
 async fn serve<R: wiremock::Respond + 'static>(
