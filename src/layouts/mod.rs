@@ -22,6 +22,7 @@ pub mod debian;
 pub mod defines;
 pub mod generic;
 pub mod redhat;
+pub mod suse;
 pub mod ubuntu;
 
 use std::collections::BTreeMap;
@@ -318,7 +319,12 @@ pub struct Registered {
 
 /// The named layouts, in the order detection tries them at each root
 /// (what each looks for does not occur in the others' trees).
-pub const REGISTRY: &[Registered] = &[debian::REGISTERED, ubuntu::REGISTERED, redhat::REGISTERED];
+pub const REGISTRY: &[Registered] = &[
+    debian::REGISTERED,
+    ubuntu::REGISTERED,
+    redhat::REGISTERED,
+    suse::REGISTERED,
+];
 
 /// The layout names accepted by `--layout` and configuration.
 pub const LAYOUT_NAMES: [&str; REGISTRY.len()] = {
@@ -601,7 +607,7 @@ mod tests {
 
     #[test]
     fn registry_names_and_kinds() {
-        assert_eq!(LAYOUT_NAMES, ["debian", "ubuntu", "redhat"]);
+        assert_eq!(LAYOUT_NAMES, ["debian", "ubuntu", "redhat", "suse"]);
         for name in LAYOUT_NAMES {
             let layout = Layout::named(name, "/linux/").unwrap();
             assert_eq!(layout.name(), name);
