@@ -6,6 +6,7 @@ mod daemon;
 mod diff;
 mod elf;
 mod history;
+mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -16,6 +17,7 @@ pub use daemon::{
 pub use diff::{DiffArgs, ignore_rules};
 pub use elf::{CheckFormat, CheckModuleArgs, ExtractArgs, ExtractFormat};
 pub use history::{HistoryArgs, ScanArgs, TimelineArgs};
+pub use verify::{VerifyArgs, VerifyFormat};
 
 pub(crate) const EXIT_CODES: &str = "\
 Exit codes:
@@ -63,6 +65,10 @@ pub enum Command {
     /// Build a small packaging repository from real Debian references and
     /// show the comments the daemon would post on it (no setup, no network).
     Demo(DemoArgs),
+    /// Recompute every export's CRC from genksyms symtypes and compare it
+    /// with a Module.symvers: is this pair from the same build?
+    #[command(after_help = verify::VERIFY_EXIT_CODES)]
+    Verify(VerifyArgs),
 }
 
 /// What a command concluded, mapped onto the process exit code.
@@ -97,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Config(args) => daemon::config(args),
         Command::State(args) => daemon::state(args),
         Command::Demo(args) => daemon::demo(args),
+        Command::Verify(args) => verify::run(args),
     }
 }
 
