@@ -133,6 +133,11 @@ fn a_reverted_bump_with_other_references_is_judged_against_the_first_publication
     assert_eq!(doc["flavours"][0]["came_back_from"], "6.1.0-50");
     assert_eq!(doc["flavours"][0]["published"], first.to_string());
     assert!(found[0].flavours[0].summary.incompatible > 0);
+    let said = abibot::report::scan::headline(found[0], &|s: &str| s.to_owned());
+    assert!(
+        said.starts_with("ABI 6.1.0-47 came back from 6.1.0-50, but the references of 1 flavour are incompatible with what it first published"),
+        "{said}"
+    );
     // 6.1.0-47's first publication was let go at the bump and found again
     // by object id (no set is kept for a name not in force).
     let stats = &walker.loader.stats;
