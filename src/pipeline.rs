@@ -200,12 +200,12 @@ impl Pipeline<'_> {
         progress: impl FnMut(usize, usize),
         mut taken: impl FnMut(&mut Vec<Finding>),
     ) -> Result<Scan, HistoryError> {
-        // What each ABI name promised before `from`: a revert there of a
-        // break made before the range is a restoration, not a break.
-        let promises = self.walker.promises_until(from)?;
-        let mut scanner = Scanner::new(&self.spec.name)
-            .watch(self.spec.watched.clone())
-            .knowing(promises);
+        let mut scanner = Scanner::new(&self.spec.name).watch(self.spec.watched.clone());
+        // What happened before `from`: what each ABI name promised (a
+        // revert there of a break made before the range is a restoration),
+        // flavours whose check was turned off.
+        self.walker
+            .history_until(from, |commit, last, state| scanner.learn(commit, last, state))?;
         if !details {
             scanner = scanner.counts_only();
         }

@@ -9,7 +9,10 @@ use abibot::findings::{Finding, FindingKind};
 use abibot::history::WalkOptions;
 use abibot::history::scan::ScanReport;
 use abibot::report::scan::{finding_markdown, scan_json, scan_text};
-use common::{FLAVOURS, TestRepo, changelog_to, debian_repo, defines, scan_with, symvers};
+use common::{
+    FLAVOURS, TestRepo, abibot, abibot_on, changelog_to, debian_repo, defines,
+    file_sink_daemon_config, scan_with, symvers,
+};
 use git2::Oid;
 
 /// A small reference, the same for every flavour.
@@ -182,4 +185,46 @@ fn a_release_with_the_new_references_is_clean() {
     let report = scan(&r);
     assert_eq!(kinds(&report), [FindingKind::Unchecked]);
     assert!(!report.has_problems());
+}
+
+/// A scan that starts after the rename (`--since`, as the daemon's next
+/// poll does) still knows since when the check has been off.
+#[test]
+fn a_release_after_the_range_start_still_names_the_rename() {
+    let r = released_then_unreleased();
+    r.write("debian/config/defines", defines("47-2", &[]));
+    let rename = r.commit("Add fullcone NAT; abiname 47-2");
+    let released = release(&r, "6.1.170-4");
+
+    let since = rename.to_string();
+    let (code, out, err) = abibot_on("scan", &r, &["--since", &since, "--format", "json"]);
+    assert_eq!(code, 1, "a problem: {out}\n{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let findings = doc["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{out}");
+    assert_eq!(findings[0]["kind"], "unchecked-release");
+    assert_eq!(findings[0]["commit"], released.to_string());
+    assert_eq!(findings[0]["unchecked_since"], since);
+}
+
+/// The daemon says nothing at the rename (informational) and comments on
+/// the release, which arrives at a later poll.
+#[test]
+fn the_daemon_comments_on_the_release_at_a_later_poll() {
+    let r = released_then_unreleased();
+    r.write("debian/config/defines", defines("47-2", &[]));
+    r.commit("Add fullcone NAT; abiname 47-2");
+    let dir = tempfile::tempdir().unwrap();
+    let (config, sink) = file_sink_daemon_config(dir.path(), &r);
+    let poll = || {
+        let config = config.to_str().unwrap();
+        let (code, out, err) = abibot(&["daemon", "--once", "--config", config]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        std::fs::read_to_string(&sink).unwrap_or_default()
+    };
+    assert_eq!(poll().lines().count(), 0, "the rename is not commented on");
+    release(&r, "6.1.170-4");
+    let comments = poll();
+    assert_eq!(comments.lines().count(), 1, "{comments}");
+    assert!(comments.contains("release without ABI check"), "{comments}");
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::detect::{self, Detector, Facts, facts::kept};
 use super::promises::Promises;
-use super::{RevisionError, Step};
+use super::{CommitSha, RevState, RevisionError, Step};
 use crate::compare::Comparison;
 use crate::elf::{ElfError, ElfErrorKind, ObjectKind, ReadErrors, ReadOptions, read_paths};
 use crate::findings::{Finding, FlavourChange};
@@ -134,12 +134,17 @@ impl Scanner {
         self
     }
 
-    /// Knows what each ABI name promised before the range it will scan
-    /// ([`super::Walker::promises_until`]), so a revert of a break made
-    /// before the range is a restoration there too.
-    pub fn knowing(mut self, promises: Promises) -> Scanner {
-        self.promises = promises;
-        self
+    /// Learns from a commit before the range it will scan (fed by
+    /// [`super::Walker::history_until`]): what each ABI name promised, so a
+    /// revert of a break made before the range is a restoration there too,
+    /// and each detector's state (flavours whose check is off, since when),
+    /// so a range or a daemon's poll judges its commits as a scan of the
+    /// whole history would.
+    pub fn learn(&mut self, commit: &CommitSha, parent: &RevState, state: &RevState) {
+        self.promises.record(commit, state);
+        for detector in &mut self.detectors {
+            detector.learn(commit, parent, state);
+        }
     }
 
     /// Also says, for each finding, which of these modules it breaks, and

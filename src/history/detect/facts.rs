@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use crate::compare::{Comparison, compare, compare_keeping};
 use crate::findings::{Finding, FindingKind, FlavourChange, ModuleImpact, finding_id};
-use crate::history::scan::{KEPT_CHANGES_PER_KIND, WatchedModule, judge_refresh};
 use crate::history::cache::Reload;
 use crate::history::promises::{Consult, Promised, Promises};
+use crate::history::scan::{KEPT_CHANGES_PER_KIND, WatchedModule, judge_refresh};
 use crate::history::{CommitSha, RevState, RevisionError};
 use crate::ignore::IgnoreRules;
 use crate::layouts::{FlavourSource, Layout, LayoutKind};
@@ -173,16 +173,8 @@ impl<'a> Facts<'a> {
                     broken_imports: self.broken_imports(oset, nset),
                 })
             }
-            (Some((os, _)), None) => {
-                let abi_stayed = state.reference.abi.as_ref() == Some(&os.abi)
-                    || state.reference.abi.is_none()
-                        && parent.reference.abi.as_ref() == Some(&os.abi);
-                if abi_stayed {
-                    FlavourFact::Lost { old: os }
-                } else {
-                    FlavourFact::Unreferenced { old: os }
-                }
-            }
+            (Some((os, _)), None) if keeps_name(os, parent, state) => FlavourFact::Lost { old: os },
+            (Some((os, _)), None) => FlavourFact::Unreferenced { old: os },
             (Some((os, oset)), Some((ns, nset))) => {
                 if let Some(fact) = self.returned(key, ns, nset, Some(&os.abi), known) {
                     return Some(fact);
@@ -343,6 +335,28 @@ impl<'a> Facts<'a> {
             .map(ToString::to_string)
             .collect()
     }
+}
+
+/// Whether the name `old` covered its flavour with is still in force after
+/// the commit from `parent` to `state` (when `state` names none, the
+/// parent's name is taken as kept): a reference gone under a kept name is
+/// lost coverage, under a changed one the flavour is unreferenced.
+fn keeps_name(old: &FlavourSource, parent: &RevState, state: &RevState) -> bool {
+    state.reference.abi.as_ref() == Some(&old.abi)
+        || state.reference.abi.is_none() && parent.reference.abi.as_ref() == Some(&old.abi)
+}
+
+/// The flavours that had a reference in `parent` and have none in `state`
+/// because the ABI name changed ([`FlavourFact::Unreferenced`]), with their
+/// old source. Reads only where references are, never their content, so it
+/// serves commits before a scan's range too.
+pub fn unreferenced<'s>(
+    parent: &'s RevState,
+    state: &'s RevState,
+) -> impl Iterator<Item = (&'s FlavourKey, &'s FlavourSource)> {
+    parent.sources.iter().filter(move |(key, old)| {
+        !state.sources.contains_key(*key) && !keeps_name(old, parent, state)
+    })
 }
 
 /// Compares two sets keeping up to [`KEPT_CHANGES_PER_KIND`] changes of each kind.

@@ -11,7 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Detector, Entry, Facts, FlavourFact};
+use super::facts::unreferenced;
+use super::{Detector, Entry, Facts};
 use crate::findings::{Finding, FindingKind, FlavourChange};
 use crate::history::{CommitSha, RevState};
 use crate::symbols::{AbiName, FlavourKey};
@@ -38,21 +39,19 @@ pub struct UncheckedRelease {
 }
 
 impl UncheckedRelease {
-    /// Records the flavours whose check this commit turned off, and forgets
-    /// those that have a reference again.
-    fn track(&mut self, facts: &Facts<'_>) {
-        for (key, fact) in &facts.flavours {
-            if let FlavourFact::Unreferenced { old } = fact {
-                let lapse = Lapse {
-                    since: facts.commit.clone(),
-                    checked_under: old.abi.clone(),
-                    path: old.path.clone(),
-                };
-                self.unchecked.entry((*key).clone()).or_insert(lapse);
-            }
+    /// Records the flavours whose check the commit from `parent` to `state`
+    /// turned off, and forgets those that have a reference again.
+    fn track(&mut self, commit: &CommitSha, parent: &RevState, state: &RevState) {
+        for (key, old) in unreferenced(parent, state) {
+            let lapse = Lapse {
+                since: commit.clone(),
+                checked_under: old.abi.clone(),
+                path: old.path.clone(),
+            };
+            self.unchecked.entry(key.clone()).or_insert(lapse);
         }
-        let checked = &facts.state.sources;
-        self.unchecked.retain(|key, _| !checked.contains_key(key));
+        self.unchecked
+            .retain(|key, _| !state.sources.contains_key(key));
     }
 }
 
@@ -67,8 +66,12 @@ pub fn is_release(parent: &RevState, state: &RevState) -> bool {
 }
 
 impl Detector for UncheckedRelease {
+    fn learn(&mut self, commit: &CommitSha, parent: &RevState, state: &RevState) {
+        self.track(commit, parent, state);
+    }
+
     fn detect(&mut self, facts: &Facts<'_>, out: &mut Vec<Finding>) {
-        self.track(facts);
+        self.track(facts.commit, facts.parent, facts.state);
         if !is_release(facts.parent, facts.state) {
             return;
         }
