@@ -4,7 +4,7 @@
 //! from clap's own description of [`abibot::cli::Cli`], so a flag added to the
 //! code without a README line fails here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use clap::CommandFactory;
 
@@ -65,20 +65,52 @@ fn long_flags(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The value lists the README gives after a flag (`--format text|json`),
+/// in the order they stand.
+fn shown_values(text: &str) -> Vec<(String, BTreeSet<String>)> {
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || "[]()".contains(c))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .windows(2)
+        .filter_map(|pair| Some((pair[0].strip_prefix("--")?, pair[1])))
+        .filter(|(_, values)| values.contains('|'))
+        .map(|(flag, values)| {
+            (
+                flag.to_owned(),
+                values.split('|').map(str::to_owned).collect(),
+            )
+        })
+        .collect()
+}
+
 /// What a command accepts: its long flags (with the global ones of its
-/// parents) and the value names of its positional arguments that have no
-/// default, as `--help` shows them.
+/// parents), the values of those that take one of a list, and the value
+/// names of its positional arguments that have no default, as `--help`
+/// shows them.
 struct Accepted {
     flags: BTreeSet<String>,
+    values: BTreeMap<String, BTreeSet<String>>,
     positionals: Vec<String>,
 }
 
 fn accepted(command: &clap::Command, inherited: &BTreeSet<String>) -> Accepted {
     let mut flags = inherited.clone();
+    let mut values = BTreeMap::new();
     let mut positionals = Vec::new();
     for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
         if let Some(long) = arg.get_long() {
             flags.insert(long.to_owned());
+            let possible: BTreeSet<String> = arg
+                .get_possible_values()
+                .iter()
+                .filter(|v| !v.is_hide_set())
+                .map(|v| v.get_name().to_owned())
+                .collect();
+            if arg.get_action().takes_values() && !possible.is_empty() {
+                values.insert(long.to_owned(), possible);
+            }
         } else if arg.is_positional() && arg.get_default_values().is_empty() {
             // One with a default (`config check [FILE]`) may be shown by an
             // example value instead of its name.
@@ -91,7 +123,11 @@ fn accepted(command: &clap::Command, inherited: &BTreeSet<String>) -> Accepted {
     // clap's own: every command has them, no README needs to list them.
     flags.remove("help");
     flags.remove("version");
-    Accepted { flags, positionals }
+    Accepted {
+        flags,
+        values,
+        positionals,
+    }
 }
 
 /// Every leaf command (one that runs something) with its path and parents'
@@ -140,6 +176,20 @@ fn problems(readme_entries: &[String], path: &[String], accepted: &Accepted) -> 
             "{name}: the README shows --{flag}, which it does not have"
         ));
     }
+    let lists = shown_values(&text);
+    for (flag, values) in &accepted.values {
+        let wanted = join(values);
+        let shown: Vec<String> = lists
+            .iter()
+            .filter(|(f, _)| f == flag)
+            .map(|(_, v)| join(v))
+            .collect();
+        if shown.is_empty() || shown.iter().any(|v| *v != wanted) {
+            problems.push(format!(
+                "{name}: --{flag} takes {wanted}, its README usage shows {shown:?}"
+            ));
+        }
+    }
     for value in &accepted.positionals {
         if !text.contains(value.as_str()) {
             problems.push(format!(
@@ -148,6 +198,14 @@ fn problems(readme_entries: &[String], path: &[String], accepted: &Accepted) -> 
         }
     }
     problems
+}
+
+fn join(values: &BTreeSet<String>) -> String {
+    values
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 #[test]
@@ -203,4 +261,13 @@ fn the_checker_sees_missing_and_unknown_flags() {
         &accepted(&command, &BTreeSet::new()),
     );
     assert_eq!(found, ["abibot y: no usage line in a README code block"]);
+    // A value added to a flag's list (a new layout) and not to the README.
+    let entries = usage_entries("```\nabibot x FILE [--b p|q]\n```\n");
+    let command = command.mut_arg("b", |b| b.value_parser(["p", "q", "r"]));
+    let command = command.mut_arg("c", |c| c.hide(true));
+    let found = problems(&entries, &path, &accepted(&command, &BTreeSet::new()));
+    assert_eq!(
+        found,
+        ["abibot x: --b takes p|q|r, its README usage shows [\"p|q\"]"]
+    );
 }
