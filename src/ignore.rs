@@ -381,10 +381,14 @@ impl IgnoreRules {
             }
         };
         let namespaced = namespace.and_then(|ns| first(&self.namespaces, ns));
-        [first(&self.names, name), first(&self.modules, module), namespaced]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            first(&self.names, name),
+            first(&self.modules, module),
+            namespaced,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 
@@ -446,6 +450,69 @@ mod tests {
         );
         assert!(rules.matching("sym7x", "vmlinux").is_none());
         assert!(rules.matching("sym60", "vmlinux").is_none());
+    }
+
+    fn symbol(name: &str, module: &str, namespace: Option<&str>) -> Symbol {
+        Symbol {
+            name: name.into(),
+            crc: crate::symbols::Crc(1),
+            module: module.into(),
+            export: None,
+            namespace: namespace.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn severities_wildcards_and_targets_are_suse_s() {
+        let rule = |p: &str| IgnoreRule::severity(p, Verdict::Pass).unwrap();
+        // `*` crosses `/`, `?` is one character, `.` is literal.
+        assert!(rule("drivers/*").is_match("drivers/net/wireless/x"));
+        assert!(rule("fs/ext?").is_match("fs/ext4"));
+        assert!(!rule("fs/ext?").is_match("fs/ext44"));
+        assert!(!rule("a.b").is_match("axb"));
+        assert_eq!(rule("vmlinux").target, Target::Module);
+        assert_eq!(rule("*/kvm").target, Target::Module);
+        assert_eq!(rule("CXL").target, Target::Namespace);
+        assert_eq!(rule("zpci_*").target, Target::Name);
+        let rules = IgnoreRules::new(vec![rule("CXL")]);
+        let named = symbol("cxl_probe", "drivers/cxl/core", Some("CXL"));
+        assert!(rules.deciding(Some(&named), Some(&named)).is_some());
+        // A symbol without a namespace never matches a namespace rule.
+        let plain = symbol("CXL", "vmlinux", None);
+        assert!(rules.deciding(Some(&plain), Some(&plain)).is_none());
+    }
+
+    #[test]
+    fn the_first_matching_severity_decides_on_the_reference_side() {
+        let rules = IgnoreRules::new(vec![
+            IgnoreRule::severity("drivers/nvme/host/nvme-fc*", Verdict::Fail).unwrap(),
+            IgnoreRule::severity("drivers/nvme/host/*", Verdict::Pass).unwrap(),
+        ]);
+        let fc = symbol("nvme_fc_x", "drivers/nvme/host/nvme-fc", None);
+        let decided = rules.deciding(Some(&fc), Some(&fc)).unwrap();
+        assert!(!decided.tolerates(), "{}", decided.entry);
+        let core = symbol("nvme_x", "drivers/nvme/host/nvme-core", None);
+        assert!(
+            rules
+                .deciding(Some(&core), Some(&core))
+                .unwrap()
+                .tolerates()
+        );
+        // Moved into a tolerated module: the reference's module decides.
+        let moved = symbol("nvme_fc_x", "drivers/nvme/host/nvme-core", None);
+        assert!(!rules.deciding(Some(&fc), Some(&moved)).unwrap().tolerates());
+        // Added: the new side is the only one.
+        assert!(rules.deciding(None, Some(&core)).unwrap().tolerates());
+    }
+
+    #[test]
+    fn debian_rules_still_match_either_side() {
+        let rules = IgnoreRules::parse(["module:arch/x86/kvm/*"]).unwrap();
+        let old = symbol("kvm_x", "vmlinux", None);
+        let new = symbol("kvm_x", "arch/x86/kvm/kvm", None);
+        assert!(rules.deciding(Some(&old), Some(&new)).is_some());
+        assert!(rules.deciding(Some(&new), Some(&old)).is_some());
+        assert!(rules.deciding(Some(&old), Some(&old)).is_none());
     }
 
     #[test]

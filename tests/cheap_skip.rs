@@ -170,6 +170,34 @@ fn redhat_skips_unrelated_commits() {
 }
 
 #[test]
+fn suse_skips_unrelated_commits() {
+    Case {
+        setup: |r| {
+            r.write(
+                "rpm/config.sh",
+                "SRCVERSION=6.4\nIBS_PROJECT=SUSE:SLE-15-SP6:Update\n",
+            );
+            r.write("kabi/severities", "drivers/staging/*\tPASS\n");
+            r.write(
+                "kabi/x86_64/symvers-default",
+                symvers(&[("a", 1), ("b", 2)]),
+            );
+            r.write("series.conf", "patches.suse/a.patch\n");
+        },
+        change: |r| {
+            r.write(
+                "kabi/x86_64/symvers-default",
+                symvers(&[("a", 1), ("b", 3)]),
+            );
+        },
+        noise: "series.conf",
+        options: WalkOptions::default,
+    }
+    // kabi/ and rpm/config.sh.
+    .check("6.4@SUSE:SLE-15-SP6", 2);
+}
+
+#[test]
 fn generic_skips_unrelated_commits() {
     Case {
         setup: |r| {
