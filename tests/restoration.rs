@@ -247,3 +247,30 @@ fn the_daemon_does_not_comment_on_the_fix() {
     r.commit("Revert \"Refresh ABI reference files\"");
     assert_eq!(poll(), 1, "the revert is not");
 }
+
+/// `abiname: 47` -> `47-2` (no references: unchecked) -> `47` again with
+/// other references: the name came back from 6.1.0-47-2, and is held to
+/// what it first published.
+#[test]
+fn a_name_back_from_one_without_references_is_held_to_its_first_publication() {
+    let (r, first) = published();
+    r.write("debian/config/defines", defines("47-2", &[]));
+    r.remove("debian/abi/6.1.0-47");
+    r.commit("Bump abiname to 47-2");
+    r.write("debian/config/defines", defines("47", &[]));
+    r.write(&reference("6.1.0-47"), abi_file("6.1.0-50", FLAVOUR));
+    let back = r.commit("Back to abiname 47");
+    let report = scan_counted(&r, WalkOptions::default()).report;
+    let found = at(&report, back);
+    assert_eq!(kinds(&found), [FindingKind::HiddenBreak], "{report:#?}");
+    let doc = json(found[0]);
+    assert_eq!(doc["abi"], "6.1.0-47");
+    assert_eq!(doc["flavours"][0]["came_back_from"], "6.1.0-47-2");
+    assert_eq!(doc["flavours"][0]["published"], first.to_string());
+
+    let t = timeline(&r);
+    let states = &t.abis[0].flavours[FLAVOUR];
+    assert!(states[1].incompatible);
+    let from = states[1].came_back_from.as_ref().map(|a| a.as_str());
+    assert_eq!(from, Some("6.1.0-47-2"));
+}

@@ -134,11 +134,13 @@ impl Timeline {
         let (abi, parent) = (&source.abi, step.parent);
         let known = !self.promises.states(key, abi).is_empty();
         let previous = parent.sources.get(key).filter(|p| p.abi == *abi);
-        let came_back_from = parent
-            .sources
-            .get(key)
-            .filter(|p| known && p.abi != *abi)
-            .map(|p| p.abi.clone());
+        // The name just before: the flavour's, else the parent's (a name
+        // without references for it).
+        let before = parent.sources.get(key).map(|p| &p.abi);
+        let came_back_from = before
+            .or(parent.reference.abi.as_ref())
+            .filter(|before| known && *before != abi)
+            .cloned();
         let returns_to = self
             .promises
             .had(key, abi, source.id)

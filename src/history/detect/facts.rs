@@ -187,13 +187,18 @@ impl<'a> Facts<'a> {
                     broken_imports: self.broken_imports(baseline, nset),
                 })
             }
-            (None, Some((ns, nset))) => match self.returned(key, ns, nset, None, known) {
-                Some(fact) => fact,
-                None => FlavourFact::Added {
-                    new: ns,
-                    comparison: kept(&SymbolSet::default(), nset, &ns.ignore),
-                },
-            },
+            (None, Some((ns, nset))) => {
+                // The flavour had no reference under the parent's name (a
+                // name without references, `unchecked`): it comes back from it.
+                let from = parent.reference.abi.as_ref().filter(|a| **a != ns.abi);
+                match self.returned(key, ns, nset, from, known) {
+                    Some(fact) => fact,
+                    None => FlavourFact::Added {
+                        new: ns,
+                        comparison: kept(&SymbolSet::default(), nset, &ns.ignore),
+                    },
+                }
+            }
             (None, None) => return None,
         })
     }
