@@ -13,36 +13,29 @@ use git2::{
 
 use crate::config::{FetchTimeouts, RepoConfig, RepoSource};
 use crate::findings::{Finding, FindingKind};
+use crate::git_error::GitOp;
 use crate::history::{CommitSha, HistoryError, RevisionError};
 use crate::pipeline::RepoSpec;
 use crate::report::scan::finding_markdown;
 use crate::state::FindingId;
 
-/// A git operation failed for a repository. Both parts are redacted
-/// ([`crate::secrets::redact`]): git's messages echo the remote's URL.
+/// The git side of a repository's poll failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{what}: {message}")]
-pub struct GitError {
-    /// What was being done (`fetch https://...`, `branch master`).
-    pub what: String,
-    /// What git said.
-    pub message: String,
-}
-
-fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
-    let what = what.into();
-    move |e| {
-        let mut message = e.message().to_owned();
-        if e.code() == ErrorCode::Timeout {
-            // Say which setting bounds the wait, so the operator can tell a
-            // dead remote from a timeout set too short.
-            message.push_str(" (bounded by fetch_connect_timeout and fetch_idle_timeout)");
-        }
-        GitError {
-            what: crate::secrets::redact(&what).into_owned(),
-            message: crate::secrets::redact(&message).into_owned(),
-        }
-    }
+pub enum GitError {
+    /// A git operation failed. Built with [`GitOp::remote`]: redacted, as
+    /// git's messages echo the remote's URL, and a timeout names the
+    /// settings that bound it; git's own error is its source.
+    #[error(transparent)]
+    Git(#[from] crate::git_error::GitError),
+    /// A step around git failed: the cache directory, the repository's
+    /// description, the scan.
+    #[error("{what}: {message}")]
+    Other {
+        /// What was being done.
+        what: String,
+        /// Why.
+        message: String,
+    },
 }
 
 /// The timeouts libgit2 applies to the sockets it opens, once set.
@@ -61,10 +54,7 @@ pub fn set_timeouts(timeouts: FetchTimeouts) -> Result<(), GitError> {
             .unwrap_or(libc::c_int::MAX)
             .max(1)
     };
-    let failed = |e: git2::Error| GitError {
-        what: "set fetch timeouts".into(),
-        message: e.message().to_owned(),
-    };
+    let failed = |e| GitOp::new("set fetch timeouts").error(e);
     // SAFETY: libgit2 keeps these two ints as process globals, read only
     // when a socket is opened; writes are serialised by the lock above, and
     // the daemon sets them once at start, before its first fetch.
@@ -79,7 +69,7 @@ pub fn set_timeouts(timeouts: FetchTimeouts) -> Result<(), GitError> {
 
 impl From<HistoryError> for GitError {
     fn from(e: HistoryError) -> GitError {
-        GitError {
+        GitError::Other {
             what: "scan".into(),
             message: e.to_string(),
         }
@@ -96,18 +86,23 @@ pub fn open(
 ) -> Result<Repository, GitError> {
     match &repo.source {
         RepoSource::Path(path) => {
-            Repository::open(path).map_err(git_err(format!("open {}", path.display())))
+            let op = GitOp::new("open").path(path.display().to_string()).remote();
+            Repository::open(path).map_err(|e| op.error(e).into())
         }
         RepoSource::Url(url) => {
             let dir = cache_dir.join(format!("{}.git", repo.name));
             let git = if dir.exists() {
-                Repository::open_bare(&dir).map_err(git_err(format!("open {}", dir.display())))?
+                let op = GitOp::new("open").path(dir.display().to_string()).remote();
+                Repository::open_bare(&dir).map_err(op.wrap())?
             } else {
-                std::fs::create_dir_all(cache_dir).map_err(|e| GitError {
+                std::fs::create_dir_all(cache_dir).map_err(|e| GitError::Other {
                     what: format!("create {}", cache_dir.display()),
                     message: e.to_string(),
                 })?;
-                Repository::init_bare(&dir).map_err(git_err(format!("create {}", dir.display())))?
+                let op = GitOp::new("create")
+                    .path(dir.display().to_string())
+                    .remote();
+                Repository::init_bare(&dir).map_err(op.wrap())?
             };
             fetch(&git, url, &repo.branches, abort)?;
             Ok(git)
@@ -122,14 +117,15 @@ fn fetch(
     branches: &[String],
     abort: &AtomicBool,
 ) -> Result<(), GitError> {
-    let what = format!("fetch {url}");
+    let op = GitOp::new("fetch").path(url).remote();
     let mut remote = match git.find_remote("origin") {
         Ok(remote) if remote.url().ok() == Some(url) => remote,
         Ok(_) => {
-            git.remote_set_url("origin", url).map_err(git_err(&what))?;
-            git.find_remote("origin").map_err(git_err(&what))?
+            git.remote_set_url("origin", url)
+                .map_err(op.clone().wrap())?;
+            git.find_remote("origin").map_err(op.clone().wrap())?
         }
-        Err(_) => git.remote("origin", url).map_err(git_err(&what))?,
+        Err(_) => git.remote("origin", url).map_err(op.clone().wrap())?,
     };
     let refspecs: Vec<String> = branches
         .iter()
@@ -163,7 +159,7 @@ fn fetch(
         .download_tags(AutotagOption::None);
     remote
         .fetch(&refspecs, Some(&mut options), None)
-        .map_err(git_err(what))
+        .map_err(|e| op.error(e).into())
 }
 
 /// The head commit of a watched branch.
@@ -179,9 +175,8 @@ pub fn branch_head(git: &Repository, repo: &RepoConfig, branch: &str) -> Result<
             Err(e) => last = Some(e),
         }
     }
-    Err(git_err(format!("branch {branch}"))(
-        last.expect("at least one candidate"),
-    ))
+    let op = GitOp::new("branch").rev(branch).remote();
+    Err(op.error(last.expect("at least one candidate")).into())
 }
 
 /// Where a branch's scan starts.
@@ -272,10 +267,12 @@ pub fn start(
     if git.find_commit(last_oid).is_err() {
         return Ok((Start::Unrelated(last.clone()), None));
     }
-    let what = format!("history of {}", CommitSha::of(head).short());
+    let op = GitOp::new("history of")
+        .rev(CommitSha::of(head).short())
+        .remote();
     if git
         .graph_descendant_of(head, last_oid)
-        .map_err(git_err(&what))?
+        .map_err(op.clone().wrap())?
     {
         return Ok((Start::After(last.clone()), Some(last_oid)));
     }
@@ -288,7 +285,7 @@ pub fn start(
             Some(base),
         )),
         Err(e) if e.code() == ErrorCode::NotFound => Ok((Start::Unrelated(last.clone()), None)),
-        Err(e) => Err(git_err(what)(e)),
+        Err(e) => Err(op.error(e).into()),
     }
 }
 
@@ -315,7 +312,7 @@ pub fn scan_branch(
     if matches!(start, Start::First | Start::UpToDate | Start::Unrelated(_)) {
         return Ok(scan);
     }
-    let spec = RepoSpec::of_config(repo, jobs).map_err(|e| GitError {
+    let spec = RepoSpec::of_config(repo, jobs).map_err(|e| GitError::Other {
         what: "modules".into(),
         message: e.to_string(),
     })?;
