@@ -45,15 +45,15 @@ pub struct RepoSpec {
 
 /// A `[[repo]]` whose watched modules cannot be read.
 #[derive(Debug, thiserror::Error)]
-#[error("repository {repo} (line {line} of the configuration): modules: {source}")]
+#[error("repository {repo} (line {line} of the configuration): modules: {modules}")]
 pub struct SpecError {
     /// The repository's name.
     pub repo: String,
     /// Line of its `[[repo]]` table.
     pub line: usize,
-    /// What reading the modules said.
-    #[source]
-    pub source: ReadErrors,
+    /// What reading the modules said; shown in the message, not chained as
+    /// a source, so `{:#}` does not print it twice.
+    pub modules: ReadErrors,
 }
 
 impl RepoSpec {
@@ -61,10 +61,10 @@ impl RepoSpec {
     /// 0 for all cores). Layout, root and ignore rules were validated when
     /// the configuration was parsed; the watched modules are read here.
     pub fn of_config(repo: &RepoConfig, jobs: usize) -> Result<RepoSpec, SpecError> {
-        let watched = WatchedModule::read(&repo.modules).map_err(|source| SpecError {
+        let watched = WatchedModule::read(&repo.modules).map_err(|modules| SpecError {
             repo: repo.name.to_string(),
             line: repo.line,
-            source,
+            modules,
         })?;
         Ok(RepoSpec {
             name: repo.name.to_string(),
@@ -204,8 +204,9 @@ impl Pipeline<'_> {
         // What happened before `from`: what each ABI name promised (a
         // revert there of a break made before the range is a restoration),
         // flavours whose check was turned off.
-        self.walker
-            .history_until(from, |commit, last, state| scanner.learn(commit, last, state))?;
+        self.walker.history_until(from, |commit, last, state| {
+            scanner.learn(commit, last, state)
+        })?;
         if !details {
             scanner = scanner.counts_only();
         }
