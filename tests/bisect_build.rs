@@ -491,11 +491,7 @@ __ksymtab_symbol_x: .long symbol_x - ., __kstrtab_symbol_x - ., __kstrtabns_symb
 
 #[test]
 fn elf_build_mode_reads_vmlinux_and_modules_through_extract() {
-    let fat = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/debian-bookworm/modules/6.1.0-50/fat.ko"
-    ))
-    .unwrap();
+    let fat = std::fs::read(common::FAT_KO).unwrap();
     let r = TestRepo::new();
     r.write("build.sh", ELF_BUILD_SH);
     r.write("fat.ko", &fat);

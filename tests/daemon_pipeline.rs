@@ -186,7 +186,7 @@ async fn hidden_break_is_commented_once_and_unrelated_commits_are_not() {
     // First start: the head is the starting point, history is not commented.
     let first = poll(&daemon).await;
     assert_eq!(first.branches[0].start, Start::First);
-    assert_eq!(first.branches[0].head.0, base.to_string());
+    assert_eq!(first.branches[0].head.as_str(), base.to_string());
     assert_eq!(gh.requests("POST") + gh.requests("GET"), 0);
 
     // "Refresh ABI reference files" rewrites 6.1.0-47 with 6.1.0-50's CRCs.
@@ -219,7 +219,7 @@ async fn hidden_break_is_commented_once_and_unrelated_commits_are_not() {
     );
     assert_eq!(stored[0].status, FindingStatus::Posted);
     assert_eq!(stored[0].kind, "hidden-break");
-    assert_eq!(stored[0].commit.0, refresh.to_string());
+    assert_eq!(stored[0].commit.as_str(), refresh.to_string());
     assert_eq!(
         stored[0].comment,
         Some((
@@ -564,10 +564,7 @@ async fn comments_name_the_watched_modules_a_finding_breaks() {
         abi_file("6.1.0-47", "amd64_none_amd64"),
     );
     env.repo.commit("Release 6.1.170-3");
-    let fat = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/debian-bookworm/modules/6.1.0-50/fat.ko"
-    );
+    let fat = common::FAT_KO;
     let daemon = env.daemon(env.config(&format!("modules = [\"{fat}\"]"), &env.github(&gh)));
     poll(&daemon).await;
     env.repo.write(
