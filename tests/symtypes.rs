@@ -155,3 +155,73 @@ fn consolidated_round_trip_keeps_every_record_and_crc() {
     symtypes::write(&again, &mut twice).unwrap();
     assert_eq!(twice, written);
 }
+
+fn refused(text: &[u8]) -> SymtypesError {
+    symtypes::load_bytes("bad.symtypes", text).expect_err("refused")
+}
+
+#[test]
+fn hostile_input_is_an_error_naming_file_and_line() {
+    let cases: [(&[u8], usize, fn(&ErrorKind) -> bool); 9] = [
+        (b"t#u8 typedef unsigned char u8\ns#a struct a { int x ; } }\n", 2, |k| matches!(k, ErrorKind::Unbalanced('}', n) if n == "s#a")),
+        (b"s#a struct a { int x ( ; }\n", 1, |k| matches!(k, ErrorKind::Unbalanced('}', _))),
+        (b"x#foo struct foo { int a ; }\n", 1, |k| matches!(k, ErrorKind::UnknownPrefix(w) if w == "x#foo")),
+        (b"f int f ( q#bar )\n", 1, |k| matches!(k, ErrorKind::UnknownPrefix(w) if w == "q#bar")),
+        (b"s#a struct a { int x ; }\nf int f ( s#a , s#missing )\n", 2, |k| matches!(k, ErrorKind::Undefined { referrer, missing } if referrer == "f" && missing == "s#missing")),
+        (b"s#a struct a { int x ; }\n\ns#a struct a { long x ; }\n", 3, |k| matches!(k, ErrorKind::Duplicate { first_line: 1, .. })),
+        (b"f int f ( s#'open struct )\n", 1, |k| matches!(k, ErrorKind::Unterminated(_))),
+        (b"f int f ( \xff )\n", 1, |k| *k == ErrorKind::InvalidUtf8),
+        (b"s#a\n", 1, |k| matches!(k, ErrorKind::Empty(_))),
+    ];
+    for (text, line, kind) in cases {
+        let e = refused(text);
+        assert_eq!((e.file.as_str(), e.line), ("bad.symtypes", line), "{e}");
+        assert!(kind(&e.kind), "{e}");
+    }
+}
+
+#[test]
+fn a_50_mb_record_is_refused_by_the_record_limit() {
+    let mut text = b"s#a struct a { int x ; }\nf int f ( ".to_vec();
+    text.resize(50 << 20, b'x');
+    text.extend_from_slice(b" )\n");
+    let e = refused(&text);
+    assert_eq!(e.line, 2);
+    assert!(matches!(e.kind, ErrorKind::RecordTooLong { max: symtypes::MAX_RECORD_BYTES, .. }), "{e}");
+}
+
+#[test]
+fn archives_and_consolidated_files_that_lie_are_errors() {
+    let e = refused(b"\xfd7zXZ\0 not really xz");
+    assert!(matches!(e.kind, ErrorKind::Archive(_)), "{e}");
+    // A record before the first header of a consolidated file.
+    let mut st = Symtypes::default();
+    let e = symtypes::parse_consolidated(&mut st, "symtypes-default", b"s#a struct a { int x ; }\n").unwrap_err();
+    assert_eq!((e.line, &e.kind), (1, &ErrorKind::NoHeader));
+    // A section referring to a type no earlier section defined.
+    let text = b"/* a.symtypes */\nf int f ( s#gone )\n";
+    let e = symtypes::load_bytes("symtypes-default", text).unwrap_err();
+    assert_eq!(e.line, 2, "{e}");
+}
+
+#[test]
+fn reference_cycles_and_deep_chains_end() {
+    // A typedef cycle (no C compiler writes one): each type is expanded
+    // once per export, so the walk ends, with genksyms' answer.
+    let text = "t#a typedef t#b a\nt#b typedef t#a b\nf int f ( t#a )\n";
+    let st = symtypes::load_bytes("cycle.symtypes", text.as_bytes()).unwrap();
+    let f = st.names.get("f").unwrap();
+    let mut exp = crc::Expander::new(&st);
+    let file = st.export_file("f").unwrap();
+    assert_eq!(exp.text(file, f).unwrap(), "int f ( typedef typedef a b a ) ");
+    // 200,000 chained typedefs: the walk keeps its own stack.
+    const N: usize = 200_000;
+    let mut text: String = (0..N).map(|i| format!("t#t{i} typedef t#t{} t{i}\n", i + 1)).collect();
+    text.push_str(&format!("t#t{N} typedef int t{N}\nf int f ( t#t0 )\n"));
+    let st = symtypes::load_bytes("chain.symtypes", text.as_bytes()).unwrap();
+    let f = st.names.get("f").unwrap();
+    let mut exp = crc::Expander::new(&st);
+    let got = exp.text(st.export_file("f").unwrap(), f).unwrap();
+    let want = format!("int f ( {}int {}) ", "typedef ".repeat(N + 1), (0..=N).rev().map(|i| format!("t{i} ")).collect::<String>());
+    assert_eq!(got, want);
+}

@@ -157,14 +157,15 @@ impl<'a> Reader<'a> {
 
     /// Parses one record line, or reuses what the same line gave before.
     fn line(&mut self, line: &[u8]) -> Result<Parsed, ErrorKind> {
-        if let Some(&def) = self.seen.get(line) {
-            return Ok(Parsed { def, local: false });
-        }
+        // Checked before hashing: a huge line is refused without more work.
         if line.len() > MAX_RECORD_BYTES {
             return Err(ErrorKind::RecordTooLong {
                 len: line.len(),
                 max: MAX_RECORD_BYTES,
             });
+        }
+        if let Some(&def) = self.seen.get(line) {
+            return Ok(Parsed { def, local: false });
         }
         let text = std::str::from_utf8(line).map_err(|_| ErrorKind::InvalidUtf8)?;
         let (def, local) = record(self.st, text)?;
