@@ -333,7 +333,6 @@ impl Debian {
         }
         let global = pick(&global_names, &dirs);
         let mut pass = Pass {
-            layout: self,
             config: &config,
             dirs: &dirs,
             arch_names: BTreeMap::new(),
@@ -400,7 +399,6 @@ impl DefinesCache<'_> {
 
 /// One revision's reading of `debian/abi/`.
 struct Pass<'a> {
-    layout: &'a Debian,
     config: &'a Config,
     dirs: &'a BTreeMap<String, git2::Oid>,
     /// The ABI name in force for each arch seen (`None`: it has none).
@@ -415,8 +413,8 @@ impl Pass<'_> {
     fn arch_name(&mut self, arch: &str) -> Result<Option<&str>, LayoutError> {
         if !self.arch_names.contains_key(arch) {
             let rel = format!("debian/config/{arch}/defines");
-            let defines = self.cache.load(&rel)?;
-            let own = self.layout.abiname(defines, &rel)?;
+            let layout = self.cache.layout;
+            let own = layout.abiname(self.cache.load(&rel)?, &rel)?;
             let names = Debian::names_for(self.config, own);
             self.arch_names
                 .insert(arch.to_owned(), pick(&names, self.dirs));
@@ -428,7 +426,7 @@ impl Pass<'_> {
     /// and, when it is in force (`global`: it carries the revision's ABI
     /// name), every other entry as skipped.
     fn read_dir(&mut self, dir: &str, global: bool) -> Result<(), LayoutError> {
-        let dir_path = join(&self.layout.path("debian/abi"), dir);
+        let dir_path = join(&self.cache.layout.path("debian/abi"), dir);
         let mut in_force = global;
         let mut unread: Vec<Skipped> = Vec::new();
         for entry in self.cache.tree.list(&dir_path)? {
@@ -451,7 +449,8 @@ impl Pass<'_> {
                 }
             };
             let path = join(&dir_path, name);
-            let ignore = self.layout.ignore_for(self.config, &key, &mut self.cache)?;
+            let layout = self.cache.layout;
+            let ignore = layout.ignore_for(self.config, &key, &mut self.cache)?;
             let source = FlavourSource {
                 abi: abi_name(dir.to_owned(), &dir_path, 0)?,
                 path,
