@@ -5,7 +5,8 @@
 //! The cost of a walk follows the bytes that changed: for each commit the
 //! object ids of the layout's inputs ([`Layout::inputs`]: Debian's
 //! `debian/abi`, `debian/config`, `debian/changelog`; Ubuntu's
-//! `debian.<branch>/abi` and `debian/debian.env`; Red Hat's stablelists and
+//! `debian.<branch>/abi`, `debian.<branch>/changelog` and
+//! `debian/debian.env`; Red Hat's stablelists and
 //! `Makefile.rhelver`; a generic layout's reference directory and ABI file)
 //! are compared with the parent's first, one tree lookup each; only when one
 //! differs is the layout read, and only references whose object id changed
