@@ -225,3 +225,79 @@ fn reference_cycles_and_deep_chains_end() {
     let want = format!("int f ( {}int {}) ", "typedef ".repeat(N + 1), (0..=N).rev().map(|i| format!("t{i} ")).collect::<String>());
     assert_eq!(got, want);
 }
+
+/// Runs the binary; (exit code, stdout, stderr).
+fn abibot(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_abibot")).args(args).output().unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+}
+
+/// `SMALL` and a Module.symvers for it with `use_node`'s CRC as given.
+fn small_pair(dir: &Path, crc: u32) -> (String, String) {
+    let (types, symvers) = (dir.join("small.symtypes"), dir.join("Module.symvers"));
+    std::fs::write(&types, SMALL).unwrap();
+    let line = format!("0x{crc:08x}\tuse_node\tvmlinux\tEXPORT_SYMBOL\t\n0x12345678\tother\tvmlinux\tEXPORT_SYMBOL\t\n");
+    std::fs::write(&symvers, line).unwrap();
+    (types.display().to_string(), symvers.display().to_string())
+}
+
+#[test]
+fn verify_names_a_mismatched_symbol_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let right = crc32fast::hash(USE_NODE.as_bytes());
+    let (types, symvers) = small_pair(dir.path(), right);
+    let (code, out, err) = abibot(&["verify", &types, &symvers]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 exports of 1 symtypes files checked"), "{out}");
+    let (types, symvers) = small_pair(dir.path(), right ^ 1);
+    let (code, out, _) = abibot(&["verify", &types, &symvers, "--format", "json"]);
+    assert_eq!(code, 1, "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["checked"], 1);
+    let m = &json["mismatched"][0];
+    assert_eq!(m["symbol"], "use_node");
+    assert_eq!(m["computed"], format!("0x{right:08x}"));
+    assert_eq!(m["reference"], format!("0x{:08x}", right ^ 1));
+    let (code, out, _) = abibot(&["verify", &types, &symvers]);
+    assert_eq!(code, 1);
+    assert!(out.contains("mismatch use_node: computed"), "{out}");
+}
+
+#[test]
+fn verify_fails_on_an_export_the_reference_lacks_and_errs_with_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (types, _) = small_pair(dir.path(), 0);
+    let other = dir.path().join("other.symvers");
+    std::fs::write(&other, "0x12345678\tother\tvmlinux\tEXPORT_SYMBOL\t\n").unwrap();
+    let (code, out, _) = abibot(&["verify", &types, other.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 1, "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((json["checked"].as_u64(), json["missing"][0].as_str()), (Some(0), Some("use_node")));
+    std::fs::write(&types, "s#a struct a { } }\n").unwrap();
+    let (code, _, err) = abibot(&["verify", &types, other.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("small.symtypes:1:"), "{err}");
+}
+
+/// Real pairs: 6.1.0-47's symtypes agree with Debian's 6.1.0-47 reference;
+/// 6.1.0-50's do not, for exactly the exports whose CRC genksyms changed.
+#[test]
+fn verify_real_pairs() {
+    let reference = data("debian-bookworm/abi/6.1.0-47/amd64_none_amd64");
+    let reference = reference.to_str().unwrap();
+    let run = |version: &str| {
+        let types = data(&format!("symtypes/{version}/symtypes.tar.xz"));
+        let (code, out, err) = abibot(&["verify", types.to_str().unwrap(), reference, "--format", "json"]);
+        (code, serde_json::from_str::<serde_json::Value>(&out).unwrap_or_else(|_| panic!("{out}{err}")))
+    };
+    let (code, json) = run("6.1.0-47");
+    assert_eq!((code, json["checked"].as_u64()), (0, Some(4217)));
+    let (old, new) = (genksyms_crcs("6.1.0-47"), genksyms_crcs("6.1.0-50"));
+    let changed: Vec<&String> = new.iter().filter(|(n, c)| old.get(*n) != Some(c)).map(|(n, _)| n).collect();
+    let (code, json) = run("6.1.0-50");
+    assert_eq!(code, 1);
+    let named: Vec<&str> = json["mismatched"].as_array().unwrap().iter().map(|m| m["symbol"].as_str().unwrap()).collect();
+    assert_eq!(named, changed);
+    assert!(named.contains(&"I_BDEV"));
+}
