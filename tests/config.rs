@@ -238,7 +238,7 @@ const INVALID: &[(Edit, usize, &str, &str)] = &[
     (Swap("token_env = \"ABIBOT_GITHUB_TOKEN\"", "token_env = \"A\"\ntoken_file = \"/f\""), 7, "repo.github.token_env", "not both"),
     (Swap("token_env = \"ABIBOT_GITHUB_TOKEN\"", "token_env = \"A\"\napp_id = 3"), 7, "repo.github", "not both"),
     (Swap("branches = [\"master\"]", "branches = []"), 6, "repo.branches", "at least one branch"),
-    (Swap("branches = [\"master\"]", "branches = [\"master\"]\nlayout = \"suse\""), 7, "repo.layout", "not one of debian, ubuntu, redhat"),
+    (Swap("branches = [\"master\"]", "branches = [\"master\"]\nlayout = \"gentoo\""), 7, "repo.layout", "not one of debian, ubuntu, redhat"),
     (Swap("branches = [\"master\"]", "branches = [\"master\"]\nignore = [\"path:x\"]"), 7, "repo.ignore", "path:x"),
     (After("[repo.stdout]\n"), 11, "repo", "more than one forge"),
     (Before("listen = \"localhost\"\n"), 1, "listen", "host:port"),
