@@ -166,6 +166,11 @@ mod tests {
                 .get("abi", "abiname"),
             Some("")
         );
+        // A key's own indentation is not a continuation: only a line
+        // deeper than its key's continues it.
+        let d = Defines::parse("[abi]\n  abiname: 5\n    six\n  other: 7\n", "d").unwrap();
+        assert_eq!(d.get("abi", "abiname"), Some("5\nsix"));
+        assert_eq!(d.get_at("abi", "other"), Some(("7", 4)));
     }
 
     #[test]
