@@ -139,3 +139,71 @@ pub fn json(abis: &[AbiHistory], errors: &[RevisionError]) -> String {
     let doc = serde_json::json!({ "abis": abis, "errors": errors });
     serde_json::to_string_pretty(&doc).expect("plain data serializes") + "\n"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::CommitSha;
+    use crate::symbols::AbiName;
+
+    fn state(n: u8, returns_to: Option<usize>, from: Option<&str>) -> State {
+        State {
+            content: format!("{n:02x}").repeat(20),
+            commit: format!("{n:02x}").repeat(20).parse::<CommitSha>().unwrap(),
+            title: format!("commit {n}"),
+            incompatible: n == 2,
+            returns_to,
+            came_back_from: from.map(|f| AbiName::new(f).unwrap()),
+        }
+    }
+
+    /// A release, a break, a revert to the release, and the name coming
+    /// back from another with a state it had.
+    fn history() -> Vec<AbiHistory> {
+        let states = vec![
+            state(1, None, None),
+            state(2, None, None),
+            state(3, Some(1), None),
+            state(4, Some(2), Some("6.1.0-50")),
+        ];
+        vec![AbiHistory {
+            abi: AbiName::new("6.1.0-47").unwrap(),
+            flavours: [("amd64_none_amd64".to_owned(), states)].into(),
+        }]
+    }
+
+    #[test]
+    fn returns_are_numbered_apart_and_not_counted_as_abis() {
+        let abis = history();
+        assert_eq!(abis[0].distinct(), 2);
+        assert_eq!(
+            verdict(&abis[0], &plain),
+            "ABI 6.1.0-47 named 2 different ABIs (amd64_none_amd64: 2 states, 2 returns)"
+        );
+        let text = text(&abis);
+        let labels: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().nth(1).unwrap())
+            .collect();
+        assert_eq!(labels, ["1", "2", "returns", "returns"], "{text}");
+        assert!(
+            text.contains("returns to 1 030303030303 commit 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("commit 4 [came back from 6.1.0-50]"),
+            "{text}"
+        );
+        let md = markdown(&abis);
+        assert!(
+            md.contains("| returns to 2 | `040404040404` | `commit 4` |  | `6.1.0-50` |"),
+            "{md}"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&json(&abis, &[])).unwrap();
+        let states = &doc["abis"][0]["flavours"]["amd64_none_amd64"];
+        assert_eq!(states[2]["returns_to"], 1);
+        assert!(states[0].get("returns_to").is_none());
+        assert_eq!(states[3]["came_back_from"], "6.1.0-50");
+    }
+}
