@@ -87,7 +87,7 @@ pub struct ScanArgs {
     pub format: OutputFormat,
     /// Scan a configuration's repository as the daemon does (its path,
     /// branches, layout, root, ignore rules and modules; --repo-name picks
-    /// the [[repo]]) and post a comment per problem finding through its
+    /// the `[[repo]]`) and post a comment per problem finding through its
     /// forge; comments already there are not repeated. The flags that say
     /// what to walk are refused with it, but for --since.
     #[arg(long, requires = "config", conflicts_with_all = POST_CONFLICTS)]
