@@ -89,11 +89,7 @@ impl Expect {
 /// Parses the first entry of the changelog `text` read from `path`; every
 /// error names the file and its line.
 pub fn first_entry(text: &str, path: &str) -> Result<Heading, LayoutError> {
-    let bad = |line: usize, message: String| LayoutError::Config {
-        path: path.to_owned(),
-        line,
-        message,
-    };
+    let bad = |line: usize, message: String| LayoutError::config(path, line, message);
     let mut expect = Expect::FirstHeading;
     let mut heading = None;
     let mut lines = 0;

@@ -109,11 +109,7 @@ pub fn abi_candidates(upstream: &str, abiname: &str) -> Vec<String> {
 /// the package names gencontrol builds from it (Debian policy: lower-case
 /// letters, digits, `+`, `-`, `.`).
 pub fn check_abiname(value: &str, path: &str, line: usize) -> Result<String, LayoutError> {
-    let bad = |message: String| LayoutError::Config {
-        path: path.to_owned(),
-        line,
-        message,
-    };
+    let bad = |message: String| LayoutError::config(path, line, message);
     if value.is_empty() {
         return Err(bad("empty `abiname`: the ABI name would end in `-`".into()));
     }

@@ -46,11 +46,7 @@ impl Defines {
         let mut current: Option<Current> = None;
         for (i, raw) in text.lines().enumerate() {
             let n = i + 1;
-            let bad = |message: String| LayoutError::Config {
-                path: path.to_owned(),
-                line: n,
-                message,
-            };
+            let bad = |message: String| LayoutError::config(path, n, message);
             if let Some(marker) = conflict_marker(raw) {
                 return Err(bad(format!("merge-conflict marker `{marker}`")));
             }

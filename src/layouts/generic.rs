@@ -173,11 +173,11 @@ impl Generic {
         };
         let found = re.captures(text).and_then(|c| c.get(1));
         let Some(found) = found else {
-            return Err(LayoutError::Config {
-                path: file.to_owned(),
-                line: 0,
-                message: format!("abi_regex `{}` finds no name", re.as_str()),
-            });
+            return Err(LayoutError::config(
+                file,
+                0,
+                format!("abi_regex `{}` finds no name", re.as_str()),
+            ));
         };
         let line = text[..found.start()].matches('\n').count() + 1;
         abi_name(found.as_str().to_owned(), file, line)

@@ -219,6 +219,16 @@ pub enum LayoutError {
 }
 
 impl LayoutError {
+    /// A malformed configuration file: `path`, its 1-based `line` (0 for
+    /// the whole file), what is wrong.
+    pub fn config(path: &str, line: usize, message: impl Into<String>) -> LayoutError {
+        LayoutError::Config {
+            path: path.to_owned(),
+            line,
+            message: message.into(),
+        }
+    }
+
     /// The file the error concerns.
     pub fn path(&self) -> &str {
         match self {
@@ -540,13 +550,13 @@ pub fn join(dir: &str, name: &str) -> String {
 pub(crate) fn read_text(tree: &dyn TreeSource, path: &str) -> Result<Option<String>, LayoutError> {
     match tree.read(path)? {
         None => Ok(None),
-        Some(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|e| LayoutError::Config {
-                path: path.to_owned(),
-                line: 0,
-                message: format!("not UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
-            }),
+        Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|e| {
+            LayoutError::config(
+                path,
+                0,
+                format!("not UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
+            )
+        }),
     }
 }
 
@@ -570,11 +580,11 @@ pub(crate) fn without_conflicts<'t>(text: &'t str, path: &str) -> Result<&'t str
         .enumerate()
         .find_map(|(i, l)| conflict_marker(l).map(|m| (i + 1, m)))
     {
-        Some((line, marker)) => Err(LayoutError::Config {
-            path: path.to_owned(),
+        Some((line, marker)) => Err(LayoutError::config(
+            path,
             line,
-            message: format!("merge-conflict marker `{marker}`"),
-        }),
+            format!("merge-conflict marker `{marker}`"),
+        )),
         None => Ok(text),
     }
 }
@@ -582,11 +592,7 @@ pub(crate) fn without_conflicts<'t>(text: &'t str, path: &str) -> Result<&'t str
 /// `name` as an ABI name read from `path` at `line`, refused with the
 /// file and line when it cannot be one.
 pub(crate) fn abi_name(name: String, path: &str, line: usize) -> Result<AbiName, LayoutError> {
-    AbiName::new(name).map_err(|e| LayoutError::Config {
-        path: path.to_owned(),
-        line,
-        message: e.to_string(),
-    })
+    AbiName::new(name).map_err(|e| LayoutError::config(path, line, e.to_string()))
 }
 
 #[cfg(test)]

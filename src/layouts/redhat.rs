@@ -63,11 +63,7 @@ const STABLELISTS: &str = "redhat/kabi/kabi-module";
 /// -> `9.4`.
 pub fn rhel_release(makefile: &str, path: &str) -> Result<String, LayoutError> {
     let makefile = without_conflicts(makefile, path)?;
-    let bad = |line: usize, message: String| LayoutError::Config {
-        path: path.to_owned(),
-        line,
-        message,
-    };
+    let bad = |line: usize, message: String| LayoutError::config(path, line, message);
     let mut parts = [("RHEL_MAJOR", None), ("RHEL_MINOR", None)];
     for (i, line) in makefile.lines().enumerate() {
         let line = line.split('#').next().unwrap_or_default();

@@ -83,11 +83,7 @@ pub fn abi_of_version(version: &str) -> &str {
 /// The content of a version file at `path`: one dpkg version on one line.
 pub fn parse_version(text: &str, path: &str) -> Result<String, LayoutError> {
     let text = without_conflicts(text, path)?;
-    let bad = |line: usize, message: String| LayoutError::Config {
-        path: path.to_owned(),
-        line,
-        message,
-    };
+    let bad = |line: usize, message: String| LayoutError::config(path, line, message);
     let mut lines = text
         .lines()
         .enumerate()
