@@ -135,33 +135,25 @@ fn errors_exit_two_and_name_the_file_and_line() {
         "0x00000001\tfoo\tvmlinux\tEXPORT_SYMBOL\t\n0xnothex\tbar\tvmlinux\tEXPORT_SYMBOL\t\n",
     )
     .unwrap();
-    let (code, out, err) = abibot(&["diff", &real("6.1.0-50"), bad.to_str().unwrap()]);
-    assert_eq!(code, 2);
-    assert!(out.is_empty());
-    assert!(
-        err.contains(&format!("{}:2: expected a CRC", bad.display())),
-        "{err}"
-    );
-    let (code, _, err) = abibot(&["diff", &real("6.1.0-50"), "/nonexistent/ref"]);
-    assert_eq!(code, 2);
-    assert!(err.contains("/nonexistent/ref: cannot read: "), "{err}");
-    let (code, _, err) = abibot(&[
-        "diff",
-        &real("6.1.0-50"),
-        &real("6.1.0-50"),
-        "--ignore",
-        "symbol:x",
-    ]);
-    assert_eq!(code, 2);
-    assert!(err.contains("unknown prefix"), "{err}");
-    let (code, _, _) = abibot(&[
-        "diff",
-        &real("6.1.0-50"),
-        &real("6.1.0-50"),
-        "--input-format",
-        "nope",
-    ]);
-    assert_eq!(code, 2);
+    let (bad, new) = (bad.to_str().unwrap(), real("6.1.0-50"));
+    let cases: [(&[&str], String); 4] = [
+        (&[&new, bad], format!("{bad}:2: expected a CRC")),
+        (
+            &[&new, "/nonexistent/ref"],
+            "/nonexistent/ref: cannot read: ".into(),
+        ),
+        (
+            &[&new, &new, "--ignore", "symbol:x"],
+            "unknown prefix".into(),
+        ),
+        (&[&new, &new, "--input-format", "nope"], "'nope'".into()),
+    ];
+    for (args, message) in cases {
+        let (code, out, err) = abibot(&[&["diff"], args].concat());
+        assert_eq!(code, 2, "{args:?}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.contains(&message), "{args:?}: {err}");
+    }
 }
 
 #[test]
