@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use abibot::symtypes::{self, ErrorKind, Kind, Symtypes, SymtypesError, crc};
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
 }
 
 /// symbol -> CRC as genksyms computed them (`symversions.tsv.xz`: symbol,
@@ -56,7 +58,12 @@ fn every_real_crc_equals_genksyms() {
             .filter(|(name, crc)| got.get(*name) != Some(crc))
             .map(|(name, crc)| (name, *crc, got.get(name).copied()))
             .collect();
-        assert!(differ.is_empty(), "{version}: {} differ: {:x?}", differ.len(), &differ[..differ.len().min(5)]);
+        assert!(
+            differ.is_empty(),
+            "{version}: {} differ: {:x?}",
+            differ.len(),
+            &differ[..differ.len().min(5)]
+        );
     }
 }
 
@@ -93,9 +100,15 @@ fn expansion_follows_genksyms_rules() {
     assert_eq!(exp.text(file, symbol).unwrap(), USE_NODE);
     // The CRC is the common CRC-32 of that text (crc32fast: an independent
     // implementation of the same polynomial, start and final xor).
-    assert_eq!(exp.crc(file, symbol).unwrap(), crc32fast::hash(USE_NODE.as_bytes()));
+    assert_eq!(
+        exp.crc(file, symbol).unwrap(),
+        crc32fast::hash(USE_NODE.as_bytes())
+    );
     // Opaque and extern are kept in the model.
-    let key = symtypes::TypeKey { kind: Kind::Export, name: symbol };
+    let key = symtypes::TypeKey {
+        kind: Kind::Export,
+        name: symbol,
+    };
     assert!(st.def(st.file(file).get(key).unwrap()).is_extern);
 }
 
@@ -117,10 +130,19 @@ fn consolidated_sections_take_left_out_records_and_keep_variants() {
     let st = symtypes::load_bytes("kabi/x86_64/symtypes-default", CONSOLIDATED.as_bytes()).unwrap();
     let paths: Vec<&str> = st.files().iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["a.symtypes", "b.symtypes"]);
-    let bar = symtypes::TypeKey { kind: Kind::Union, name: st.names.get("bar").unwrap() };
-    let foo = symtypes::TypeKey { kind: Kind::Struct, name: st.names.get("foo").unwrap() };
+    let bar = symtypes::TypeKey {
+        kind: Kind::Union,
+        name: st.names.get("bar").unwrap(),
+    };
+    let foo = symtypes::TypeKey {
+        kind: Kind::Struct,
+        name: st.names.get("foo").unwrap(),
+    };
     let variants: Vec<String> = st.variants(bar).iter().map(|&d| st.def_text(d)).collect();
-    assert_eq!(variants, ["union bar { UNKNOWN }", "union bar { int i ; float f ; }"]);
+    assert_eq!(
+        variants,
+        ["union bar { UNKNOWN }", "union bar { int i ; float f ; }"]
+    );
     let (a, b) = (&st.files()[0], &st.files()[1]);
     assert_eq!(b.get(foo), a.get(foo), "b takes a's struct foo");
     assert_ne!(a.get(bar), b.get(bar));
@@ -135,7 +157,10 @@ fn record_texts(st: &Symtypes) -> BTreeMap<String, BTreeMap<String, String>> {
     st.files()
         .iter()
         .map(|f| {
-            let records = f.records.iter().map(|(&k, &d)| (st.key_text(k), st.def_text(d)));
+            let records = f
+                .records
+                .iter()
+                .map(|(&k, &d)| (st.key_text(k), st.def_text(d)));
             (f.path.clone(), records.collect())
         })
         .collect()
@@ -163,13 +188,37 @@ fn refused(text: &[u8]) -> SymtypesError {
 #[test]
 fn hostile_input_is_an_error_naming_file_and_line() {
     let cases: [(&[u8], usize, fn(&ErrorKind) -> bool); 9] = [
-        (b"t#u8 typedef unsigned char u8\ns#a struct a { int x ; } }\n", 2, |k| matches!(k, ErrorKind::Unbalanced('}', n) if n == "s#a")),
-        (b"s#a struct a { int x ( ; }\n", 1, |k| matches!(k, ErrorKind::Unbalanced('}', _))),
-        (b"x#foo struct foo { int a ; }\n", 1, |k| matches!(k, ErrorKind::UnknownPrefix(w) if w == "x#foo")),
-        (b"f int f ( q#bar )\n", 1, |k| matches!(k, ErrorKind::UnknownPrefix(w) if w == "q#bar")),
-        (b"s#a struct a { int x ; }\nf int f ( s#a , s#missing )\n", 2, |k| matches!(k, ErrorKind::Undefined { referrer, missing } if referrer == "f" && missing == "s#missing")),
-        (b"s#a struct a { int x ; }\n\ns#a struct a { long x ; }\n", 3, |k| matches!(k, ErrorKind::Duplicate { first_line: 1, .. })),
-        (b"f int f ( s#'open struct )\n", 1, |k| matches!(k, ErrorKind::Unterminated(_))),
+        (
+            b"t#u8 typedef unsigned char u8\ns#a struct a { int x ; } }\n",
+            2,
+            |k| matches!(k, ErrorKind::Unbalanced('}', n) if n == "s#a"),
+        ),
+        (b"s#a struct a { int x ( ; }\n", 1, |k| {
+            matches!(k, ErrorKind::Unbalanced('}', _))
+        }),
+        (
+            b"x#foo struct foo { int a ; }\n",
+            1,
+            |k| matches!(k, ErrorKind::UnknownPrefix(w) if w == "x#foo"),
+        ),
+        (
+            b"f int f ( q#bar )\n",
+            1,
+            |k| matches!(k, ErrorKind::UnknownPrefix(w) if w == "q#bar"),
+        ),
+        (
+            b"s#a struct a { int x ; }\nf int f ( s#a , s#missing )\n",
+            2,
+            |k| matches!(k, ErrorKind::Undefined { referrer, missing } if referrer == "f" && missing == "s#missing"),
+        ),
+        (
+            b"s#a struct a { int x ; }\n\ns#a struct a { long x ; }\n",
+            3,
+            |k| matches!(k, ErrorKind::Duplicate { first_line: 1, .. }),
+        ),
+        (b"f int f ( s#'open struct )\n", 1, |k| {
+            matches!(k, ErrorKind::Unterminated(_))
+        }),
         (b"f int f ( \xff )\n", 1, |k| *k == ErrorKind::InvalidUtf8),
         (b"s#a\n", 1, |k| matches!(k, ErrorKind::Empty(_))),
     ];
@@ -187,7 +236,16 @@ fn a_50_mb_record_is_refused_by_the_record_limit() {
     text.extend_from_slice(b" )\n");
     let e = refused(&text);
     assert_eq!(e.line, 2);
-    assert!(matches!(e.kind, ErrorKind::RecordTooLong { max: symtypes::MAX_RECORD_BYTES, .. }), "{e}");
+    assert!(
+        matches!(
+            e.kind,
+            ErrorKind::RecordTooLong {
+                max: symtypes::MAX_RECORD_BYTES,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -196,7 +254,9 @@ fn archives_and_consolidated_files_that_lie_are_errors() {
     assert!(matches!(e.kind, ErrorKind::Archive(_)), "{e}");
     // A record before the first header of a consolidated file.
     let mut st = Symtypes::default();
-    let e = symtypes::parse_consolidated(&mut st, "symtypes-default", b"s#a struct a { int x ; }\n").unwrap_err();
+    let e =
+        symtypes::parse_consolidated(&mut st, "symtypes-default", b"s#a struct a { int x ; }\n")
+            .unwrap_err();
     assert_eq!((e.line, &e.kind), (1, &ErrorKind::NoHeader));
     // A section referring to a type no earlier section defined.
     let text = b"/* a.symtypes */\nf int f ( s#gone )\n";
@@ -213,31 +273,49 @@ fn reference_cycles_and_deep_chains_end() {
     let f = st.names.get("f").unwrap();
     let mut exp = crc::Expander::new(&st);
     let file = st.export_file("f").unwrap();
-    assert_eq!(exp.text(file, f).unwrap(), "int f ( typedef typedef a b a ) ");
+    assert_eq!(
+        exp.text(file, f).unwrap(),
+        "int f ( typedef typedef a b a ) "
+    );
     // 200,000 chained typedefs: the walk keeps its own stack.
     const N: usize = 200_000;
-    let mut text: String = (0..N).map(|i| format!("t#t{i} typedef t#t{} t{i}\n", i + 1)).collect();
+    let mut text: String = (0..N)
+        .map(|i| format!("t#t{i} typedef t#t{} t{i}\n", i + 1))
+        .collect();
     text.push_str(&format!("t#t{N} typedef int t{N}\nf int f ( t#t0 )\n"));
     let st = symtypes::load_bytes("chain.symtypes", text.as_bytes()).unwrap();
     let f = st.names.get("f").unwrap();
     let mut exp = crc::Expander::new(&st);
     let got = exp.text(st.export_file("f").unwrap(), f).unwrap();
-    let want = format!("int f ( {}int {}) ", "typedef ".repeat(N + 1), (0..=N).rev().map(|i| format!("t{i} ")).collect::<String>());
+    let want = format!(
+        "int f ( {}int {}) ",
+        "typedef ".repeat(N + 1),
+        (0..=N).rev().map(|i| format!("t{i} ")).collect::<String>()
+    );
     assert_eq!(got, want);
 }
 
 /// Runs the binary; (exit code, stdout, stderr).
 fn abibot(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_abibot")).args(args).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_abibot"))
+        .args(args)
+        .output()
+        .unwrap();
     let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
-    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+    (
+        out.status.code().unwrap_or(-1),
+        text(out.stdout),
+        text(out.stderr),
+    )
 }
 
 /// `SMALL` and a Module.symvers for it with `use_node`'s CRC as given.
 fn small_pair(dir: &Path, crc: u32) -> (String, String) {
     let (types, symvers) = (dir.join("small.symtypes"), dir.join("Module.symvers"));
     std::fs::write(&types, SMALL).unwrap();
-    let line = format!("0x{crc:08x}\tuse_node\tvmlinux\tEXPORT_SYMBOL\t\n0x12345678\tother\tvmlinux\tEXPORT_SYMBOL\t\n");
+    let line = format!(
+        "0x{crc:08x}\tuse_node\tvmlinux\tEXPORT_SYMBOL\t\n0x12345678\tother\tvmlinux\tEXPORT_SYMBOL\t\n"
+    );
     std::fs::write(&symvers, line).unwrap();
     (types.display().to_string(), symvers.display().to_string())
 }
@@ -249,7 +327,10 @@ fn verify_names_a_mismatched_symbol_and_exits_1() {
     let (types, symvers) = small_pair(dir.path(), right);
     let (code, out, err) = abibot(&["verify", &types, &symvers]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("1 exports of 1 symtypes files checked"), "{out}");
+    assert!(
+        out.contains("1 exports of 1 symtypes files checked"),
+        "{out}"
+    );
     let (types, symvers) = small_pair(dir.path(), right ^ 1);
     let (code, out, _) = abibot(&["verify", &types, &symvers, "--format", "json"]);
     assert_eq!(code, 1, "{out}");
@@ -270,10 +351,19 @@ fn verify_fails_on_an_export_the_reference_lacks_and_errs_with_2() {
     let (types, _) = small_pair(dir.path(), 0);
     let other = dir.path().join("other.symvers");
     std::fs::write(&other, "0x12345678\tother\tvmlinux\tEXPORT_SYMBOL\t\n").unwrap();
-    let (code, out, _) = abibot(&["verify", &types, other.to_str().unwrap(), "--format", "json"]);
+    let (code, out, _) = abibot(&[
+        "verify",
+        &types,
+        other.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
     assert_eq!(code, 1, "{out}");
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((json["checked"].as_u64(), json["missing"][0].as_str()), (Some(0), Some("use_node")));
+    assert_eq!(
+        (json["checked"].as_u64(), json["missing"][0].as_str()),
+        (Some(0), Some("use_node"))
+    );
     std::fs::write(&types, "s#a struct a { } }\n").unwrap();
     let (code, _, err) = abibot(&["verify", &types, other.to_str().unwrap()]);
     assert_eq!(code, 2);
@@ -288,16 +378,77 @@ fn verify_real_pairs() {
     let reference = reference.to_str().unwrap();
     let run = |version: &str| {
         let types = data(&format!("symtypes/{version}/symtypes.tar.xz"));
-        let (code, out, err) = abibot(&["verify", types.to_str().unwrap(), reference, "--format", "json"]);
-        (code, serde_json::from_str::<serde_json::Value>(&out).unwrap_or_else(|_| panic!("{out}{err}")))
+        let (code, out, err) = abibot(&[
+            "verify",
+            types.to_str().unwrap(),
+            reference,
+            "--format",
+            "json",
+        ]);
+        (
+            code,
+            serde_json::from_str::<serde_json::Value>(&out)
+                .unwrap_or_else(|_| panic!("{out}{err}")),
+        )
     };
     let (code, json) = run("6.1.0-47");
     assert_eq!((code, json["checked"].as_u64()), (0, Some(4217)));
     let (old, new) = (genksyms_crcs("6.1.0-47"), genksyms_crcs("6.1.0-50"));
-    let changed: Vec<&String> = new.iter().filter(|(n, c)| old.get(*n) != Some(c)).map(|(n, _)| n).collect();
+    let changed: Vec<&String> = new
+        .iter()
+        .filter(|(n, c)| old.get(*n) != Some(c))
+        .map(|(n, _)| n)
+        .collect();
     let (code, json) = run("6.1.0-50");
     assert_eq!(code, 1);
-    let named: Vec<&str> = json["mismatched"].as_array().unwrap().iter().map(|m| m["symbol"].as_str().unwrap()).collect();
+    let named: Vec<&str> = json["mismatched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["symbol"].as_str().unwrap())
+        .collect();
     assert_eq!(named, changed);
     assert!(named.contains(&"I_BDEV"));
+}
+
+/// The CRC of `symbol` both ways: the fast walk, and crc32fast over the
+/// spelled-out text.
+fn both_ways(st: &Symtypes, symbol: &str) -> (u32, u32) {
+    let (file, name) = (
+        st.export_file(symbol).unwrap(),
+        st.names.get(symbol).unwrap(),
+    );
+    let mut exp = crc::Expander::new(st);
+    let text = exp.text(file, name).unwrap();
+    (
+        exp.crc(file, name).unwrap(),
+        crc32fast::hash(text.as_bytes()),
+    )
+}
+
+#[test]
+fn fast_crc_equals_the_spelled_out_text_on_shared_and_cyclic_types() {
+    // Two exports of one file share types: the second reuses segments the
+    // first recorded, where its surroundings allow.
+    let text = format!("{SMALL}again int again ( s#peer * , s#list , s#node * )\n");
+    let st = symtypes::load_bytes("small.symtypes", text.as_bytes()).unwrap();
+    for symbol in ["use_node", "again", "use_node"] {
+        let (fast, slow) = both_ways(&st, symbol);
+        assert_eq!(fast, slow, "{symbol}");
+    }
+    let cycle = "t#a typedef t#b a\nt#b typedef t#a b\nf int f ( t#a , t#b )\n";
+    let st = symtypes::load_bytes("cycle.symtypes", cycle.as_bytes()).unwrap();
+    let (fast, slow) = both_ways(&st, "f");
+    assert_eq!(fast, slow);
+    // A file past MAX_GRAPH_RECORDS is walked token by token: same CRC.
+    let n = crc::MAX_GRAPH_RECORDS + 1;
+    let mut big: String = (0..n)
+        .map(|i| format!("t#t{i} typedef t#t{} t{i}\n", i + 1))
+        .collect();
+    big.push_str(&format!(
+        "t#t{n} typedef int t{n}\nf int f ( t#t0 , t#t7 )\n"
+    ));
+    let st = symtypes::load_bytes("big.symtypes", big.as_bytes()).unwrap();
+    let (fast, slow) = both_ways(&st, "f");
+    assert_eq!(fast, slow);
 }

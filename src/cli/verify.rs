@@ -76,11 +76,13 @@ pub(super) fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         VerifyFormat::Text => text(&verdict, &args),
     };
     print(&rendered)?;
-    Ok(if verdict.mismatched.is_empty() && verdict.missing.is_empty() {
-        Outcome::Clean
-    } else {
-        Outcome::Incompatible
-    })
+    Ok(
+        if verdict.mismatched.is_empty() && verdict.missing.is_empty() {
+            Outcome::Clean
+        } else {
+            Outcome::Incompatible
+        },
+    )
 }
 
 /// Compares every export's recomputed CRC with the reference's.

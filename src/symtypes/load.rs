@@ -30,7 +30,9 @@ pub fn load(path: &Path) -> Result<Symtypes, SymtypesError> {
     }
     let bytes = input::read(path, FILE)
         .map_err(|e| SymtypesError::new(&shown, 0, ErrorKind::Io(e.kind.to_string())))?;
-    let name = path.file_name().map_or(shown.clone(), |n| n.to_string_lossy().into_owned());
+    let name = path
+        .file_name()
+        .map_or(shown.clone(), |n| n.to_string_lossy().into_owned());
     load_named(&shown, &name, &bytes)
 }
 
@@ -104,7 +106,10 @@ fn read_archive(reader: &mut Reader, shown: &str, data: impl Read) -> Result<(),
         budget.admit(shown, entry.size())?;
         let mut bytes = Vec::new();
         // The header's size is checked above; take() keeps a lying one bounded.
-        entry.take(MAX_FILE_BYTES).read_to_end(&mut bytes).map_err(bad)?;
+        entry
+            .take(MAX_FILE_BYTES)
+            .read_to_end(&mut bytes)
+            .map_err(bad)?;
         members.push((path, bytes));
     }
     members.sort_by(|a, b| a.0.cmp(&b.0));

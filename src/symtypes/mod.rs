@@ -47,6 +47,7 @@
 //! | [`crc::MAX_EXPANDED_TOKENS`] | 64 Mi | tokens one export's expansion may visit (each type once): bounds work on any input |
 
 pub mod crc;
+mod graph;
 mod load;
 mod parse;
 mod write;

@@ -195,11 +195,13 @@ impl Section {
 
 /// The non-blank lines with their 1-based numbers (a final `\r` dropped).
 fn lines(text: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    text.split(|&b| b == b'\n').enumerate().filter_map(|(i, line)| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let blank = line.iter().all(u8::is_ascii_whitespace);
-        (!blank).then_some((i + 1, line))
-    })
+    text.split(|&b| b == b'\n')
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let blank = line.iter().all(u8::is_ascii_whitespace);
+            (!blank).then_some((i + 1, line))
+        })
 }
 
 /// The file name of a consolidated `/* name */` header line.
@@ -226,7 +228,8 @@ fn words(line: &str) -> impl Iterator<Item = Result<&str, ErrorKind>> {
             return None;
         }
         let start = pos;
-        let quoted_name = bytes.len() > pos + 2 && bytes[pos + 1] == b'#' && bytes[pos + 2] == b'\'';
+        let quoted_name =
+            bytes.len() > pos + 2 && bytes[pos + 1] == b'#' && bytes[pos + 2] == b'\'';
         let mut quote = quoted_name.then_some(b'\'');
         pos += if quoted_name { 3 } else { 0 };
         while pos < bytes.len() && (quote.is_some() || !bytes[pos].is_ascii_whitespace()) {
@@ -331,8 +334,13 @@ fn declaration(
     }
     let keyword = kind.keyword().unwrap_or_default();
     let name = st.names.intern(name);
-    let tokens = [keyword, "", "{", "UNKNOWN", "}"]
-        .map(|t| Token::Atom(if t.is_empty() { name } else { st.names.intern(t) }));
+    let tokens = [keyword, "", "{", "UNKNOWN", "}"].map(|t| {
+        Token::Atom(if t.is_empty() {
+            name
+        } else {
+            st.names.intern(t)
+        })
+    });
     Ok(Definition {
         key: TypeKey { kind, name },
         tokens: Box::new(tokens),
