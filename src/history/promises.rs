@@ -420,65 +420,51 @@ mod tests {
         assert!(promises.states(&key(), &abi("50")).is_empty());
     }
 
+    /// Promises after one flavour's `states` (ABI name, CRC), recorded at
+    /// commits 1, 2, ...; and the first of those states.
+    fn recorded(store: &Store, states: &[(&str, u32)]) -> (Promises, RevState) {
+        let mut promises = Promises::default();
+        let all: Vec<RevState> = states
+            .iter()
+            .map(|(abi, crc)| store.state(abi, &symvers(*crc)))
+            .collect();
+        for (n, state) in all.iter().enumerate() {
+            promises.record(&sha(n as u8 + 1), state);
+        }
+        (promises, all.into_iter().next().unwrap())
+    }
+
+    fn parsed(store: &Store) -> usize {
+        let parsed = &store.loader.stats.parsed;
+        parsed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     #[test]
     fn a_name_that_comes_back_is_judged_against_its_first_publication() {
         let store = Store::new();
-        let mut promises = Promises::default();
-        let first = store.state("47", &symvers(1));
-        promises.record(&sha(1), &first);
-        promises.record(&sha(2), &store.state("47", &symvers(2)));
-        promises.record(&sha(3), &store.state("50", &symvers(3)));
+        let (mut promises, first) = recorded(&store, &[("47", 1), ("47", 2), ("50", 3)]);
         // 6.1.0-47 is no longer in force: only its object id is kept...
-        assert!(
-            promises
-                .held
-                .get(&key())
-                .is_some_and(|(n, _)| *n == abi("50"))
-        );
+        let held = promises.held.get(&key()).map(|(name, _)| name);
+        assert_eq!(held, Some(&abi("50")));
         // ...and its first publication is parsed again when asked for.
-        let set = promises
-            .promised(&key(), &abi("47"), store.reload())
-            .unwrap()
-            .unwrap();
-        assert_eq!(*set, *first.reference.flavours[&key()]);
-        assert_eq!(
-            store
-                .loader
-                .stats
-                .parsed
-                .load(std::sync::atomic::Ordering::Relaxed),
-            1
-        );
-        assert!(
-            promises
-                .promised(&key(), &abi("46"), store.reload())
-                .is_none()
-        );
+        let set = promises.promised(&key(), &abi("47"), store.reload());
+        assert_eq!(*set.unwrap().unwrap(), *first.reference.flavours[&key()]);
+        assert_eq!(parsed(&store), 1);
+        let unknown = promises.promised(&key(), &abi("46"), store.reload());
+        assert!(unknown.is_none());
     }
 
     #[test]
     fn only_the_first_publication_of_the_name_in_force_is_held() {
         let store = Store::new();
-        let mut promises = Promises::default();
-        let first = store.state("47", &symvers(1));
-        promises.record(&sha(1), &first);
-        promises.record(&sha(2), &store.state("47", &symvers(2)));
+        let (mut promises, first) = recorded(&store, &[("47", 1), ("47", 2)]);
+        let first = &first.reference.flavours[&key()];
         let (name, set) = &promises.held[&key()];
         assert_eq!(name, &abi("47"));
-        assert!(Arc::ptr_eq(set, &first.reference.flavours[&key()]));
-        let set = promises
-            .promised(&key(), &abi("47"), store.reload())
-            .unwrap()
-            .unwrap();
-        assert!(Arc::ptr_eq(&set, &first.reference.flavours[&key()]));
-        assert_eq!(
-            store
-                .loader
-                .stats
-                .parsed
-                .load(std::sync::atomic::Ordering::Relaxed),
-            0
-        );
+        assert!(Arc::ptr_eq(set, first));
+        let set = promises.promised(&key(), &abi("47"), store.reload());
+        assert!(Arc::ptr_eq(&set.unwrap().unwrap(), first));
+        assert_eq!(parsed(&store), 0);
     }
 
     #[test]

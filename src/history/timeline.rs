@@ -12,14 +12,15 @@
 //! had is a return to it, shown as such and never counted as another ABI.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::promises::Promises;
+use super::promises::{Consult, Promises};
 use super::scan::judge_refresh;
 use super::{CommitSha, RevisionError, Step};
 use crate::layouts::FlavourSource;
-use crate::symbols::{AbiName, FlavourKey};
+use crate::symbols::{AbiName, FlavourKey, SymbolSet};
 
 /// One state of a flavour's reference under an ABI name.
 #[derive(Clone, Debug, Serialize)]
@@ -148,7 +149,7 @@ impl Timeline {
         let new = step.state.reference.flavours.get(key);
         let old = match (returns_to, previous, new) {
             (None, Some(_), Some(_)) => parent.reference.flavours.get(key).cloned(),
-            (None, None, Some(_)) if known => self.first_publication(step, key, abi),
+            (None, None, Some(_)) if known => self.first_publication(step, key, source),
             _ => None,
         };
         State {
@@ -169,21 +170,12 @@ impl Timeline {
         &mut self,
         step: &Step<'_>,
         key: &FlavourKey,
-        abi: &AbiName,
-    ) -> Option<std::sync::Arc<crate::symbols::SymbolSet>> {
-        match self.promises.promised(key, abi, step.reload)? {
-            Ok(set) => Some(set),
-            Err(e) => {
-                let path = step.state.sources.get(key).map_or("", |s| &s.path);
-                self.errors.push(RevisionError {
-                    commit: step.commit.clone(),
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                    severity: super::Severity::Error,
-                });
-                None
-            }
-        }
+        source: &FlavourSource,
+    ) -> Option<Arc<SymbolSet>> {
+        let mut known = Consult::new(&mut self.promises, step.reload, &step.commit);
+        let first = known.first(key, &source.abi, &source.path);
+        self.errors.append(&mut known.errors);
+        first.map(|(set, _)| set)
     }
 
     /// The states of `key` under `abi`, the name added if new.
