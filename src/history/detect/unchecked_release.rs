@@ -21,7 +21,7 @@ use crate::symbols::{AbiName, FlavourKey};
 pub const UNRELEASED: &str = "UNRELEASED";
 
 /// Why one flavour is not checked: since when, and under which name it was.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug)]
 struct Lapse {
     /// The commit that changed the name.
     since: CommitSha,
