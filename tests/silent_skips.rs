@@ -216,6 +216,10 @@ fn generic_reports_what_its_template_does_not_match() {
     r.write("abi/x86/notes.txt", "x\n");
     r.write_raw(b"abi/x86/small.symvers", SYMLINK, b"default.symvers", None);
     r.write("abi/x86/old/default.symvers", symvers(&[("a", 1)]));
+    // A submodule whose commit is not in this repository (it used to be
+    // "object not found" at every read).
+    let elsewhere = git2::Oid::from_str("0123456789abcdef0123456789abcdef01234567").unwrap();
+    r.write_raw(b"abi/x86/big.symvers", GITLINK, b"", Some(elsewhere));
     r.commit("Add entries");
     let (report, _, _) = scan_with(&r, generic_options());
     assert!(report.findings.is_empty(), "{:?}", report.findings);
@@ -227,6 +231,7 @@ fn generic_reports_what_its_template_does_not_match() {
                 "not a reference name (abi/{arch}/{flavour}.symvers): not read",
             ),
             ("abi/x86/small.symvers".to_owned(), SYMLINK_SAYS),
+            ("abi/x86/big.symvers".to_owned(), GITLINK_SAYS),
             ("abi/x86/old".to_owned(), DIRECTORY_SAYS),
         ],
     );
