@@ -260,6 +260,27 @@ fn warnings_reach_the_output_without_refusing_the_current_state() {
     assert_eq!(errors[0]["severity"], "warning");
 }
 
+/// The daemon logs a warning with the entry and its severity, posts
+/// nothing for it, and goes on.
+#[test]
+fn the_daemon_logs_warnings_and_goes_on() {
+    let r = debian_repo();
+    r.write("debian/abi/6.1.0-47/amd64_none_amd64", symvers(&[("a", 1)]));
+    r.write("debian/abi/6.1.0-47/.hidden", "x");
+    r.commit("Release with a hidden file");
+    let dir = tempfile::tempdir().unwrap();
+    let (config, sink) = common::file_sink_daemon_config(dir.path(), &r);
+    let (code, out, err) = abibot(&["daemon", "--once", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let logged = err
+        .lines()
+        .find(|l| l.contains("debian/abi/6.1.0-47/.hidden"))
+        .unwrap_or_else(|| panic!("not logged:\n{err}"));
+    assert!(logged.contains("severity=Warning"), "{logged}");
+    let posted = std::fs::read_to_string(&sink).unwrap_or_default();
+    assert_eq!(posted, "", "nothing to comment on");
+}
+
 /// A symlink or a submodule where a configuration file is expected is an
 /// error naming what it is, not its target read as content.
 #[test]
