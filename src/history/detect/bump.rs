@@ -13,14 +13,10 @@ pub struct Bump;
 
 impl Detector for Bump {
     fn detect(&mut self, facts: &Facts<'_>, out: &mut Vec<Finding>) {
-        let renamed: Vec<_> = facts
-            .flavours
-            .iter()
-            .filter_map(|(key, fact)| match fact {
-                FlavourFact::Renamed(c) => Some((*key, c)),
-                _ => None,
-            })
-            .collect();
+        let renamed = facts.select(|_, fact| match fact {
+            FlavourFact::Renamed(c) => Some(c),
+            _ => None,
+        });
         let entries: Vec<Entry<'_>> = renamed
             .iter()
             .map(|(key, c)| {

@@ -13,14 +13,10 @@ pub struct CoverageLost;
 
 impl Detector for CoverageLost {
     fn detect(&mut self, facts: &Facts<'_>, out: &mut Vec<Finding>) {
-        let lost: Vec<Entry<'_>> = facts
-            .flavours
-            .iter()
-            .filter_map(|(key, fact)| match fact {
-                FlavourFact::Lost { old } => Some((*key, FlavourChange::new(key, &old.path, None))),
-                _ => None,
-            })
-            .collect();
+        let lost = facts.select(|key, fact| match fact {
+            FlavourFact::Lost { old } => Some(FlavourChange::new(key, &old.path, None)),
+            _ => None,
+        });
         let unchanged = facts.unchanged(&lost);
         let featuresets = whole_featuresets(&lost, facts.parent);
         if let Some(mut finding) = facts.finding(FindingKind::CoverageLost, lost) {

@@ -330,6 +330,18 @@ impl<'a> Facts<'a> {
         })
     }
 
+    /// The flavours whose fact `pick` takes something from, in flavour
+    /// order, with what it took: what each detector starts from.
+    pub fn select<'f, T>(
+        &'f self,
+        pick: impl Fn(&'a FlavourKey, &'f FlavourFact<'a>) -> Option<T>,
+    ) -> Vec<(&'a FlavourKey, T)> {
+        self.flavours
+            .iter()
+            .filter_map(|(key, fact)| Some((*key, pick(key, fact)?)))
+            .collect()
+    }
+
     /// The flavours of this commit not among `changed` (one ABI name covers
     /// them all).
     pub fn unchanged(&self, changed: &[Entry<'_>]) -> Vec<String> {

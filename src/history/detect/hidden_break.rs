@@ -12,18 +12,14 @@ pub struct HiddenBreak;
 
 impl Detector for HiddenBreak {
     fn detect(&mut self, facts: &Facts<'_>, out: &mut Vec<Finding>) {
-        let broken: Vec<_> = facts
-            .flavours
-            .iter()
-            .filter_map(|(key, fact)| match fact {
-                FlavourFact::Refreshed(c) if c.breaks() => Some((*key, c, None)),
-                FlavourFact::Returned(c, promise) if c.breaks() => Some((*key, c, Some(promise))),
-                _ => None,
-            })
-            .collect();
+        let broken = facts.select(|_, fact| match fact {
+            FlavourFact::Refreshed(c) if c.breaks() => Some((c, None)),
+            FlavourFact::Returned(c, promise) if c.breaks() => Some((c, Some(promise))),
+            _ => None,
+        });
         let entries: Vec<Entry<'_>> = broken
             .iter()
-            .map(|(key, c, promise)| {
+            .map(|(key, (c, promise))| {
                 let mut change = FlavourChange::new(key, &c.new.path, Some(c.comparison.clone()));
                 if let Some(promise) = promise {
                     promise.describe(&mut change);
@@ -32,9 +28,9 @@ impl Detector for HiddenBreak {
             })
             .collect();
         let unchanged = facts.unchanged(&entries);
-        let modules = facts.impacts(broken.iter().map(|(_, c, _)| *c));
+        let modules = facts.impacts(broken.iter().map(|(_, (c, _))| *c));
         // The name whose promise is broken (not the one a name came back from).
-        let abi = broken.first().map(|(_, c, _)| c.new.abi.clone());
+        let abi = broken.first().map(|(_, (c, _))| c.new.abi.clone());
         if let Some(mut finding) = facts.finding(FindingKind::HiddenBreak, entries) {
             finding.abi = abi.unwrap_or(finding.abi);
             finding.unchanged_flavours = unchanged;

@@ -12,22 +12,21 @@ pub struct Restoration;
 
 impl Detector for Restoration {
     fn detect(&mut self, facts: &Facts<'_>, out: &mut Vec<Finding>) {
-        let mut abi = None;
-        let entries: Vec<Entry<'_>> = facts
-            .flavours
-            .iter()
-            .filter_map(|(key, fact)| match fact {
-                FlavourFact::Restored { new, promise } => {
-                    abi.get_or_insert_with(|| new.abi.clone());
-                    let mut change = FlavourChange::new(key, &new.path, None);
-                    promise.describe(&mut change);
-                    Some((*key, change))
-                }
-                _ => None,
+        let restored = facts.select(|_, fact| match fact {
+            FlavourFact::Restored { new, promise } => Some((*new, promise)),
+            _ => None,
+        });
+        // The name whose promise is kept, not the one it came back from.
+        let abi = restored.first().map(|(_, (new, _))| new.abi.clone());
+        let entries: Vec<Entry<'_>> = restored
+            .into_iter()
+            .map(|(key, (new, promise))| {
+                let mut change = FlavourChange::new(key, &new.path, None);
+                promise.describe(&mut change);
+                (key, change)
             })
             .collect();
         if let Some(mut finding) = facts.finding(FindingKind::Restoration, entries) {
-            // The name whose promise is kept, not the one it came back from.
             finding.abi = abi.unwrap_or(finding.abi);
             out.push(finding);
         }

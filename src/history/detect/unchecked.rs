@@ -5,7 +5,7 @@
 //! prepared (the references of the new name come with its upload); a
 //! release made in that state is [`super::unchecked_release`]'s.
 
-use super::{Detector, Entry, Facts, FlavourFact};
+use super::{Detector, Facts, FlavourFact};
 use crate::findings::{Finding, FindingKind, FlavourChange};
 
 /// Finds flavours whose check a change of name turned off.
@@ -14,16 +14,10 @@ pub struct Unchecked;
 
 impl Detector for Unchecked {
     fn detect(&mut self, facts: &Facts<'_>, out: &mut Vec<Finding>) {
-        let entries: Vec<Entry<'_>> = facts
-            .flavours
-            .iter()
-            .filter_map(|(key, fact)| match fact {
-                FlavourFact::Unreferenced { old } => {
-                    Some((*key, FlavourChange::new(key, &old.path, None)))
-                }
-                _ => None,
-            })
-            .collect();
+        let entries = facts.select(|key, fact| match fact {
+            FlavourFact::Unreferenced { old } => Some(FlavourChange::new(key, &old.path, None)),
+            _ => None,
+        });
         if let Some(mut finding) = facts.finding(FindingKind::Unchecked, entries) {
             finding.new_abi = facts.state.reference.abi.clone();
             out.push(finding);
