@@ -272,7 +272,7 @@ mod tests {
 
     #[test]
     fn ids_are_stable_and_distinguish_inputs() {
-        let sha = CommitSha("a".repeat(40));
+        let sha: CommitSha = "a".repeat(40).parse().unwrap();
         let f = vec![FlavourChange::new(
             &FlavourKey::new("amd64", "none", "amd64"),
             "p",

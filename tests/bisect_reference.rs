@@ -90,7 +90,11 @@ fn finds_the_commit_that_changed_a_crc_in_300_commits_reading_log_n_revisions() 
         let opts = options(commits[0], commits[299], &[NONE], Kind::Crc, &["symbol_x"]);
         let report = run(&r, &opts).unwrap();
         let first = report.first_bad.as_ref().expect("a first bad commit");
-        assert_eq!(first.commit.commit.0, commits[k].to_string(), "k={k}");
+        assert_eq!(
+            first.commit.commit.as_str(),
+            commits[k].to_string(),
+            "k={k}"
+        );
         assert_eq!(first.commit.title, format!("Commit {k}"));
         assert_eq!(first.commit.author, "Test <test@example.org>");
         assert_eq!(first.commit.date, "2023-11-14T22:13:20Z");
@@ -118,13 +122,13 @@ fn finds_the_commit_that_changed_a_crc_in_300_commits_reading_log_n_revisions() 
         for probe in &report.probes {
             let i = commits
                 .iter()
-                .position(|c| c.to_string() == probe.commit.0)
+                .position(|c| c.to_string() == probe.commit.as_str())
                 .unwrap();
             let expected = if i >= k { Verdict::Bad } else { Verdict::Good };
             assert_eq!(probe.verdict, expected, "k={k}, commit {i}");
         }
-        assert_eq!(report.probes[0].commit.0, commits[0].to_string());
-        assert_eq!(report.probes[1].commit.0, commits[299].to_string());
+        assert_eq!(report.probes[0].commit.as_str(), commits[0].to_string());
+        assert_eq!(report.probes[1].commit.as_str(), commits[299].to_string());
         assert_eq!(report.commits_in_range, 299);
     }
 }
@@ -139,7 +143,7 @@ fn additions_do_not_count_and_other_symbols_are_not_watched() {
     // Every commit adds a symbol, but `any` is about incompatible changes.
     let report = run(&r, &options(commits[0], commits[39], &[], Kind::Any, &[])).unwrap();
     assert_eq!(
-        report.first_bad.unwrap().commit.commit.0,
+        report.first_bad.unwrap().commit.commit.as_str(),
         commits[k].to_string()
     );
     assert_eq!(report.flavours, FLAVOURS);
@@ -170,7 +174,7 @@ fn a_change_in_the_rt_flavour_only_is_found_there_and_not_in_none() {
     let (good, bad) = (commits[0], commits[299]);
     let rt = run(&r, &options(good, bad, &[RT], Kind::Any, &["symbol_x"])).unwrap();
     let first = rt.first_bad.expect("found in rt");
-    assert_eq!(first.commit.commit.0, commits[k].to_string());
+    assert_eq!(first.commit.commit.as_str(), commits[k].to_string());
     assert_eq!(first.changes[0].flavour, RT);
     assert!(rt.work.reference_reads <= MAX_READS);
 
@@ -183,7 +187,7 @@ fn a_change_in_the_rt_flavour_only_is_found_there_and_not_in_none() {
     // All flavours (the default) see the rt change.
     let all = run(&r, &options(good, bad, &[], Kind::Crc, &[])).unwrap();
     assert_eq!(
-        all.first_bad.unwrap().commit.commit.0,
+        all.first_bad.unwrap().commit.commit.as_str(),
         commits[k].to_string()
     );
 }
@@ -207,11 +211,11 @@ fn a_corrupt_reference_mid_range_is_skipped_and_named() {
     )
     .unwrap();
     let first = report.first_bad.as_ref().unwrap();
-    assert_eq!(first.commit.commit.0, commits[k].to_string());
+    assert_eq!(first.commit.commit.as_str(), commits[k].to_string());
     assert!(first.maybe_earlier.is_empty());
     assert_eq!(report.skipped.len(), 1);
     let skipped = &report.skipped[0];
-    assert_eq!(skipped.commit.0, commits[corrupt].to_string());
+    assert_eq!(skipped.commit.as_str(), commits[corrupt].to_string());
     assert_eq!(skipped.title, format!("Commit {corrupt}"));
     assert!(skipped.reason.contains(&path(NONE)), "{}", skipped.reason);
     assert!(skipped.reason.contains("GARBAGE"), "{}", skipped.reason);
@@ -249,8 +253,8 @@ fn skipped_commits_right_before_the_change_are_reported_not_guessed() {
     )
     .unwrap();
     let first = report.first_bad.unwrap();
-    assert_eq!(first.commit.commit.0, commits[k].to_string());
-    let earlier: Vec<String> = first.maybe_earlier.iter().map(|s| s.0.clone()).collect();
+    assert_eq!(first.commit.commit.as_str(), commits[k].to_string());
+    let earlier: Vec<String> = first.maybe_earlier.iter().map(|s| s.to_string()).collect();
     assert_eq!(
         earlier,
         [commits[k - 2].to_string(), commits[k - 1].to_string()]
@@ -281,7 +285,7 @@ fn a_flavour_dropped_mid_range_is_a_skip_unless_another_shows_the_change() {
     )
     .unwrap();
     assert_eq!(
-        report.first_bad.as_ref().unwrap().commit.commit.0,
+        report.first_bad.as_ref().unwrap().commit.commit.as_str(),
         commits[k].to_string()
     );
     // Probes between the drop and the change could not read rt and saw no
@@ -291,7 +295,7 @@ fn a_flavour_dropped_mid_range_is_a_skip_unless_another_shows_the_change() {
     for probe in &report.probes {
         let i = commits
             .iter()
-            .position(|c| c.to_string() == probe.commit.0)
+            .position(|c| c.to_string() == probe.commit.as_str())
             .unwrap();
         let expected = match i {
             _ if i >= k => Verdict::Bad,

@@ -105,7 +105,7 @@ fn says_what_was_cut(body: &str, finding: &Finding) {
         body.contains("byte limit of a comment**: left out"),
         "{body}"
     );
-    let sha = &finding.commit.0;
+    let sha = finding.commit.as_str();
     assert!(
         body.contains(&format!(
             "To see it all, run `abibot scan --range {sha}^..{sha} --format markdown`"

@@ -64,7 +64,7 @@ fn refresh_hides_a_break_then_coverage_is_lost_then_a_bump() {
         ]
     );
     let hidden = &report.findings[0];
-    assert_eq!(hidden.commit.0, refresh.to_string());
+    assert_eq!(hidden.commit.as_str(), refresh.to_string());
     assert_eq!(hidden.abi.as_str(), "6.1.0-47");
     let counts: Vec<(&str, usize, usize, usize)> = hidden
         .flavours
@@ -89,7 +89,7 @@ fn refresh_hides_a_break_then_coverage_is_lost_then_a_bump() {
     assert!(hidden.unchanged_flavours.is_empty());
 
     let lost = &report.findings[1];
-    assert_eq!(lost.commit.0, drop_rt.to_string());
+    assert_eq!(lost.commit.as_str(), drop_rt.to_string());
     assert_eq!(lost.flavours.len(), 1);
     assert_eq!(lost.flavours[0].flavour, "amd64_rt_amd64");
     assert_eq!(lost.lost_featuresets, ["amd64 rt"]);
@@ -99,7 +99,7 @@ fn refresh_hides_a_break_then_coverage_is_lost_then_a_bump() {
     );
 
     let bumped = &report.findings[2];
-    assert_eq!(bumped.commit.0, bump.to_string());
+    assert_eq!(bumped.commit.as_str(), bump.to_string());
     assert_eq!(bumped.abi.as_str(), "6.1.0-47");
     assert_eq!(bumped.new_abi.as_ref().unwrap().as_str(), "6.1.0-50");
     // Needed: 6.1.0-50 differs incompatibly from what 6.1.0-47 first promised.
@@ -253,7 +253,7 @@ fn root_commit_missing_abi_dir_and_merge() {
         kinds(&report),
         [(FindingKind::HiddenBreak, "Merge side".into())]
     );
-    assert_eq!(report.findings[0].commit.0, merge.to_string());
+    assert_eq!(report.findings[0].commit.as_str(), merge.to_string());
 
     let (all, _, _) = scan_with(
         &r,
@@ -314,7 +314,7 @@ fn malformed_reference_names_commit_and_file_and_the_scan_goes_on() {
     let report = scan(&r);
     assert_eq!(report.errors.len(), 1);
     let e = &report.errors[0];
-    assert_eq!(e.commit.0, bad.to_string());
+    assert_eq!(e.commit.as_str(), bad.to_string());
     assert_eq!(e.path, "debian/abi/6.1.0-47/amd64_none_amd64");
     assert!(e.message.contains(":2: "), "{}", e.message);
     assert!(e.message.contains(&bad.to_string()[..12]), "{}", e.message);
@@ -323,7 +323,7 @@ fn malformed_reference_names_commit_and_file_and_the_scan_goes_on() {
         kinds(&report),
         [(FindingKind::HiddenBreak, "Fixed refresh".into())]
     );
-    assert_eq!(report.findings[0].commit.0, fixed.to_string());
+    assert_eq!(report.findings[0].commit.as_str(), fixed.to_string());
     assert_eq!(report.findings[0].flavours[0].summary.removed, 1);
 }
 

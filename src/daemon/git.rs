@@ -258,7 +258,7 @@ pub fn start(
             (Start::First, None)
         });
     };
-    let Ok(last_oid) = Oid::from_str(&last.0) else {
+    let Ok(last_oid) = Oid::from_str(last.as_str()) else {
         return Ok((Start::Unrelated(last.clone()), None));
     };
     if last_oid == head {

@@ -89,7 +89,7 @@ impl Gitlab {
         let mut url = self.project_url.clone();
         url.path_segments_mut()
             .expect("checked at construction")
-            .extend(["repository", "commits", &sha.0, "comments"]);
+            .extend(["repository", "commits", sha.as_str(), "comments"]);
         url
     }
 

@@ -46,7 +46,7 @@ use cache::{Loader, PoolError};
 /// anything else.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct CommitSha(pub String);
+pub struct CommitSha(String);
 
 /// Text that is not a full commit id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -362,7 +362,7 @@ fn flavour_parts(f: &Finding, max_bytes: usize) -> Vec<Part> {
             )
             .tail("\n</details>\n")
             .what("flavour sections");
-            let sha = &f.commit.0;
+            let sha = f.commit.as_str();
             let path = clip(&fl.path);
             let see_all = format!(
                 "run `abibot diff` on the reference before and after ({}, {})",
@@ -458,7 +458,7 @@ pub fn finding_markdown(f: &Finding, max_bytes: usize) -> String {
     }
     let see_all = format!(
         "run `abibot scan --range {0}^..{0} --format markdown` in a clone of this repository",
-        f.commit.0
+        f.commit
     );
     budget::fit(&root, max_bytes, &|cuts| {
         cut_notice(max_bytes, cuts, &see_all)
