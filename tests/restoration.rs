@@ -12,7 +12,10 @@ use abibot::findings::{Finding, FindingKind};
 use abibot::history::scan::ScanReport;
 use abibot::history::timeline::Timeline;
 use abibot::history::{WalkOptions, Walker};
-use common::{TestRepo, abi_file, abibot, changelog, defines, scan_counted};
+use common::{
+    TestRepo, abi_file, abibot, abibot_on, changelog, defines, file_sink_daemon_config,
+    scan_counted,
+};
 use git2::Oid;
 
 const FLAVOUR: &str = "amd64_none_amd64";
@@ -97,8 +100,7 @@ fn reverting_a_hidden_break_is_a_restoration_not_another_break() {
     assert_eq!(returns, [None, None, Some(1)]);
     assert!(states[1].incompatible && !states[2].incompatible);
 
-    let repo = r.path().to_str().unwrap();
-    let (code, out, err) = abibot(&["timeline", "--repo", repo]);
+    let (code, out, err) = abibot_on("timeline", &r, &[]);
     assert_eq!(code, 1, "{err}");
     assert!(
         out.starts_with(
@@ -193,11 +195,9 @@ fn break_and_revert(r: &TestRepo) -> (Oid, Oid) {
 fn a_revert_after_the_range_start_is_still_a_restoration() {
     let (r, first) = published();
     let (broken, revert) = break_and_revert(&r);
-    let repo = r.path().to_str().unwrap();
     let since = broken.to_string();
-    let (code, out, err) = abibot(&[
-        "scan", "--repo", repo, "--since", &since, "--format", "json",
-    ]);
+    let json_since = ["--since", &since, "--format", "json"];
+    let (code, out, err) = abibot_on("scan", &r, &json_since);
     assert_eq!(code, 0, "the fix is no problem: {out}\n{err}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     let findings = doc["findings"].as_array().unwrap();
@@ -206,9 +206,7 @@ fn a_revert_after_the_range_start_is_still_a_restoration() {
     assert_eq!(findings[0]["commit"], revert.to_string());
     assert_eq!(findings[0]["flavours"][0]["published"], first.to_string());
 
-    let (code, out, err) = abibot(&[
-        "timeline", "--repo", repo, "--since", &since, "--format", "json",
-    ]);
+    let (code, out, err) = abibot_on("timeline", &r, &json_since);
     assert_eq!(code, 0, "{out}\n{err}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     let states = doc["abis"][0]["flavours"][FLAVOUR].as_array().unwrap();
@@ -226,17 +224,7 @@ fn the_daemon_does_not_comment_on_the_fix() {
     r.write(&path, abi_file("6.1.0-50", FLAVOUR));
     r.commit("Refresh ABI reference files");
     let dir = tempfile::tempdir().unwrap();
-    let sink = dir.path().join("comments.jsonl");
-    let branch = r.repo.head().unwrap().shorthand().unwrap().to_owned();
-    let config = dir.path().join("abibot.toml");
-    let text = format!(
-        "state = \"{state}\"\n[[repo]]\nname = \"linux\"\npath = \"{repo}\"\n\
-         branches = [\"{branch}\"]\nbackfill = true\n[repo.file]\npath = \"{sink}\"\n",
-        state = dir.path().join("state.sqlite").display(),
-        repo = r.path().display(),
-        sink = sink.display(),
-    );
-    std::fs::write(&config, text).unwrap();
+    let (config, sink) = file_sink_daemon_config(dir.path(), &r);
     let poll = || {
         let (code, out, err) = abibot(&["daemon", "--once", "--config", config.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}\n{err}");
