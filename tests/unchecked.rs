@@ -228,3 +228,50 @@ fn the_daemon_comments_on_the_release_at_a_later_poll() {
     assert_eq!(comments.lines().count(), 1, "{comments}");
     assert!(comments.contains("release without ABI check"), "{comments}");
 }
+
+/// Ubuntu: the ABI number bumped with its references removed, then
+/// released (`debian.master/changelog` from UNRELEASED to jammy). The
+/// advice is Ubuntu's, not Debian's `abiname`.
+#[test]
+fn an_ubuntu_release_without_references_gets_ubuntu_advice() {
+    let r = TestRepo::new();
+    r.write("debian/debian.env", "DEBIAN=debian.master\n");
+    r.write("debian.master/abi/version", "5.15.0-91.101\n");
+    // Ubuntu's reference line: export kind, module, CRC, symbol.
+    r.write(
+        "debian.master/abi/amd64/generic",
+        "EXPORT_SYMBOL\t vmlinux 0x00000001\tkmalloc\n",
+    );
+    r.write(
+        "debian.master/changelog",
+        changelog_to("5.15.0-91.101", "jammy", "Release"),
+    );
+    r.commit("UBUNTU: Ubuntu-5.15.0-91.101");
+    r.write("debian.master/abi/version", "5.15.0-92.102\n");
+    r.remove("debian.master/abi/amd64/generic");
+    r.write(
+        "debian.master/changelog",
+        changelog_to("5.15.0-92.102", "UNRELEASED", "Start"),
+    );
+    let bump = r.commit("UBUNTU: Start new release");
+    r.write(
+        "debian.master/changelog",
+        changelog_to("5.15.0-92.102", "jammy", "Release"),
+    );
+    r.commit("UBUNTU: Ubuntu-5.15.0-92.102");
+
+    let report = scan(&r);
+    assert_eq!(
+        kinds(&report),
+        [FindingKind::Unchecked, FindingKind::UncheckedRelease]
+    );
+    let f = &report.findings[1];
+    assert_eq!(flavours(f), ["amd64_none_generic"]);
+    assert_eq!(f.abi.as_str(), "5.15.0-91");
+    assert_eq!(f.new_abi.as_ref().map(|a| a.as_str()), Some("5.15.0-92"));
+    let since = f.unchecked_since.as_ref().map(ToString::to_string);
+    assert_eq!(since, Some(bump.to_string()));
+    let md = finding_markdown(f, 65_536);
+    assert!(md.contains("`debian.<branch>/abi/`"), "{md}");
+    assert!(!md.contains("abiname"), "{md}");
+}
