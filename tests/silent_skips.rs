@@ -31,10 +31,9 @@ fn assert_warnings(errors: &[RevisionError], expected: &[(String, &str)]) {
 }
 
 const NAME: &str = "not a reference name (<arch>_<featureset>_<flavour>): not read";
-const SYMLINK_SAYS: &str = "a symlink: not read (references are read from regular files only)";
-const GITLINK_SAYS: &str =
-    "a submodule (gitlink): not read (references are read from regular files only)";
-const DIRECTORY_SAYS: &str = "a directory: not read (references are files here)";
+const SYMLINK_SAYS: &str = "a symlink: not read (references are regular files)";
+const GITLINK_SAYS: &str = "a submodule (gitlink): not read (references are regular files)";
+const DIRECTORY_SAYS: &str = "a directory: not read (references are regular files)";
 const NOT_UTF8_SAYS: &str = "a name that is not UTF-8: not read";
 
 #[test]

@@ -107,18 +107,15 @@ impl DirEntry {
     /// The name of a regular file, or why the entry cannot be read as one.
     pub fn file_name(&self) -> Result<&str, SkipReason> {
         match self.kind {
-            EntryKind::File | EntryKind::Executable => self.name().ok_or(SkipReason::NotUtf8),
-            EntryKind::Symlink => Err(SkipReason::Symlink),
-            EntryKind::Gitlink => Err(SkipReason::Gitlink),
-            EntryKind::Dir => Err(SkipReason::Directory),
+            kind if kind.is_file() => self.name().ok_or(SkipReason::NotUtf8),
+            kind => Err(SkipReason::NotAFile(kind)),
         }
     }
 
     /// Why this entry, found where `expected` entries go, is not read.
     pub fn unexpected(&self, expected: &'static str) -> SkipReason {
         match (self.kind, self.name()) {
-            (EntryKind::Symlink, _) => SkipReason::Symlink,
-            (EntryKind::Gitlink, _) => SkipReason::Gitlink,
+            (kind @ (EntryKind::Symlink | EntryKind::Gitlink), _) => SkipReason::NotAFile(kind),
             (_, None) => SkipReason::NotUtf8,
             _ => SkipReason::Name {
                 expected: expected.to_owned(),
@@ -138,15 +135,9 @@ impl DirEntry {
 /// Why an entry of a references directory is not read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SkipReason {
-    /// A symbolic link.
-    #[error("a symlink: not read (references are read from regular files only)")]
-    Symlink,
-    /// A submodule.
-    #[error("a submodule (gitlink): not read (references are read from regular files only)")]
-    Gitlink,
-    /// A directory where files are expected.
-    #[error("a directory: not read (references are files here)")]
-    Directory,
+    /// A symlink, a submodule, or a directory where files go.
+    #[error("{0}: not read (references are regular files)")]
+    NotAFile(EntryKind),
     /// A name that is not UTF-8 (shown escaped in the path).
     #[error("a name that is not UTF-8: not read")]
     NotUtf8,
