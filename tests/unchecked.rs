@@ -120,7 +120,7 @@ fn a_release_without_references_is_a_problem_since_the_rename() {
 
     let short = &rename.to_string()[..12];
     let text = scan_text(&report);
-    assert!(text.contains(&format!("released with 3 flavours unchecked: no reference under ABI 6.1.0-47-2 since commit {short} changed the name from 6.1.0-47")), "{text}");
+    assert!(text.contains(&format!("Released with 3 flavours unchecked: no reference under ABI 6.1.0-47-2 since commit {short} changed the name from 6.1.0-47")), "{text}");
     let json: serde_json::Value = serde_json::from_str(&scan_json(&report)).unwrap();
     let problem = &json["findings"][1];
     assert_eq!(problem["kind"], "unchecked-release");

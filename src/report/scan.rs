@@ -104,7 +104,7 @@ pub fn headline(f: &Finding, show: &dyn Fn(&str) -> String) -> String {
         FindingKind::UncheckedRelease => {
             let since = f.unchecked_since.as_ref().map_or("?", |c| c.short());
             format!(
-                "released with {flavours} unchecked: no reference under ABI {} since commit {} changed the name from {abi}, so the build check did not run",
+                "Released with {flavours} unchecked: no reference under ABI {} since commit {} changed the name from {abi}, so the build check did not run",
                 new_abi(f, show),
                 show(since)
             )
