@@ -365,7 +365,7 @@ impl FromStr for FlavourKey {
 /// package name suffix and a line of a comment.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct AbiName(pub String);
+pub struct AbiName(String);
 
 /// The longest ABI name accepted, in bytes. Real ones are under 40
 /// (`5.14.0-427.13.1.el9_4`); a longer one is a parse gone wrong.

@@ -32,6 +32,16 @@ fn h(suffix: &str) -> String {
     format!("{H}{suffix}")
 }
 
+/// As hostile an ABI name as [`AbiName::new`] lets in: [`H`] without its
+/// white space, control characters and slashes.
+fn abi(suffix: &str) -> AbiName {
+    let name = h(suffix).replace(
+        |c: char| c.is_whitespace() || c.is_control() || c == '/',
+        "",
+    );
+    AbiName::new(name).unwrap()
+}
+
 fn sha(c: char) -> CommitSha {
     c.to_string().repeat(40).parse().unwrap()
 }
@@ -63,8 +73,8 @@ fn finding() -> Finding {
         layout: abibot::layouts::Layout::named("debian", "").unwrap().kind(),
         commit: sha('a'),
         title: h("title"),
-        abi: AbiName(h("abi")),
-        new_abi: Some(AbiName(h("new"))),
+        abi: abi("abi"),
+        new_abi: Some(abi("new")),
         bump_needed: Some(true),
         unchecked_since: None,
         flavours: vec![FlavourChange::new(&key, &h("path"), Some(c))],
@@ -104,10 +114,10 @@ fn timeline_data() -> Vec<AbiHistory> {
     // The second state is the name coming back from another (hostile) name.
     let states = vec![
         state('a', false, None),
-        state('b', true, Some(AbiName(h("came-back-from")))),
+        state('b', true, Some(abi("came-back-from"))),
     ];
     vec![AbiHistory {
-        abi: AbiName(h("abi")),
+        abi: abi("abi"),
         flavours: BTreeMap::from([(h("flavour"), states)]),
     }]
 }
@@ -298,7 +308,7 @@ fn scan_renderers() {
     }
     let expected = [
         h("title"),
-        h("abi"),
+        abi("abi").to_string(),
         h("unchanged"),
         h("lost"),
         h("ko"),
@@ -332,7 +342,11 @@ fn timeline_renderers() {
     check_json(
         "timeline json",
         &timeline::json(&t, &[]),
-        &[h("abi"), h("title"), h("came-back-from")],
+        &[
+            abi("abi").to_string(),
+            h("title"),
+            abi("came-back-from").to_string(),
+        ],
     );
 }
 

@@ -114,7 +114,7 @@ fuzz_target!(|data: &[u8]| {
     match layout.read(&tree) {
         Ok(snapshot) => {
             for (key, source) in &snapshot.flavours {
-                let expected = format!("debian/abi/{}/{key}", source.abi.0);
+                let expected = format!("debian/abi/{}/{key}", source.abi.as_str());
                 assert_eq!(source.path, expected, "flavour outside its ABI directory");
             }
         }

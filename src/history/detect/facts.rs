@@ -300,7 +300,7 @@ impl<'a> Facts<'a> {
             .abi
             .clone()
             .or_else(|| self.state.reference.abi.clone())
-            .unwrap_or_else(|| AbiName("unknown".into()))
+            .unwrap_or_else(|| AbiName::new("unknown").expect("a valid name"))
     }
 
     /// A finding of `kind` about `flavours` (none when empty), under the old
