@@ -94,3 +94,26 @@ impl Detector for UncheckedRelease {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(distribution: Option<&str>) -> RevState {
+        RevState {
+            distribution: distribution.map(str::to_owned),
+            ..RevState::default()
+        }
+    }
+
+    #[test]
+    fn a_release_is_unreleased_then_a_suite() {
+        let unreleased = at(Some(UNRELEASED));
+        assert!(is_release(&unreleased, &at(Some("bookworm-security"))));
+        assert!(!is_release(&unreleased, &unreleased));
+        // A suite kept, a first entry, a layout without a changelog.
+        assert!(!is_release(&at(Some("bookworm")), &at(Some("bookworm"))));
+        assert!(!is_release(&at(None), &at(Some("bookworm"))));
+        assert!(!is_release(&unreleased, &at(None)));
+    }
+}
