@@ -75,6 +75,12 @@ fn detected_with_the_service_pack_as_abi_name_and_symtypes_carried() {
     let r = base("");
     r.write("kabi/x86_64/symsets-default.tar.gz", "old symbol sets");
     r.write("kabi/x86_64/README", "not a reference");
+    r.write_raw(
+        b"kabi/x86_64/symvers-rt",
+        0o120000,
+        b"symvers-default",
+        None,
+    );
     r.write("kabi/s390x/symtypes-zfcpdump", "s#x struct x { int a ; }\n");
     r.commit("more files");
     let (layout, snapshot) = head_snapshot(&r);
@@ -91,7 +97,11 @@ fn detected_with_the_service_pack_as_abi_name_and_symtypes_carried() {
     let skipped: Vec<&str> = snapshot.skipped.iter().map(|s| s.path.as_str()).collect();
     assert_eq!(
         skipped,
-        ["kabi/s390x/symtypes-zfcpdump", "kabi/x86_64/README"]
+        [
+            "kabi/s390x/symtypes-zfcpdump",
+            "kabi/x86_64/README",
+            "kabi/x86_64/symvers-rt"
+        ]
     );
     // Without rpm/config.sh the name is the same at every revision.
     r.remove("rpm/config.sh");
