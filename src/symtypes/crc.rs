@@ -27,7 +27,10 @@
 //! most once, so its work is bounded by the file's size; the named
 //! [`MAX_EXPANDED_TOKENS`] bounds it further.
 
+use std::hash::{Hash, Hasher};
+
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use super::graph::{FileGraph, UNRESOLVED};
 use super::{DefId, FileId, Name, Symtypes, SymtypesFile, Token, TypeKey};
@@ -40,6 +43,11 @@ pub const MAX_EXPANDED_TOKENS: usize = 64 << 20;
 /// largest real file has 1,467 records). Larger files are walked token by
 /// token: same CRC, more time.
 pub const MAX_GRAPH_RECORDS: usize = 16 << 10;
+
+/// The most memory one file's recorded segments may take; past it new ones
+/// are not kept (same CRCs, more time). Debian's largest file needs about
+/// 1 MiB.
+pub const MAX_SEGMENT_BYTES: usize = 256 << 20;
 
 /// genksyms' CRC-32 table (reflected `0xEDB88320`), built at compile time.
 const TABLE: [u32; 256] = {
@@ -195,15 +203,58 @@ struct Frame {
     local: u32,
     token: usize,
     reference: usize,
-    recording: bool,
+    /// The context (hash, words) it is recorded under.
+    recording: Option<(u64, Box<[u64]>)>,
 }
 
 /// The resolved graph of the file last expanded, with its segments.
 struct FileState {
     id: FileId,
     graph: FileGraph,
-    segments: Vec<Option<Segment>>,
+    segments: Segments,
     visited: Vec<u64>,
+}
+
+/// Recorded segments of one file: a type's expansion depends only on which
+/// of the types it reaches were already visited (its context), so each is
+/// kept under (type, context), with the types it visits: not all it reaches
+/// when the context is not empty (a visited type's own references are not
+/// followed). Bounded by [`MAX_SEGMENT_BYTES`].
+#[derive(Default)]
+struct Segments {
+    map: FxHashMap<(u32, u64), Vec<Recorded>>,
+    bytes: usize,
+}
+
+/// A segment with the context it was recorded in and the visited set after.
+struct Recorded {
+    context: Box<[u64]>,
+    after: Box<[u64]>,
+    segment: Segment,
+}
+
+impl Segments {
+    fn get(&self, local: u32, hash: u64, context: &[u64]) -> Option<&Recorded> {
+        let bucket = self.map.get(&(local, hash))?;
+        bucket.iter().find(|r| *r.context == *context)
+    }
+
+    fn insert(&mut self, local: u32, hash: u64, recorded: Recorded) {
+        let size =
+            (recorded.context.len() + recorded.after.len()) * 8 + std::mem::size_of::<Recorded>();
+        if self.bytes + size > MAX_SEGMENT_BYTES {
+            return;
+        }
+        self.bytes += size;
+        self.map.entry((local, hash)).or_default().push(recorded);
+    }
+}
+
+/// A context's hash (its exact words are compared on a hit).
+fn context_hash(words: &[u64]) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    words.hash(&mut h);
+    h.finish()
 }
 
 /// Expands exports of one [`Symtypes`]; reusable across exports and files
@@ -248,7 +299,7 @@ impl<'a> Expander<'a> {
             let graph = FileGraph::new(self.st, self.st.file(file));
             self.file = Some(FileState {
                 id: file,
-                segments: vec![None; graph.defs.len()],
+                segments: Segments::default(),
                 visited: vec![0; graph.words],
                 graph,
             });
@@ -413,21 +464,33 @@ fn fast_walk(st: &Symtypes, state: &mut FileState, root: u32) -> Result<u32, Fai
         local: root,
         token: 0,
         reference: 0,
-        recording: false,
+        recording: None,
     }];
+    let mut context = Vec::with_capacity(graph.words);
     let mut budget = MAX_EXPANDED_TOKENS;
     while let Some(top) = frames.last_mut() {
         let def = st.def(graph.defs[top.local as usize]);
         let Some(&token) = def.tokens.get(top.token) else {
             let done = frames.pop().expect("a frame is on top");
-            if done.recording {
+            if let Some((hash, words)) = done.recording {
                 let reg = regs.pop().expect("a recording frame has its register");
                 let seg = Segment {
                     crc: reg.crc,
                     len: reg.len,
                     op: shift_op(reg.len),
                 };
-                segments[done.local as usize] = Some(seg);
+                let reach = graph.reach(done.local);
+                let after = reach
+                    .iter()
+                    .zip(visited.iter())
+                    .map(|(r, v)| r & v)
+                    .collect();
+                let recorded = Recorded {
+                    context: words,
+                    after,
+                    segment: seg,
+                };
+                segments.insert(done.local, hash, recorded);
                 regs.last_mut().expect("the export's register").append(seg);
             }
             continue;
@@ -455,22 +518,22 @@ fn fast_walk(st: &Symtypes, state: &mut FileState, root: u32) -> Result<u32, Fai
             continue;
         }
         let reach = graph.reach(target);
-        let fresh = reach.iter().zip(visited.iter()).all(|(r, v)| r & v == 0);
-        match (fresh, segments[target as usize]) {
-            (true, Some(seg)) => {
-                reg.append(seg);
-                visited.iter_mut().zip(reach).for_each(|(v, r)| *v |= r);
-                continue;
-            }
-            (true, None) => regs.push(Register { crc: 0, len: 0 }),
-            (false, _) => {}
+        context.clear();
+        context.extend(reach.iter().zip(visited.iter()).map(|(r, v)| r & v));
+        let hash = context_hash(&context);
+        if let Some(recorded) = segments.get(target, hash, &context) {
+            reg.append(recorded.segment);
+            let after = recorded.after.iter();
+            visited.iter_mut().zip(after).for_each(|(v, a)| *v |= a);
+            continue;
         }
+        regs.push(Register { crc: 0, len: 0 });
         set(visited, target);
         frames.push(Frame {
             local: target,
             token: 0,
             reference: 0,
-            recording: fresh,
+            recording: Some((hash, context.as_slice().into())),
         });
     }
     Ok(regs[0].crc)
