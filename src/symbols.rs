@@ -416,12 +416,6 @@ impl AbiName {
         Err(AbiNameError::Invalid { name, problem })
     }
 
-    /// Joins an upstream base and Debian's `abiname` the way Debian does
-    /// (`3.2.0` + `1` -> `3.2.0-1`), validating the result.
-    pub fn debian(base: &str, abiname: &str) -> Result<AbiName, AbiNameError> {
-        AbiName::new(format!("{base}-{abiname}"))
-    }
-
     /// The name as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -557,8 +551,6 @@ mod tests {
         ] {
             assert_eq!(AbiName::new(name).unwrap().as_str(), name);
         }
-        assert_eq!(AbiName::debian("6.1.0", "47").unwrap().as_str(), "6.1.0-47");
-        assert!(AbiName::debian("6.1.0", "47 # c").is_err());
     }
 
     #[test]
