@@ -1,0 +1,218 @@
+//! Debug information (DWARF 4 and 5) read into the symtypes model, so the
+//! same explanation engine ([`crate::explain`]) names the type change
+//! behind a CRC change for distributions that keep no symtypes but publish
+//! debug info (Debian's `linux-image-*-dbg`, Ubuntu's ddebs).
+//!
+//! For a vmlinux or module (or any ELF object with `__ksymtab_*` export
+//! markers, read by [`crate::elf`]) with debug info:
+//! - the debug sections are loaded, decompressed (`-gz`: zlib or zstd,
+//!   `SHF_COMPRESSED` or GNU `.zdebug_*`) and, in a relocatable object,
+//!   relocated ([`sections`]); units are parsed with gimli, type units
+//!   (DWARF 4 `.debug_types`, DWARF 5 `DW_UT_type`) and `.debug_str_offsets`
+//!   included ([`units`]);
+//! - each compilation unit defining an export (a top-level
+//!   `DW_TAG_subprogram`/`DW_TAG_variable` of that name that is no mere
+//!   declaration) becomes one symtypes file named after the unit
+//!   (`kernel/fork.c`), holding the exports' declarations and every
+//!   struct, union, enum and typedef they reach, spelled as genksyms spells
+//!   them ([`spell`]); units are walked in parallel;
+//! - the records are written as a consolidated symtypes text (a record equal
+//!   to the last one written under its name is left out, as SUSE's files do)
+//!   and read back by [`crate::symtypes`], which stores each distinct
+//!   definition once: types are deduplicated by content across units.
+//!
+//! What genksyms and DWARF see differently: DWARF has no macros or
+//! attributes (`__attribute__((section))`, `__typeof__`); enumerators always
+//! carry their value (`A = 0`); base types are spelled as the compiler names
+//! them (`long unsigned int`); member offsets are not tokens (they follow
+//! from the member types; a shift would repeat every later member as
+//! changed), bit-field widths are. Exports without a DWARF declaration
+//! (assembly) are listed in [`DebugTypes::missing`].
+//!
+//! Hostile input gives an error naming the file, within these limits:
+//!
+//! | limit | value | why |
+//! |---|---|---|
+//! | [`MAX_SECTION_BYTES`] | 4 GiB | one decompressed debug section; Debian 6.1's vmlinux `.debug_info` is about 400 MB |
+//! | [`MAX_UNITS`] | 4 Mi | units in one file: a vmlinux has a few thousand compilation units |
+//! | [`MAX_TYPE_DEPTH`] | 64 | nested types in one declarator (a reference cycle ends here): real ones are under 10 |
+//! | [`MAX_RECORD_WORK`] | 1 Mi | DIEs visited to spell one record (anonymous types nested in each other) |
+//! | [`UNITS_PER_BATCH`] | 256 | units spelled at once: bounds the records held in memory |
+
+mod sections;
+mod spell;
+mod units;
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::elf::{Compression, ReadOptions, decompress};
+use crate::symtypes::Symtypes;
+
+/// The largest decompressed debug section accepted.
+pub const MAX_SECTION_BYTES: u64 = 4 << 30;
+/// The most units (compilation and type units) one file may hold.
+pub const MAX_UNITS: usize = 4 << 20;
+/// The deepest nesting of types within one declaration.
+pub const MAX_TYPE_DEPTH: usize = 64;
+/// The most DIEs visited to spell one record.
+pub const MAX_RECORD_WORK: usize = 1 << 20;
+/// How many compilation units are spelled before their records are written.
+pub const UNITS_PER_BATCH: usize = 256;
+
+/// The type model read from one file's debug info.
+#[derive(Debug)]
+pub struct DebugTypes {
+    /// One symtypes file per compilation unit defining exports.
+    pub symtypes: Symtypes,
+    /// Exports with no declaration in the debug info, sorted.
+    pub missing: Vec<String>,
+}
+
+/// Reads the debug info of the ELF file at `path` (`.ko.xz`, `.ko.zst`,
+/// `.ko.gz` too, as [`crate::elf`] opens them).
+pub fn load(path: &Path) -> Result<DebugTypes, DwarfError> {
+    let name = path.display().to_string();
+    let stored = std::fs::read(path)
+        .map_err(|e| DwarfError::new(&name, DwarfErrorKind::Elf(format!("cannot read: {e}"))))?;
+    match Compression::detect(&stored) {
+        Compression::None => from_elf(&name, &stored),
+        c => {
+            let max = ReadOptions::default().max_decompressed;
+            let plain = decompress(&stored, c, max, &name).map_err(|e| elf_err(&name, e))?;
+            from_elf(&name, &plain)
+        }
+    }
+}
+
+/// Reads the debug info of an uncompressed ELF image called `name`.
+pub fn from_elf(name: &str, bytes: &[u8]) -> Result<DebugTypes, DwarfError> {
+    let info = crate::elf::read_bytes(bytes, name, "module", &ReadOptions::default())
+        .map_err(|e| elf_err(name, e))?;
+    let wanted: FxHashSet<String> = info.exports.into_iter().map(|s| s.name).collect();
+    let loaded = sections::Sections::read(bytes, name)?;
+    let dwarf = loaded.dwarf();
+    let units = units::Units::parse(&dwarf, name)?;
+    let (text, found) = consolidated(&units, &wanted, name)?;
+    let symtypes = crate::symtypes::load_bytes(name, text.as_bytes())
+        .map_err(|e| DwarfError::new(name, DwarfErrorKind::Model(e.to_string())))?;
+    let mut missing: Vec<String> = wanted.difference(&found).cloned().collect();
+    missing.sort();
+    Ok(DebugTypes { symtypes, missing })
+}
+
+/// Every compilation unit's records as one consolidated symtypes text, and
+/// the exports found.
+fn consolidated(
+    units: &units::Units<'_>,
+    wanted: &FxHashSet<String>,
+    file: &str,
+) -> Result<(String, FxHashSet<String>), DwarfError> {
+    let mut text = String::new();
+    let mut last: FxHashMap<String, String> = FxHashMap::default();
+    let mut found = FxHashSet::default();
+    for batch in units.compile.chunks(UNITS_PER_BATCH) {
+        let spelled: Vec<Result<Vec<spell::Record>, DwarfErrorKind>> = batch
+            .par_iter()
+            .map(|&unit| spell::Walker::new(units, unit).records(wanted))
+            .collect();
+        for (&unit, records) in batch.iter().zip(spelled) {
+            let records = records.map_err(|kind| DwarfError::new(file, kind))?;
+            if records.is_empty() {
+                continue;
+            }
+            let path = unit_path(units, unit);
+            text.push_str(&format!("/* {path} */\n"));
+            for (key, def) in records {
+                if !key.contains('#') {
+                    found.insert(key.clone());
+                }
+                if last.get(&key) == Some(&def) {
+                    continue;
+                }
+                text.push_str(&format!("{key} {def}\n"));
+                last.insert(key, def);
+            }
+        }
+    }
+    Ok((text, found))
+}
+
+/// The unit's `DW_AT_name` (its source file), one line long.
+fn unit_path(units: &units::Units<'_>, unit: usize) -> String {
+    let name = units.all[unit]
+        .name
+        .map(|n| String::from_utf8_lossy(n.slice()).into_owned())
+        .unwrap_or_else(|| format!("<unit {unit}>"));
+    name.replace(['\n', '\r'], "?")
+}
+
+fn elf_err(file: &str, e: crate::elf::ElfError) -> DwarfError {
+    DwarfError::new(file, DwarfErrorKind::Elf(e.to_string()))
+}
+
+/// Debug info could not be read; names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {kind}")]
+pub struct DwarfError {
+    /// The file.
+    pub file: String,
+    /// What was wrong.
+    pub kind: DwarfErrorKind,
+}
+
+impl DwarfError {
+    fn new(file: &str, kind: DwarfErrorKind) -> DwarfError {
+        DwarfError {
+            file: file.to_owned(),
+            kind,
+        }
+    }
+}
+
+/// What was wrong with debug info.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DwarfErrorKind {
+    /// The file could not be opened or is no ELF file.
+    #[error("{0}")]
+    Elf(String),
+    /// The file has no `.debug_info` section.
+    #[error("no debug info (.debug_info section)")]
+    NoDebugInfo,
+    /// A section, relocation or DWARF structure that cannot be read.
+    #[error("malformed debug info: {0}")]
+    Malformed(String),
+    /// A type reference that names a DIE which is no type.
+    #[error("a type reference names a {0}")]
+    NotAType(String),
+    /// More than a limit allows.
+    #[error("more than the {limit} {what} allowed")]
+    TooMuch {
+        /// What was counted.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
+    /// A problem at one DIE.
+    #[error("unit {unit}, DIE at {offset:#x}: {inner}")]
+    At {
+        /// Index of the unit (in section order).
+        unit: usize,
+        /// The DIE's offset in its unit.
+        offset: usize,
+        /// What was wrong.
+        inner: Box<DwarfErrorKind>,
+    },
+    /// The records built could not be read as symtypes (a limit of
+    /// [`crate::symtypes`], such as its longest record).
+    #[error("{0}")]
+    Model(String),
+}
+
+impl From<gimli::Error> for DwarfErrorKind {
+    fn from(e: gimli::Error) -> Self {
+        DwarfErrorKind::Malformed(e.to_string())
+    }
+}
