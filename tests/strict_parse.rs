@@ -284,3 +284,24 @@ fn generic_abi_file_is_read_strictly() {
     );
     assert!(report.findings.is_empty(), "{:?}", findings_of(&report));
 }
+
+/// A conflicted `debian/debian.env` names two branches: neither is taken.
+#[test]
+fn a_conflicted_debian_env_is_an_error() {
+    let r = ubuntu_repo();
+    r.commit("base");
+    r.write(
+        "debian/debian.env",
+        "<<<<<<< HEAD\nDEBIAN=debian.master\n=======\nDEBIAN=debian.hwe\n>>>>>>> hwe\n",
+    );
+    let conflicted = r.commit("Merge hwe");
+    let (report, _, _) = scan_with(&r, WalkOptions::default());
+    assert_eq!(
+        errors(&report),
+        [error(
+            conflicted,
+            "debian/debian.env",
+            "line 1: merge-conflict marker `<<<<<<<`"
+        )]
+    );
+}

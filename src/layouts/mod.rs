@@ -564,13 +564,16 @@ pub(crate) fn conflict_marker(line: &str) -> Option<&'static str> {
     })
 }
 
-/// `text`, read from `path`, unless a line of it is a merge-conflict marker.
-pub(crate) fn without_conflicts<'t>(text: &'t str, path: &str) -> Result<&'t str, LayoutError> {
-    match text
-        .lines()
+/// The first merge-conflict marker of `text`, with its 1-based line.
+pub(crate) fn first_conflict(text: &str) -> Option<(usize, &'static str)> {
+    text.lines()
         .enumerate()
         .find_map(|(i, l)| conflict_marker(l).map(|m| (i + 1, m)))
-    {
+}
+
+/// `text`, read from `path`, unless a line of it is a merge-conflict marker.
+pub(crate) fn without_conflicts<'t>(text: &'t str, path: &str) -> Result<&'t str, LayoutError> {
+    match first_conflict(text) {
         Some((line, marker)) => Err(LayoutError::config(
             path,
             line,

@@ -25,8 +25,8 @@ use std::sync::Arc;
 
 use super::{
     DirEntry, EntryKind, FlavourSource, IgnoreHint, LayoutError, LayoutSpec, Reader, Registered,
-    Remedy, SkipReason, Snapshot, Storage, TreeError, TreeSource, abi_name, changelog, join,
-    read_text, without_conflicts,
+    Remedy, SkipReason, Snapshot, Storage, TreeError, TreeSource, abi_name, changelog,
+    first_conflict, join, read_text, without_conflicts,
 };
 use crate::formats::Format;
 use crate::ignore::{IgnoreRule, IgnoreRules};
@@ -124,8 +124,17 @@ impl Ubuntu {
 
     /// The `debian.<branch>` directory holding `abi/`.
     pub fn branch_dir(tree: &dyn TreeSource, root: &str) -> Result<Option<String>, TreeError> {
-        if let Some(env) = tree.read(&join(root, "debian/debian.env"))? {
+        let env_path = join(root, "debian/debian.env");
+        if let Some(env) = tree.read(&env_path)? {
             let env = String::from_utf8_lossy(&env);
+            // A conflicted file names two branches: neither is guessed.
+            if let Some((line, marker)) = first_conflict(&env) {
+                return Err(TreeError {
+                    path: env_path,
+                    message: format!("line {line}: merge-conflict marker `{marker}`"),
+                    source: None,
+                });
+            }
             if let Some(dir) = env.lines().find_map(|l| l.trim().strip_prefix("DEBIAN=")) {
                 return Ok(Some(dir.trim().to_owned()));
             }
