@@ -5,6 +5,7 @@ mod bisect;
 mod daemon;
 mod diff;
 mod elf;
+mod explain;
 mod history;
 mod verify;
 
@@ -16,6 +17,7 @@ pub use daemon::{
 };
 pub use diff::{DiffArgs, ignore_rules};
 pub use elf::{CheckFormat, CheckModuleArgs, ExtractArgs, ExtractFormat};
+pub use explain::ExplainArgs;
 pub use history::{HistoryArgs, ScanArgs, TimelineArgs};
 pub use verify::{VerifyArgs, VerifyFormat};
 
@@ -69,6 +71,10 @@ pub enum Command {
     /// with a Module.symvers: is this pair from the same build?
     #[command(after_help = verify::VERIFY_EXIT_CODES)]
     Verify(VerifyArgs),
+    /// Name the type changes behind CRC changes: compare two genksyms
+    /// symtypes sets and group the changed exports by root cause.
+    #[command(after_help = explain::EXPLAIN_EXIT_CODES)]
+    Explain(ExplainArgs),
 }
 
 /// What a command concluded, mapped onto the process exit code.
@@ -104,6 +110,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::State(args) => daemon::state(args),
         Command::Demo(args) => daemon::demo(args),
         Command::Verify(args) => verify::run(args),
+        Command::Explain(args) => explain::run(args),
     }
 }
 

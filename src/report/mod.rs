@@ -10,6 +10,7 @@ use serde::Serialize;
 
 pub mod bisect;
 pub mod budget;
+pub mod explain;
 pub mod loadcheck;
 pub mod scan;
 pub mod timeline;
