@@ -93,7 +93,22 @@ type Reached = (TypeKey, DefId, DefId, u32);
 
 /// Compares `old` with `new`: see the module docs.
 pub fn explain(old: &Symtypes, new: &Symtypes) -> Explanation {
-    let (groups, removed, added) = pair_exports(old, new);
+    explain_only(old, new, &|_| true)
+}
+
+/// [`explain`] for the exports `keep` accepts (by name; `abibot explain
+/// --symvers` keeps those whose CRC changed): the others are neither
+/// listed, counted nor reached.
+pub fn explain_only(
+    old: &Symtypes,
+    new: &Symtypes,
+    keep: &(dyn Fn(&str) -> bool + Sync),
+) -> Explanation {
+    let (mut groups, removed, added) = pair_exports(old, new);
+    for names in groups.values_mut() {
+        names.retain(|&n| keep(old.names.text(n)));
+    }
+    groups.retain(|_, names| !names.is_empty());
     let per_group: Vec<Vec<(Name, FileId, Vec<Reached>)>> = groups
         .par_iter()
         .map_init(
