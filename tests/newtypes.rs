@@ -1,12 +1,14 @@
 //! Values validated where they enter, as the command line shows them: a
 //! malformed flavour key is refused by the argument parser naming its
 //! missing part, a git failure keeps git's code and class in the message
-//! chain, and a state database row holding an id abibot never writes is
-//! named (database and row), not passed on to a forge.
+//! chain (and a reference git cannot read names its commit and path), and
+//! a state database row holding an id abibot never writes is named
+//! (database and row), not passed on to a forge.
 
 mod common;
 
 use abibot::config::RepoName;
+use abibot::history::CommitSha;
 use abibot::state::{NewFinding, State};
 use common::{FAT_KO, abibot, debian_repo};
 
@@ -80,5 +82,37 @@ fn a_state_row_abibot_never_wrote_is_named_by_state_list() {
              expected 40 or 64 lowercase hex digits",
             db.display()
         )
+    );
+}
+
+#[test]
+fn a_reference_git_cannot_read_is_an_error_naming_commit_and_path() {
+    let r = debian_repo();
+    let path = "debian/abi/6.1.0-47/amd64_none_amd64";
+    r.write(path, common::symvers(&[("a", 1)]));
+    let commit = r.commit("base");
+    // The tree still names the blob; the object database lost it.
+    let blob = r
+        .repo
+        .revparse_single(&format!("HEAD:{path}"))
+        .unwrap()
+        .id();
+    let hex = blob.to_string();
+    let loose = r
+        .path()
+        .join(".git/objects")
+        .join(&hex[..2])
+        .join(&hex[2..]);
+    std::fs::remove_file(loose).unwrap();
+    let (code, out, err) = common::abibot_on("scan", &r, &["--format", "json"]);
+    assert_eq!(code, 2, "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let message = doc["errors"][0]["message"].as_str().unwrap();
+    let short = CommitSha::of(commit).short().to_owned();
+    let expected = format!("read {short}:{path}: object not found - no match for id ({blob})");
+    assert_eq!(message, expected);
+    assert!(
+        err.contains(&format!("current state ({short}) is unreadable")),
+        "{err}"
     );
 }

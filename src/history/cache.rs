@@ -18,6 +18,7 @@ use git2::{Oid, Repository};
 use lru::LruCache;
 
 use crate::formats::{self, ParseError};
+use crate::git_error::{GitError, GitOp};
 use crate::layouts::{EntryKind, FlavourSource, Storage};
 use crate::symbols::SymbolSet;
 
@@ -27,14 +28,10 @@ pub enum LoadError {
     /// Its content is malformed.
     #[error(transparent)]
     Parse(#[from] ParseError),
-    /// The object could not be read.
-    #[error("{path}: {message}")]
-    Git {
-        /// The reference's path.
-        path: String,
-        /// What git said.
-        message: String,
-    },
+    /// The object could not be read (`read <commit>:<path>`; shared, as a
+    /// result is handed to every flavour with the same object).
+    #[error(transparent)]
+    Git(Arc<GitError>),
 }
 
 /// Most parsing threads a loader starts (`--jobs` above it is refused): a
@@ -245,9 +242,9 @@ impl Loader {
                 }
                 let content = match read_source(repo, source) {
                     Ok(content) => content,
-                    Err(message) => {
-                        let path = format!("{label}:{}", source.path);
-                        set(i, Err(LoadError::Git { path, message }));
+                    Err(e) => {
+                        let op = GitOp::new("read").path(format!("{label}:{}", source.path));
+                        set(i, Err(LoadError::Git(Arc::new(op.error(e)))));
                         continue;
                     }
                 };
@@ -307,27 +304,20 @@ impl<'a> Reload<'a> {
 fn read_source(
     repo: &Repository,
     source: &FlavourSource,
-) -> Result<Vec<(String, Vec<u8>)>, String> {
+) -> Result<Vec<(String, Vec<u8>)>, git2::Error> {
     match source.storage {
         Storage::File(_) => Ok(vec![(
             String::new(),
-            repo.find_blob(source.id)
-                .map_err(|e| e.message().to_owned())?
-                .content()
-                .to_vec(),
+            repo.find_blob(source.id)?.content().to_vec(),
         )]),
         Storage::KabiDir => {
-            let tree = repo
-                .find_tree(source.id)
-                .map_err(|e| e.message().to_owned())?;
+            let tree = repo.find_tree(source.id)?;
             let mut out = Vec::with_capacity(tree.len());
             // Symlinks, submodules and directories are not entries: the
             // layout reports them (`Snapshot::skipped`).
             for entry in tree.iter() {
                 if EntryKind::from_mode(entry.filemode()).is_file() {
-                    let blob = repo
-                        .find_blob(entry.id())
-                        .map_err(|e| e.message().to_owned())?;
+                    let blob = repo.find_blob(entry.id())?;
                     let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
                     out.push((name, blob.content().to_vec()));
                 }
