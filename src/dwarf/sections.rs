@@ -4,8 +4,9 @@
 //! applied: in an unlinked object every string and abbreviation offset of
 //! `.debug_info` is 0 plus a relocation addend.
 //!
-//! Only the sections the type walk reads are loaded: the line, location and
-//! range tables (most of a vmlinux's debug data) are left alone.
+//! Only the sections the type walk reads are loaded (and `.debug_line`,
+//! whose header gimli reads with each unit): the location, range and frame
+//! tables are left alone.
 
 use std::borrow::Cow;
 
@@ -16,8 +17,10 @@ use rustc_hash::FxHashMap;
 use super::{DwarfError, DwarfErrorKind, MAX_SECTION_BYTES};
 
 /// The sections the type walk needs.
-const WANTED: [SectionId; 6] = [
+const WANTED: [SectionId; 8] = [
     SectionId::DebugAbbrev,
+    SectionId::DebugAddr,
+    SectionId::DebugLine,
     SectionId::DebugInfo,
     SectionId::DebugStr,
     SectionId::DebugStrOffsets,
@@ -46,18 +49,9 @@ impl<'a> Sections<'a> {
         };
         let mut data = FxHashMap::default();
         for id in WANTED {
-            let Some(section) = obj.section_by_name(id.name()) else {
-                continue;
-            };
-            let mut bytes = uncompressed(&section, file)?;
-            relocate(
-                &obj,
-                &section,
-                bytes.to_mut_if_relocated(&section),
-                endian,
-                file,
-            )?;
-            data.insert(id, bytes);
+            if let Some(bytes) = section_bytes(&obj, id, endian, file)? {
+                data.insert(id, bytes);
+            }
         }
         if !data.contains_key(&SectionId::DebugInfo) {
             return Err(DwarfError::new(file, DwarfErrorKind::NoDebugInfo));
@@ -74,6 +68,35 @@ impl<'a> Sections<'a> {
         let Ok(dwarf) = gimli::Dwarf::load(load);
         dwarf
     }
+}
+
+/// The bytes of section `id`, decompressed and relocated. An unlinked
+/// object keeps each type unit in a section of its own (a COMDAT group):
+/// same-named sections are read as one, in file order.
+fn section_bytes<'a>(
+    obj: &object::File<'a>,
+    id: SectionId,
+    endian: RunTimeEndian,
+    file: &str,
+) -> Result<Option<Cow<'a, [u8]>>, DwarfError> {
+    let mut parts = Vec::new();
+    for section in obj.sections().filter(|s| s.name().ok() == Some(id.name())) {
+        let mut bytes = uncompressed(&section, file)?;
+        let out = bytes.to_mut_if_relocated(&section);
+        relocate(obj, &section, out, endian, file)?;
+        parts.push(bytes);
+    }
+    if parts.is_empty()
+        && let Some(section) = obj.section_by_name(id.name())
+    {
+        // GNU `.zdebug_*`, which object finds under the plain name.
+        parts.push(uncompressed(&section, file)?);
+    }
+    Ok(match parts.len() {
+        0 => None,
+        1 => parts.pop(),
+        _ => Some(Cow::Owned(parts.concat())),
+    })
 }
 
 /// A section's bytes, refusing a declared size past [`MAX_SECTION_BYTES`]

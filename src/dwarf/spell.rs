@@ -124,10 +124,15 @@ impl<'u, 'a> Walker<'u, 'a> {
         Ok(self.name_of(root, &self.units.entry(root)?))
     }
 
+    /// The DIE's name as one token.
     fn name_of(&self, loc: Loc, die: &Die<'a>) -> Option<String> {
+        self.raw_name(loc, die).map(|n| token(&n))
+    }
+
+    fn raw_name(&self, loc: Loc, die: &Die<'a>) -> Option<String> {
         let value = die.attr_value(c::DW_AT_name)?;
         let name = self.units.string(loc.unit, value)?;
-        (!name.is_empty()).then(|| token(&name))
+        (!name.is_empty()).then_some(name)
     }
 
     /// An export's declaration: `int name ( s#foo * , long )` or `t#u8 name`.
@@ -181,7 +186,7 @@ impl<'u, 'a> Walker<'u, 'a> {
             return Err(too_deep(loc));
         }
         self.spend(loc)?;
-        let die = self.units.entry(loc)?;
+        let (loc, die) = self.signed(loc)?;
         let target = self.type_of(loc, &die);
         match die.tag() {
             c::DW_TAG_pointer_type | c::DW_TAG_reference_type | c::DW_TAG_rvalue_reference_type => {
@@ -209,6 +214,19 @@ impl<'u, 'a> Walker<'u, 'a> {
                 self.declare(target, d, depth + 1)
             }
             _ => Ok(prepend(self.named(loc, &die, depth)?, inner)),
+        }
+    }
+
+    /// The DIE at `loc`, or the type its `DW_AT_signature` names: with type
+    /// units, a unit refers to a type by a stub holding only that.
+    fn signed(&self, loc: Loc) -> Res<(Loc, Die<'a>)> {
+        let die = self.units.entry(loc)?;
+        let Some(value) = die.attr_value(c::DW_AT_signature) else {
+            return Ok((loc, die));
+        };
+        match self.units.target(loc.unit, value) {
+            Some(t) => Ok((t, self.units.entry(t)?)),
+            None => Ok((loc, die)),
         }
     }
 
@@ -251,11 +269,12 @@ impl<'u, 'a> Walker<'u, 'a> {
     /// (queued), or an anonymous aggregate written out.
     fn named(&mut self, loc: Loc, die: &Die<'a>, depth: usize) -> Res<Vec<String>> {
         let tag = die.tag();
-        let name = self.name_of(loc, die);
         if matches!(tag, c::DW_TAG_base_type | c::DW_TAG_unspecified_type) {
-            let name = name.unwrap_or_else(|| "void".into());
-            return Ok(name.split_whitespace().map(str::to_owned).collect());
+            // `long unsigned int`: one token a word, as genksyms has them.
+            let name = self.raw_name(loc, die).unwrap_or_else(|| "void".into());
+            return Ok(name.split_whitespace().map(token).collect());
         }
+        let name = self.name_of(loc, die);
         let Some(p) = prefix(tag) else {
             return Err(at(DwarfErrorKind::NotAType(tag.to_string()), loc));
         };
@@ -271,17 +290,11 @@ impl<'u, 'a> Walker<'u, 'a> {
     }
 
     /// The DIE defining a named type whose reference landed on `loc`: a
-    /// declaration leads to its signature's type unit, else to this unit's
-    /// definition of the same name, else stays (opaque).
+    /// declaration leads to this unit's definition of the same name, else
+    /// stays (opaque).
     fn resolve(&self, loc: Loc, die: &Die<'a>, p: char, name: &str) -> Res<Loc> {
         if die.attr_value(c::DW_AT_declaration).is_none() {
             return Ok(loc);
-        }
-        if let Some(t) = die
-            .attr_value(c::DW_AT_signature)
-            .and_then(|v| self.units.target(loc.unit, v))
-        {
-            return Ok(t);
         }
         Ok(self
             .defined
