@@ -49,6 +49,10 @@ pub const MAX_GRAPH_RECORDS: usize = 16 << 10;
 /// 1 MiB.
 pub const MAX_SEGMENT_BYTES: usize = 256 << 20;
 
+/// Expansions shorter than this are walked again rather than recorded:
+/// walking them costs less than computing and keeping a segment.
+const MIN_SEGMENT_BYTES: u64 = 512;
+
 /// genksyms' CRC-32 table (reflected `0xEDB88320`), built at compile time.
 const TABLE: [u32; 256] = {
     let mut table = [0u32; 256];
@@ -198,13 +202,20 @@ fn shift_op(len: u64) -> u32 {
 }
 
 /// One definition being expanded: local index, next token, next reference,
-/// and whether its expansion is being recorded as a [`Segment`].
+/// and, when its expansion may be recorded, where it started.
 struct Frame {
     local: u32,
     token: usize,
     reference: usize,
-    /// The context (hash, words) it is recorded under.
-    recording: Option<(u64, Box<[u64]>)>,
+    recording: Option<Entry>,
+}
+
+/// The context a frame's expansion is recorded under, and the register
+/// when it started (its segment is what it added since).
+struct Entry {
+    hash: u64,
+    context: Box<[u64]>,
+    before: Register,
 }
 
 /// The resolved graph of the file last expanded, with its segments.
@@ -213,6 +224,9 @@ struct FileState {
     graph: FileGraph,
     segments: Segments,
     visited: Vec<u64>,
+    /// Types whose last expansion was shorter than [`MIN_SEGMENT_BYTES`]:
+    /// walked without looking for a segment.
+    small: Vec<bool>,
 }
 
 /// Recorded segments of one file: a type's expansion depends only on which
@@ -301,6 +315,7 @@ impl<'a> Expander<'a> {
                 id: file,
                 segments: Segments::default(),
                 visited: vec![0; graph.words],
+                small: vec![false; graph.defs.len()],
                 graph,
             });
         }
@@ -448,56 +463,30 @@ fn set(bits: &mut [u64], i: u32) {
 
 /// The raw CRC register after expanding local `root` (see [`Expander::crc`]).
 fn fast_walk(st: &Symtypes, state: &mut FileState, root: u32) -> Result<u32, Failure> {
-    let FileState {
-        graph,
-        segments,
-        visited,
-        ..
-    } = state;
-    visited.fill(0);
-    set(visited, root);
-    let mut regs = vec![Register {
+    state.visited.fill(0);
+    set(&mut state.visited, root);
+    let mut reg = Register {
         crc: 0xffff_ffff,
         len: 0,
-    }];
+    };
     let mut frames = vec![Frame {
         local: root,
         token: 0,
         reference: 0,
         recording: None,
     }];
-    let mut context = Vec::with_capacity(graph.words);
     let mut budget = MAX_EXPANDED_TOKENS;
     while let Some(top) = frames.last_mut() {
-        let def = st.def(graph.defs[top.local as usize]);
+        let def = st.def(state.graph.defs[top.local as usize]);
         let Some(&token) = def.tokens.get(top.token) else {
             let done = frames.pop().expect("a frame is on top");
-            if let Some((hash, words)) = done.recording {
-                let reg = regs.pop().expect("a recording frame has its register");
-                let seg = Segment {
-                    crc: reg.crc,
-                    len: reg.len,
-                    op: shift_op(reg.len),
-                };
-                let reach = graph.reach(done.local);
-                let after = reach
-                    .iter()
-                    .zip(visited.iter())
-                    .map(|(r, v)| r & v)
-                    .collect();
-                let recorded = Recorded {
-                    context: words,
-                    after,
-                    segment: seg,
-                };
-                segments.insert(done.local, hash, recorded);
-                regs.last_mut().expect("the export's register").append(seg);
+            if let Some(entry) = done.recording {
+                record(state, done.local, entry, reg);
             }
             continue;
         };
         top.token += 1;
         budget = budget.checked_sub(1).ok_or(Failure::TooLarge)?;
-        let reg = regs.last_mut().expect("the export's register");
         let key = match token {
             Token::Atom(n) => {
                 reg.token(st.names.text(n));
@@ -505,38 +494,89 @@ fn fast_walk(st: &Symtypes, state: &mut FileState, root: u32) -> Result<u32, Fai
             }
             Token::Ref(key) => key,
         };
-        let target = graph.refs(top.local)[top.reference];
+        let target = state.graph.refs(top.local)[top.reference];
         top.reference += 1;
         if target == UNRESOLVED {
             return Err(Failure::Undefined(key));
         }
-        if is_set(visited, target) {
+        if is_set(&state.visited, target) {
             if let Some(keyword) = key.kind.keyword() {
                 reg.token(keyword);
             }
             reg.token(st.names.text(key.name));
             continue;
         }
-        let reach = graph.reach(target);
-        context.clear();
-        context.extend(reach.iter().zip(visited.iter()).map(|(r, v)| r & v));
-        let hash = context_hash(&context);
-        if let Some(recorded) = segments.get(target, hash, &context) {
-            reg.append(recorded.segment);
-            let after = recorded.after.iter();
-            visited.iter_mut().zip(after).for_each(|(v, a)| *v |= a);
+        let recording = enter(state, target, &mut reg);
+        if let Some(Ok(())) = recording {
             continue;
         }
-        regs.push(Register { crc: 0, len: 0 });
-        set(visited, target);
+        set(&mut state.visited, target);
         frames.push(Frame {
             local: target,
             token: 0,
             reference: 0,
-            recording: Some((hash, context.as_slice().into())),
+            recording: recording.and_then(Result::err),
         });
     }
-    Ok(regs[0].crc)
+    Ok(reg.crc)
+}
+
+/// Entering `target`: `Some(Ok(()))` when a recorded segment was appended,
+/// `Some(Err(entry))` to walk it and record it, `None` to walk it only.
+fn enter(state: &mut FileState, target: u32, reg: &mut Register) -> Option<Result<(), Entry>> {
+    if state.small[target as usize] {
+        return None;
+    }
+    let reach = state.graph.reach(target);
+    let context: Box<[u64]> = reach
+        .iter()
+        .zip(&state.visited)
+        .map(|(r, v)| r & v)
+        .collect();
+    let hash = context_hash(&context);
+    if let Some(recorded) = state.segments.get(target, hash, &context) {
+        reg.append(recorded.segment);
+        let after = recorded.after.iter();
+        state
+            .visited
+            .iter_mut()
+            .zip(after)
+            .for_each(|(v, a)| *v |= a);
+        return Some(Ok(()));
+    }
+    Some(Err(Entry {
+        hash,
+        context,
+        before: *reg,
+    }))
+}
+
+/// A recorded frame ends: its segment is what it added to the register
+/// (by linearity, `after = shift(before, len) ^ segment`).
+fn record(state: &mut FileState, local: u32, entry: Entry, reg: Register) {
+    let len = reg.len - entry.before.len;
+    if len < MIN_SEGMENT_BYTES {
+        state.small[local as usize] = true;
+        return;
+    }
+    let op = shift_op(len);
+    let segment = Segment {
+        crc: reg.crc ^ multmodp(op, entry.before.crc),
+        len,
+        op,
+    };
+    let reach = state.graph.reach(local);
+    let after = reach
+        .iter()
+        .zip(&state.visited)
+        .map(|(r, v)| r & v)
+        .collect();
+    let recorded = Recorded {
+        context: entry.context,
+        after,
+        segment,
+    };
+    state.segments.insert(local, entry.hash, recorded);
 }
 
 /// One export's recomputed CRC.
