@@ -19,7 +19,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
 
 use crate::config::RepoName;
-pub use crate::findings::{BadFindingId, FindingId};
+use crate::findings::FindingId;
 use crate::history::CommitSha;
 
 /// The state database failed.

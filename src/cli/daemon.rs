@@ -11,10 +11,11 @@ use clap::{Args, Subcommand};
 use super::{Outcome, print};
 use crate::config::{Config, LogFormat, RepoConfig};
 use crate::daemon::{Daemon, config_summary, hint};
+use crate::findings::FindingId;
 use crate::forge::{self, Cancel, Pacer, Published, Publisher, Retrier, RetryPolicy};
 use crate::history::scan::ScanReport;
 use crate::report::scan::finding_markdown;
-use crate::state::{FindingId, FindingStatus, State, StoredFinding};
+use crate::state::{FindingStatus, State, StoredFinding};
 
 /// Arguments of `abibot daemon`.
 #[derive(Debug, Args)]

@@ -12,12 +12,11 @@ use git2::{
 };
 
 use crate::config::{FetchTimeouts, RepoConfig, RepoSource};
-use crate::findings::{Finding, FindingKind};
+use crate::findings::{Finding, FindingId, FindingKind};
 use crate::git_error::GitOp;
 use crate::history::{CommitSha, HistoryError, RevisionError};
 use crate::pipeline::RepoSpec;
 use crate::report::scan::finding_markdown;
-use crate::state::FindingId;
 
 /// The git side of a repository's poll failed.
 #[derive(Debug, thiserror::Error)]
