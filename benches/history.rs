@@ -12,16 +12,14 @@
 //!
 //! Run: `cargo bench --bench history` (env `ABIBOT_BENCH_COMMITS` to resize).
 
-use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use abibot::formats;
 use abibot::history::scan::Scanner;
 use abibot::history::{WalkOptions, Walker};
-use git2::{ObjectType, Oid, Repository};
+use git2::{Oid, Repository};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -104,11 +102,7 @@ fn generate(dir: &Path, commits: usize) {
     let sets = [&bases, &changed];
     g.write(
         "debian/changelog",
-        format!(
-            "linux (6.1.{}-1) bookworm; urgency=medium\n\n  * start\n",
-            100
-        )
-        .as_bytes(),
+        common::changelog("6.1.100-1", "start").as_bytes(),
     );
     g.write(
         "debian/config/defines",
@@ -165,14 +159,8 @@ fn generate(dir: &Path, commits: usize) {
             },
             k if k % 3 == 0 => {
                 version += 1;
-                g.write(
-                    "debian/changelog",
-                    format!(
-                        "linux (6.1.{}-1) bookworm; urgency=medium\n\n  * change {version}\n",
-                        100
-                    )
-                    .as_bytes(),
-                );
+                let entry = common::changelog("6.1.100-1", &format!("change {version}"));
+                g.write("debian/changelog", entry.as_bytes());
                 g.commit("Update changelog");
             }
             _ => {
@@ -184,48 +172,6 @@ fn generate(dir: &Path, commits: usize) {
             }
         }
     }
-}
-
-/// Blob ids under `debian/abi` that each commit introduces (what any tool
-/// must at least read).
-fn changed_blobs(repo: &Repository) -> Vec<Oid> {
-    let mut walk = repo.revwalk().unwrap();
-    walk.push_head().unwrap();
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for oid in walk {
-        let commit = repo.find_commit(oid.unwrap()).unwrap();
-        let tree = commit.tree().unwrap();
-        let parent = commit.parent(0).ok().map(|p| p.tree().unwrap());
-        let mut opts = git2::DiffOptions::new();
-        opts.pathspec("debian/abi");
-        let diff = repo
-            .diff_tree_to_tree(parent.as_ref(), Some(&tree), Some(&mut opts))
-            .unwrap();
-        for delta in diff.deltas() {
-            let id = delta.new_file().id();
-            if !id.is_zero() && seen.insert(id) {
-                out.push(id);
-            }
-        }
-    }
-    out
-}
-
-fn naive_commit(repo: &Repository, oid: Oid) -> usize {
-    let tree = repo.find_commit(oid).unwrap().tree().unwrap();
-    let abi = repo
-        .find_tree(tree.get_path(Path::new("debian/abi")).unwrap().id())
-        .unwrap();
-    let mut symbols = 0;
-    for dir in abi.iter() {
-        let dir = repo.find_tree(dir.id()).unwrap();
-        for file in dir.iter().filter(|e| e.kind() == Some(ObjectType::Blob)) {
-            let blob = repo.find_blob(file.id()).unwrap();
-            symbols += formats::parse(blob.content(), None, "naive").unwrap().len();
-        }
-    }
-    symbols
 }
 
 fn vm_hwm_kib() -> u64 {
@@ -290,7 +236,7 @@ fn main() {
         report.commits_scanned
     );
 
-    let blobs = changed_blobs(&repo);
+    let blobs = synthetic::changed_blobs(&repo);
     let input: String = blobs.iter().map(|b| format!("{b}\n")).collect();
     let t = Instant::now();
     let mut child = Command::new("git")
@@ -319,7 +265,7 @@ fn main() {
         .collect();
     let t = Instant::now();
     for oid in &sample {
-        std::hint::black_box(naive_commit(&repo, *oid));
+        std::hint::black_box(synthetic::naive_commit(&repo, *oid));
     }
     let per_commit = t.elapsed() / sample.len() as u32;
     let naive_total = per_commit * all.len() as u32;

@@ -1,6 +1,8 @@
 //! The synthetic Debian-scale packaging histories the benchmarks generate:
 //! 30 flavours derived from Debian's real references, committed straight
-//! from an index (no work tree), one minute apart.
+//! from an index (no work tree), one minute apart; and the baselines they
+//! are timed beside. Each bench uses part of it.
+#![allow(dead_code)]
 
 use std::io::Write as _;
 use std::path::Path;
@@ -10,7 +12,12 @@ use git2::{Repository, Signature};
 
 /// The history's length: `ABIBOT_BENCH_COMMITS`, else `default`.
 pub fn commits_from_env(default: usize) -> usize {
-    std::env::var("ABIBOT_BENCH_COMMITS")
+    count_from_env("ABIBOT_BENCH_COMMITS", default)
+}
+
+/// A count from environment variable `var`, else `default`.
+pub fn count_from_env(var: &str, default: usize) -> usize {
+    std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
@@ -125,4 +132,126 @@ impl Gen<'_> {
             .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
             .unwrap();
     }
+}
+
+/// Blob ids under `debian/abi` that the commits up to HEAD introduce, each
+/// once (what any tool must at least read).
+pub fn changed_blobs(repo: &Repository) -> Vec<git2::Oid> {
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_head().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for oid in walk {
+        let commit = repo.find_commit(oid.unwrap()).unwrap();
+        let tree = commit.tree().unwrap();
+        let parent = commit.parent(0).ok().map(|p| p.tree().unwrap());
+        let mut opts = git2::DiffOptions::new();
+        opts.pathspec("debian/abi");
+        let diff = repo
+            .diff_tree_to_tree(parent.as_ref(), Some(&tree), Some(&mut opts))
+            .unwrap();
+        for delta in diff.deltas() {
+            let id = delta.new_file().id();
+            if !id.is_zero() && seen.insert(id) {
+                out.push(id);
+            }
+        }
+    }
+    out
+}
+
+/// The naive baseline at one commit: reads and parses every reference under
+/// `debian/abi`; returns the symbols parsed.
+pub fn naive_commit(repo: &Repository, oid: git2::Oid) -> usize {
+    let tree = repo.find_commit(oid).unwrap().tree().unwrap();
+    let abi = repo
+        .find_tree(tree.get_path(Path::new("debian/abi")).unwrap().id())
+        .unwrap();
+    let mut symbols = 0;
+    for dir in abi.iter() {
+        let dir = repo.find_tree(dir.id()).unwrap();
+        for file in dir
+            .iter()
+            .filter(|e| e.kind() == Some(git2::ObjectType::Blob))
+        {
+            let blob = repo.find_blob(file.id()).unwrap();
+            symbols += abibot::formats::parse(blob.content(), None, "naive")
+                .unwrap()
+                .len();
+        }
+    }
+    symbols
+}
+
+/// Wall and CPU (user + system) seconds of a child process, and the bytes
+/// it printed.
+pub struct Timed {
+    /// Wall-clock seconds from spawn to exit.
+    pub wall: f64,
+    /// User plus system CPU seconds of the child (all its threads).
+    pub cpu: f64,
+    /// Bytes written to its standard output.
+    pub out_bytes: usize,
+}
+
+/// Runs `command` with `input` on its standard input and times it through
+/// `wait4` (which gives the child's own CPU time); panics if it fails.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which also gives its own rusage"
+)]
+pub fn timed(command: &mut std::process::Command, input: Vec<u8>) -> Timed {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let t = Instant::now();
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || stdin.write_all(&input));
+    let mut stdout = child.stdout.take().unwrap();
+    let mut out_bytes = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match stdout.read(&mut buf).unwrap() {
+            0 => break,
+            n => out_bytes += n,
+        }
+    }
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child; both pointers are to live locals.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let wall = t.elapsed().as_secs_f64();
+    assert_eq!(pid, child.id() as i32, "wait4 failed");
+    assert_eq!(status, 0, "{command:?} failed");
+    feeder.join().unwrap().unwrap();
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Timed {
+        wall,
+        cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+        out_bytes,
+    }
+}
+
+/// CPU seconds (user + system) this process has used so far.
+pub fn own_cpu() -> f64 {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is to a live local.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// The machine's 1-minute load average, as `/proc/loadavg` gives it.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
 }
