@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::compare::{Comparison, Summary};
+use crate::explain::Explanation;
 use crate::history::CommitSha;
 use crate::layouts::LayoutKind;
 use crate::symbols::{AbiName, FlavourKey};
@@ -85,6 +86,10 @@ pub struct FlavourChange {
     /// The full comparison, for rendering; not part of the JSON.
     #[serde(skip)]
     pub comparison: Option<Arc<Comparison>>,
+    /// The type changes behind its CRC changes, when the layout keeps
+    /// symtypes for both sides (SUSE's `kabi/<arch>/symtypes-<flavour>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Box<Explanation>>,
 }
 
 impl FlavourChange {
@@ -99,6 +104,7 @@ impl FlavourChange {
             published: None,
             came_back_from: None,
             comparison,
+            explanation: None,
         }
     }
 }

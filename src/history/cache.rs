@@ -297,6 +297,12 @@ impl<'a> Reload<'a> {
         let mut loaded = self.loader.load_all(self.repo, &[source], label)?;
         Ok(loaded.pop().expect("one result per source"))
     }
+
+    /// The content of blob `id` as the repository holds it, uncached (a
+    /// symtypes file, read once per finding that needs it).
+    pub fn blob(&self, id: Oid) -> Result<Vec<u8>, git2::Error> {
+        Ok(self.repo.find_blob(id)?.content().to_vec())
+    }
 }
 
 /// The raw content of a reference: one blob, or every file of a stablelist,

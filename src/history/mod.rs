@@ -20,6 +20,7 @@
 
 pub mod cache;
 pub mod detect;
+pub mod explain;
 pub mod promises;
 pub mod scan;
 pub mod timeline;

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::detect::{self, Detector, Facts, facts::kept};
 use super::promises::Promises;
-use super::{CommitSha, RevState, RevisionError, Step};
+use super::{CommitSha, RevState, RevisionError, Step, explain};
 use crate::compare::Comparison;
 use crate::elf::{ElfError, ElfErrorKind, ObjectKind, ReadErrors, ReadOptions, read_paths};
 use crate::findings::{Finding, FlavourChange};
@@ -194,6 +194,13 @@ impl Scanner {
             detector.detect(&facts, &mut findings);
         }
         self.report.errors.append(&mut facts.errors);
+        let sides = explain::Sides {
+            commit: &step.commit,
+            parent: step.parent,
+            state: step.state,
+            reload: step.reload,
+        };
+        self.report.errors.extend(explain::attach(&mut findings, sides));
         if facts.compatible_refresh() {
             self.report.stats.compatible_refreshes += 1;
         }
