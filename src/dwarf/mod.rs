@@ -33,7 +33,7 @@
 //!
 //! | limit | value | why |
 //! |---|---|---|
-//! | [`MAX_SECTION_BYTES`] | 4 GiB | one decompressed debug section; Debian 6.1's vmlinux `.debug_info` is about 400 MB |
+//! | [`MAX_SECTION_BYTES`] | 1 GiB | one decompressed debug section: all DWARF of Debian 6.1's vmlinux together is 632 MB |
 //! | [`MAX_UNITS`] | 4 Mi | units in one file: a vmlinux has a few thousand compilation units |
 //! | [`MAX_TYPE_DEPTH`] | 64 | nested types in one declarator (a reference cycle ends here): real ones are under 10 |
 //! | [`MAX_RECORD_WORK`] | 1 Mi | DIEs visited to spell one record (anonymous types nested in each other) |
@@ -52,7 +52,7 @@ use crate::elf::{Compression, ReadOptions, decompress};
 use crate::symtypes::Symtypes;
 
 /// The largest decompressed debug section accepted.
-pub const MAX_SECTION_BYTES: u64 = 4 << 30;
+pub const MAX_SECTION_BYTES: u64 = 1 << 30;
 /// The most units (compilation and type units) one file may hold.
 pub const MAX_UNITS: usize = 4 << 20;
 /// The deepest nesting of types within one declaration.
