@@ -11,6 +11,7 @@ use serde::Serialize;
 pub mod bisect;
 pub mod budget;
 pub mod explain;
+pub mod finding_explain;
 pub mod loadcheck;
 pub mod scan;
 pub mod timeline;

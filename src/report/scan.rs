@@ -8,6 +8,7 @@ use crate::findings::{Finding, FindingKind, FlavourChange, ModuleImpact};
 use crate::history::scan::ScanReport;
 
 use super::budget::{self, Part};
+use super::finding_explain::explanation_parts;
 use super::untrusted::{cell, clip, code, code_block, html_code, plain, text};
 use super::{changes_parts, cut_notice, short_label, summary_line, thousands};
 
@@ -447,6 +448,10 @@ pub fn finding_markdown(f: &Finding, max_bytes: usize) -> String {
     .tail(footer(f));
     root.push(Part::notice());
     for part in context_parts(f) {
+        root.push(part);
+    }
+    // What changed in the types: the first thing a maintainer acts on.
+    for part in explanation_parts(&f.flavours, rank::CONTEXT, rank::FLAVOUR) {
         root.push(part);
     }
     root.push(table_part(f));
