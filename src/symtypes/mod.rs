@@ -52,6 +52,7 @@ mod load;
 mod parse;
 mod write;
 
+use std::collections::hash_map::Entry;
 use std::fmt;
 
 use rustc_hash::FxHashMap;
@@ -327,10 +328,11 @@ impl Symtypes {
     fn add_file(&mut self, file: SymtypesFile) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
         for &name in &file.exports {
-            if self.exports.contains_key(&name) {
-                self.duplicates.push((name, id));
-            } else {
-                self.exports.insert(name, id);
+            match self.exports.entry(name) {
+                Entry::Occupied(_) => self.duplicates.push((name, id)),
+                Entry::Vacant(slot) => {
+                    slot.insert(id);
+                }
             }
         }
         self.files.push(file);
