@@ -7,7 +7,9 @@
 mod common;
 
 use abibot::history::{RevisionError, Severity, WalkOptions};
-use common::{TestRepo, abibot, debian_repo, generic_options, kabi_entry, scan_with, symvers};
+use common::{
+    TestRepo, abibot, debian_repo, generic_options, kabi_entry, scan_with, symvers, ubuntu_repo,
+};
 
 const SYMLINK: u32 = 0o120000;
 const GITLINK: u32 = 0o160000;
@@ -127,9 +129,7 @@ fn ubuntu_line(crc: u32) -> String {
 
 #[test]
 fn ubuntu_reports_every_entry_it_does_not_read() {
-    let r = TestRepo::new();
-    r.write("debian/debian.env", "DEBIAN=debian.master\n");
-    r.write("debian.master/abi/version", "5.15.0-91.101\n");
+    let r = ubuntu_repo();
     let arch = "debian.master/abi/amd64";
     r.write(&format!("{arch}/generic"), ubuntu_line(1));
     // Sibling files of a reference are known and quiet.
@@ -250,6 +250,23 @@ fn warnings_reach_the_output_without_refusing_the_current_state() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("debian/abi/6.1.0-47/.hidden"), "{out}");
     assert!(out.contains(NAME), "{out}");
+    // Listed and counted as a warning, apart from errors.
+    assert!(out.contains(" 0 errors, 1 warning, "), "{out}");
+    assert!(out.contains("\n1 warning:\n  "), "{out}");
+    assert!(
+        !out.contains("error:\n") && !out.contains("errors:\n"),
+        "{out}"
+    );
+    let (code, out, err) = abibot(&["scan", "--repo", repo, "--format", "markdown"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("### Warnings") && !out.contains("### Errors"),
+        "{out}"
+    );
+    let (code, _, err) = abibot(&["timeline", "--repo", repo]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.starts_with("1 warning:\n  "), "{err}");
+    assert!(!err.contains("error"), "{err}");
     let (code, out, err) = abibot(&["timeline", "--repo", repo, "--format", "json"]);
     assert_eq!(code, 0, "{out}{err}");
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();

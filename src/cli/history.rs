@@ -399,7 +399,7 @@ pub(super) fn timeline(args: TimelineArgs) -> anyhow::Result<Outcome> {
     };
     print(&rendered)?;
     if args.format != OutputFormat::Json && !timeline.errors.is_empty() {
-        eprint!("{}", report::timeline::errors(&timeline.errors));
+        eprint!("{}", report::problems_text(&timeline.errors));
     }
     refuse_current(&current)?;
     Ok(if timeline.has_incompatible() {

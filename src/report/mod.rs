@@ -18,6 +18,7 @@ pub mod timeline;
 pub mod untrusted;
 
 use crate::compare::{Change, ChangeKind, Comparison, Summary};
+use crate::history::{RevisionError, Severity};
 use budget::Part;
 use untrusted::{code, text};
 
@@ -293,6 +294,42 @@ pub fn cut_notice(limit: usize, cuts: &budget::Cuts, see_all: &str) -> String {
         thousands(limit),
         what.join(", ")
     )
+}
+
+/// Problems at single revisions in the groups every renderer lists apart,
+/// errors first, each non-empty group with its noun (`error`, `warning`):
+/// a warning (an entry of a references directory that is not read) leaves
+/// the state readable, so it is never shown or counted as an error.
+pub fn by_severity(problems: &[RevisionError]) -> Vec<(&'static str, Vec<&RevisionError>)> {
+    [(Severity::Error, "error"), (Severity::Warning, "warning")]
+        .into_iter()
+        .map(|(severity, noun)| {
+            let group: Vec<&RevisionError> =
+                problems.iter().filter(|p| p.severity == severity).collect();
+            (noun, group)
+        })
+        .filter(|(_, group)| !group.is_empty())
+        .collect()
+}
+
+/// Problems at single revisions as human text: per severity a count
+/// (`1 error:`, `2 warnings:`), then one line each (commit, file, message).
+pub fn problems_text(problems: &[RevisionError]) -> String {
+    let mut out = String::new();
+    for (noun, group) in by_severity(problems) {
+        let plural = if group.len() == 1 { "" } else { "s" };
+        let _ = writeln!(out, "{} {noun}{plural}:", group.len());
+        for e in group {
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                e.commit.short(),
+                text(&e.path),
+                text(&e.message)
+            );
+        }
+    }
+    out
 }
 
 /// A Markdown table of counts.

@@ -5,12 +5,15 @@ use std::fmt::Write as _;
 
 use crate::compare::{ChangeKind, Summary};
 use crate::findings::{Finding, FindingKind, FlavourChange, ModuleImpact};
+use crate::history::Severity;
 use crate::history::scan::ScanReport;
 
 use super::budget::{self, Part};
 use super::finding_explain::explanation_parts;
 use super::untrusted::{cell, clip, code, code_block, html_code, plain, text};
-use super::{changes_parts, cut_notice, short_label, summary_line, thousands};
+use super::{
+    by_severity, changes_parts, cut_notice, problems_text, short_label, summary_line, thousands,
+};
 
 /// Flavours grouped by featureset, with summed counts.
 fn by_featureset(flavours: &[FlavourChange]) -> BTreeMap<&str, (Vec<&FlavourChange>, Summary)> {
@@ -199,8 +202,11 @@ pub fn scan_text(report: &ScanReport) -> String {
         *kinds.entry(f.kind.name()).or_default() += 1;
     }
     let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    // Warnings (entries not read) are counted apart, never as errors.
+    let warnings = report.errors.iter();
+    let warnings = warnings.filter(|e| e.severity == Severity::Warning).count();
     let mut out = format!(
-        "scanned {} commits: {} findings{}, {} errors, {} compatible refreshes\n",
+        "scanned {} commits: {} findings{}, {} errors{}, {} compatible refreshes\n",
         thousands(report.commits_scanned),
         report.findings.len(),
         if kinds.is_empty() {
@@ -208,23 +214,23 @@ pub fn scan_text(report: &ScanReport) -> String {
         } else {
             format!(" ({})", kinds.join(", "))
         },
-        report.errors.len(),
+        report.errors.len() - warnings,
+        if warnings == 0 {
+            String::new()
+        } else {
+            format!(
+                ", {warnings} warning{}",
+                if warnings == 1 { "" } else { "s" }
+            )
+        },
         report.stats.compatible_refreshes,
     );
     for f in &report.findings {
         finding_text(&mut out, f);
     }
     if !report.errors.is_empty() {
-        out.push_str("\nerrors:\n");
-        for e in &report.errors {
-            let _ = writeln!(
-                out,
-                "  {} {}: {}",
-                &e.commit.short(),
-                text(&e.path),
-                text(&e.message)
-            );
-        }
+        out.push('\n');
+        out.push_str(&problems_text(&report.errors));
     }
     out
 }
@@ -481,9 +487,9 @@ pub fn scan_markdown(report: &ScanReport) -> String {
         out.push_str("\n---\n\n");
         out.push_str(&finding_markdown(f, usize::MAX));
     }
-    if !report.errors.is_empty() {
-        out.push_str("\n### Errors\n\n");
-        for e in &report.errors {
+    for (noun, group) in by_severity(&report.errors) {
+        let _ = write!(out, "\n### {}{}s\n\n", noun[..1].to_uppercase(), &noun[1..]);
+        for e in group {
             let _ = writeln!(
                 out,
                 "- {} {}: {}",

@@ -115,23 +115,6 @@ pub fn markdown(abis: &[AbiHistory]) -> String {
     out
 }
 
-/// Problems at single revisions, counted and then one per line (commit,
-/// file, message): written to stderr beside the text and Markdown forms.
-pub fn errors(errors: &[RevisionError]) -> String {
-    let plural = if errors.len() == 1 { "" } else { "s" };
-    let mut out = format!("{} error{plural}:\n", errors.len());
-    for e in errors {
-        let _ = writeln!(
-            out,
-            "  {} {}: {}",
-            e.commit.short(),
-            untrusted::text(&e.path),
-            untrusted::text(&e.message)
-        );
-    }
-    out
-}
-
 /// JSON: `abis`, the list of names with their states per flavour (a return
 /// carries `returns_to`, a name that came back `came_back_from`), and
 /// `errors`, the problems at single revisions (commit, path, message).
