@@ -8,7 +8,7 @@ use abibot::findings::FindingKind;
 use abibot::history::WalkOptions;
 use abibot::history::scan::ScanReport;
 use abibot::report::scan::{finding_markdown, scan_json, scan_text};
-use common::{TestRepo, debian_repo, generic_options, scan_with, symvers};
+use common::{TestRepo, debian_repo, generic_options, kabi_entry, scan_with, symvers};
 
 /// What a report says about one layout: the comment of each problem
 /// finding, the text and the JSON of the whole scan.
@@ -161,10 +161,6 @@ fn ubuntu_findings_point_at_the_abi_number() {
     said.assert_json_layout("ubuntu");
 }
 
-fn kabi(crc: u32, name: &str) -> String {
-    format!("#2-\n0x{crc:08x}\t{name}\tvmlinux\tEXPORT_SYMBOL\t\n")
-}
-
 #[test]
 fn redhat_findings_say_kabi_breaks_and_never_suggest_a_bump() {
     let r = TestRepo::new();
@@ -172,13 +168,13 @@ fn redhat_findings_say_kabi_breaks_and_never_suggest_a_bump() {
     for arch in ["x86_64", "aarch64"] {
         r.write(
             &format!("redhat/kabi/kabi-module/kabi_{arch}/kfree"),
-            kabi(1, "kfree"),
+            kabi_entry(1, "kfree"),
         );
     }
     r.commit("base");
     r.write(
         "redhat/kabi/kabi-module/kabi_x86_64/kfree",
-        kabi(2, "kfree"),
+        kabi_entry(2, "kfree"),
     );
     r.commit("Update stablelist");
     r.remove("redhat/kabi/kabi-module/kabi_aarch64");

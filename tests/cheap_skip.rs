@@ -7,7 +7,7 @@ mod common;
 use abibot::findings::FindingKind;
 use abibot::history::WalkOptions;
 use abibot::layouts::Layout;
-use common::{TestRepo, changelog, defines, generic_options, scan_counted, symvers};
+use common::{TestRepo, changelog, defines, generic_options, kabi_entry, scan_counted, symvers};
 
 /// Unrelated commits before and after the commit that breaks the ABI.
 const UNRELATED: usize = 25;
@@ -146,22 +146,18 @@ fn ubuntu_forced_skips_unrelated_commits() {
     .check("5.15.0-91", 3);
 }
 
-fn kabi(crc: u32, name: &str) -> String {
-    format!("#2-\n0x{crc:08x}\t{name}\tvmlinux\tEXPORT_SYMBOL\t\n")
-}
-
 #[test]
 fn redhat_skips_unrelated_commits() {
     Case {
         setup: |r| {
             r.write("Makefile.rhelver", "RHEL_MAJOR = 9\nRHEL_MINOR = 4\n");
             let dir = "redhat/kabi/kabi-module/kabi_x86_64";
-            r.write(&format!("{dir}/kfree"), kabi(2, "kfree"));
+            r.write(&format!("{dir}/kfree"), kabi_entry(2, "kfree"));
             r.write("redhat/kernel.spec.template", "Name: kernel\n");
         },
         change: |r| {
             let dir = "redhat/kabi/kabi-module/kabi_x86_64";
-            r.write(&format!("{dir}/kfree"), kabi(9, "kfree"));
+            r.write(&format!("{dir}/kfree"), kabi_entry(9, "kfree"));
         },
         noise: "redhat/kernel.spec.template",
         options: WalkOptions::default,
