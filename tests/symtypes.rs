@@ -181,13 +181,16 @@ fn consolidated_round_trip_keeps_every_record_and_crc() {
     assert_eq!(twice, written);
 }
 
+/// A hostile input, the line its error names, and a check of the error.
+type Case = (&'static [u8], usize, fn(&ErrorKind) -> bool);
+
 fn refused(text: &[u8]) -> SymtypesError {
     symtypes::load_bytes("bad.symtypes", text).expect_err("refused")
 }
 
 #[test]
 fn hostile_input_is_an_error_naming_file_and_line() {
-    let cases: [(&[u8], usize, fn(&ErrorKind) -> bool); 9] = [
+    let cases: [Case; 9] = [
         (
             b"t#u8 typedef unsigned char u8\ns#a struct a { int x ; } }\n",
             2,
