@@ -690,7 +690,7 @@ impl<'r> Walker<'r> {
     ) -> Result<usize, HistoryError> {
         let commits = self.commits(from, to)?;
         let total = commits.len();
-        let mut kept = KeptStates::for_commits(self.repo, &commits)?;
+        let mut kept = KeptStates::for_commits(self.repo, &commits, self.options.all_parents)?;
         let mut layout_seen = false;
         for (done, oid) in commits.into_iter().enumerate() {
             progress(done, total);
@@ -746,7 +746,21 @@ struct KeptStates {
 }
 
 impl KeptStates {
-    fn for_commits(repo: &Repository, commits: &[Oid]) -> Result<KeptStates, HistoryError> {
+    /// The states `commits` (in walk order) will ask for. Only a walk of
+    /// every parent reads the commits' headers: a first-parent walk is a
+    /// chain whose every commit is the first parent of the next one alone.
+    fn for_commits(
+        repo: &Repository,
+        commits: &[Oid],
+        all_parents: bool,
+    ) -> Result<KeptStates, HistoryError> {
+        if !all_parents {
+            let parents = commits.iter().rev().skip(1);
+            return Ok(KeptStates {
+                children: parents.map(|oid| (*oid, 1)).collect(),
+                states: HashMap::new(),
+            });
+        }
         let mut children: HashMap<Oid, usize> = HashMap::new();
         for oid in commits {
             let commit = repo
@@ -785,6 +799,45 @@ impl KeptStates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A history with a merge: the first-parent walk's chain assumption
+    /// gives the children its commits' headers give.
+    #[test]
+    fn a_first_parent_walk_keeps_states_as_the_headers_say() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.org").unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        let commit = |parents: &[Oid]| {
+            let parents: Vec<git2::Commit> = parents
+                .iter()
+                .map(|p| repo.find_commit(*p).unwrap())
+                .collect();
+            let parents: Vec<&git2::Commit> = parents.iter().collect();
+            repo.commit(None, &sig, &sig, "c", &tree, &parents).unwrap()
+        };
+        let base = commit(&[]);
+        let main = commit(&[base]);
+        let side = commit(&[base]);
+        let side = commit(&[side]);
+        let merge = commit(&[main, side]);
+        let head = commit(&[merge]);
+        let walker = Walker::new(&repo, WalkOptions::default());
+        for from in [None, Some(base), Some(main)] {
+            let commits = walker.commits(from, head).unwrap();
+            let chain = KeptStates::for_commits(&repo, &commits, false).unwrap();
+            let read = KeptStates::for_commits(&repo, &commits, true).unwrap();
+            let mut expected = read.children;
+            // The first commit's parent is outside the walk: never kept.
+            if let Some(first) = commits.first() {
+                if let Ok(outside) = repo.find_commit(*first).unwrap().parent_id(0) {
+                    expected.remove(&outside);
+                }
+            }
+            assert_eq!(chain.children, expected, "{from:?}");
+        }
+    }
 
     #[test]
     fn commit_sha_accepts_full_lowercase_ids_only() {
