@@ -8,7 +8,7 @@ use abibot::findings::FindingKind;
 use abibot::history::WalkOptions;
 use abibot::history::scan::ScanReport;
 use abibot::report::scan::{finding_markdown, scan_json, scan_text};
-use common::{TestRepo, debian_repo, generic_options, kabi_entry, scan_with, symvers};
+use common::{TestRepo, debian_repo, generic_options, kabi_entry, scan_with, symvers, ubuntu_repo};
 
 /// What a report says about one layout: the comment of each problem
 /// finding, the text and the JSON of the whole scan.
@@ -128,9 +128,7 @@ fn ubuntu(lines: &[(u32, &str)]) -> String {
 
 #[test]
 fn ubuntu_findings_point_at_the_abi_number() {
-    let r = TestRepo::new();
-    r.write("debian/debian.env", "DEBIAN=debian.master\n");
-    r.write("debian.master/abi/version", "5.15.0-91.101\n");
+    let r = ubuntu_repo();
     for flavour in ["generic", "lowlatency"] {
         r.write(
             &format!("debian.master/abi/amd64/{flavour}"),

@@ -9,7 +9,7 @@ use abibot::history::scan::ScanReport;
 use abibot::layouts::generic::{Generic, GenericConfig};
 use common::{
     TestRepo, changelog, debian_repo, defines, findings_of, generic_options, kabi_entry, scan_with,
-    symvers,
+    symvers, ubuntu_repo,
 };
 
 fn scan_report(repo: &TestRepo, options: WalkOptions) -> ScanReport {
@@ -25,9 +25,7 @@ fn ubuntu(lines: &[(&str, &str, u32, &str)]) -> String {
 
 #[test]
 fn ubuntu_versioned_file_and_ignores() {
-    let r = TestRepo::new();
-    r.write("debian/debian.env", "DEBIAN=debian.master\n");
-    r.write("debian.master/abi/version", "5.15.0-91.101\n");
+    let r = ubuntu_repo();
     let base = [
         ("EXPORT_SYMBOL", "arch/x86/kvm/kvm", 1, "kvm_a"),
         ("EXPORT_SYMBOL_GPL", "vmlinux", 1, "b"),

@@ -10,7 +10,7 @@ use abibot::history::scan::ScanReport;
 use abibot::history::{Severity, WalkOptions, Walker};
 use common::{
     TestRepo, changelog, changelog_to, debian_repo, defines, findings_of, generic_options,
-    kabi_entry, scan_with, symvers,
+    kabi_entry, scan_with, symvers, ubuntu_repo,
 };
 use git2::Oid;
 
@@ -151,10 +151,9 @@ fn an_empty_rhel_major_is_an_error() {
     assert!(report.findings.is_empty(), "{:?}", findings_of(&report));
 }
 
-fn ubuntu_repo() -> TestRepo {
-    let r = TestRepo::new();
-    r.write("debian/debian.env", "DEBIAN=debian.master\n");
-    r.write("debian.master/abi/version", "5.15.0-91.101\n");
+/// Ubuntu with one reference and a changelog being prepared.
+fn ubuntu_prepared() -> TestRepo {
+    let r = ubuntu_repo();
     r.write(
         "debian.master/abi/amd64/generic",
         "EXPORT_SYMBOL vmlinux 0x00000001 a\n",
@@ -170,7 +169,7 @@ fn ubuntu_repo() -> TestRepo {
 /// watches; that changelog and the version file are parsed strictly.
 #[test]
 fn ubuntu_changelog_and_version_are_read_strictly() {
-    let r = ubuntu_repo();
+    let r = ubuntu_prepared();
     r.commit("Start 5.15.0-92.102");
     r.write(
         "debian.master/changelog",
@@ -288,7 +287,7 @@ fn generic_abi_file_is_read_strictly() {
 /// A conflicted `debian/debian.env` names two branches: neither is taken.
 #[test]
 fn a_conflicted_debian_env_is_an_error() {
-    let r = ubuntu_repo();
+    let r = ubuntu_prepared();
     r.commit("base");
     r.write(
         "debian/debian.env",

@@ -11,7 +11,7 @@ use abibot::history::scan::ScanReport;
 use abibot::report::scan::{finding_markdown, scan_json, scan_text};
 use common::{
     FLAVOURS, TestRepo, abibot, abibot_on, changelog_to, debian_repo, defines,
-    file_sink_daemon_config, scan_with, symvers,
+    file_sink_daemon_config, scan_with, symvers, ubuntu_repo,
 };
 use git2::Oid;
 
@@ -234,9 +234,7 @@ fn the_daemon_comments_on_the_release_at_a_later_poll() {
 /// advice is Ubuntu's, not Debian's `abiname`.
 #[test]
 fn an_ubuntu_release_without_references_gets_ubuntu_advice() {
-    let r = TestRepo::new();
-    r.write("debian/debian.env", "DEBIAN=debian.master\n");
-    r.write("debian.master/abi/version", "5.15.0-91.101\n");
+    let r = ubuntu_repo();
     // Ubuntu's reference line: export kind, module, CRC, symbol.
     r.write(
         "debian.master/abi/amd64/generic",

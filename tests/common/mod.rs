@@ -100,6 +100,16 @@ pub fn debian_repo() -> TestRepo {
     r
 }
 
+/// An Ubuntu packaging repository on the branch `debian.master` at ABI
+/// version `5.15.0-91.101` (`debian/debian.env` and `abi/version` staged,
+/// no reference, nothing committed yet).
+pub fn ubuntu_repo() -> TestRepo {
+    let r = TestRepo::new();
+    r.write("debian/debian.env", "DEBIAN=debian.master\n");
+    r.write("debian.master/abi/version", "5.15.0-91.101\n");
+    r
+}
+
 /// A Debian repository whose history is a release and then a hidden break
 /// (`kmalloc`'s CRC changes under the same ABI name); returns the break.
 pub fn hidden_break_repo() -> (TestRepo, Oid) {
