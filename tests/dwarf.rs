@@ -216,6 +216,42 @@ fn the_same_source_twice_explains_nothing() {
     assert_eq!(ex.unchanged, 9);
 }
 
+/// `abibot explain OLD.o NEW.o --format json` on the two objects alone:
+/// the symtypes JSON contract, exit 1 (some export changed).
+#[test]
+fn abibot_explain_accepts_objects_with_debug_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = compile(dir.path(), "v1.c", &["-gdwarf-5"]);
+    let new = compile(dir.path(), "v2.c", &["-gdwarf-5", "-gz"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_abibot"))
+        .arg("explain")
+        .args([&old, &new])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let grows = json["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["symbol"] == "grows_get")
+        .expect("grows_get listed");
+    assert_eq!(grows["causes"], serde_json::json!(["s#grows"]));
+    let cause = json["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "s#grows")
+        .expect("s#grows listed");
+    assert_eq!(cause["exports"], 1);
+}
+
 #[test]
 fn a_type_reference_cycle_is_an_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();

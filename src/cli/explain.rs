@@ -12,7 +12,6 @@ use super::{Outcome, print};
 use crate::explain::explain_only;
 use crate::report::OutputFormat;
 use crate::report::explain::{render_json, render_markdown, render_text};
-use crate::symtypes;
 
 /// Exit codes of `abibot explain`.
 pub(crate) const EXPLAIN_EXIT_CODES: &str = "\
@@ -25,7 +24,8 @@ Exit codes:
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     /// The old symtypes: a directory tree of `.symtypes` files, a `.tar.xz`
-    /// of them, or a consolidated file.
+    /// of them, or a consolidated file; or a vmlinux or module with debug
+    /// info (its DWARF read into the same model).
     pub old: PathBuf,
     /// The new symtypes, in any of the same forms.
     pub new: PathBuf,
@@ -52,8 +52,8 @@ fn crc_changed(paths: &[PathBuf]) -> anyhow::Result<BTreeSet<String>> {
 }
 
 pub(super) fn run(args: ExplainArgs) -> anyhow::Result<Outcome> {
-    let old = symtypes::load(&args.old)?;
-    let new = symtypes::load(&args.new)?;
+    let old = crate::dwarf::load_types(&args.old)?;
+    let new = crate::dwarf::load_types(&args.new)?;
     let changed = args.symvers.as_deref().map(crc_changed).transpose()?;
     let ex = match &changed {
         Some(set) => explain_only(&old, &new, &|name| set.contains(name)),

@@ -71,6 +71,47 @@ pub struct DebugTypes {
     pub missing: Vec<String>,
 }
 
+/// What `abibot explain` compares: symtypes (see [`crate::symtypes::load`])
+/// or, for an ELF file (plain, or a module compressed as `.ko.xz`,
+/// `.ko.zst`, `.ko.gz`), the model read from its debug info.
+pub fn load_types(path: &Path) -> Result<Symtypes, LoadError> {
+    if is_elf(path) {
+        Ok(load(path)?.symtypes)
+    } else {
+        Ok(crate::symtypes::load(path)?)
+    }
+}
+
+/// Whether `path` is an ELF file, told by its magic or a compressed
+/// module's suffix.
+fn is_elf(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    if [".ko.xz", ".ko.zst", ".ko.gz"]
+        .iter()
+        .any(|s| name.ends_with(s))
+    {
+        return true;
+    }
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok_and(|()| &magic == b"\x7fELF")
+}
+
+/// Either input of [`load_types`] could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Symtypes input.
+    #[error(transparent)]
+    Symtypes(#[from] crate::symtypes::SymtypesError),
+    /// Debug info.
+    #[error(transparent)]
+    Dwarf(#[from] DwarfError),
+}
+
 /// Reads the debug info of the ELF file at `path` (`.ko.xz`, `.ko.zst`,
 /// `.ko.gz` too, as [`crate::elf`] opens them).
 pub fn load(path: &Path) -> Result<DebugTypes, DwarfError> {
