@@ -520,6 +520,11 @@ fn garbage_at_the_head_is_exit_two_for_both() {
         assert_eq!(code, 2, "{command}: {out} {err}");
         assert!(err.contains(REFERENCE), "{command}: {err}");
         assert!(err.contains("current state"), "{command}: {err}");
+        // JSON too: exit 2, the error in the document's `errors`.
+        let (code, doc) = json(command, &repo);
+        assert_eq!(code, 2, "{command}: {doc}");
+        assert_eq!(doc["errors"][0]["path"], REFERENCE, "{command}: {doc}");
+        assert_eq!(doc["errors"][0]["severity"], "error", "{command}: {doc}");
     }
 }
 
