@@ -270,3 +270,153 @@ fn added_and_removed_exports_are_named_not_explained() {
         (vec!["g".into()], vec!["h".into()])
     );
 }
+
+fn abibot(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_abibot"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (
+        out.status.code().unwrap(),
+        text(out.stdout),
+        text(out.stderr),
+    )
+}
+
+fn path(rel: &str) -> String {
+    data(rel).display().to_string()
+}
+
+#[test]
+fn cli_json_keeps_the_contract_and_exits_1() {
+    let (old, new) = (
+        path("6.1.0-47/symtypes.tar.xz"),
+        path("6.1.0-50/symtypes.tar.xz"),
+    );
+    let (code, out, _) = abibot(&["explain", &old, &new, "--format", "json"]);
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let exports = json["exports"].as_array().unwrap();
+    assert_eq!(exports.len(), 2052);
+    let bdev = exports.iter().find(|e| e["symbol"] == "I_BDEV").unwrap();
+    assert!(
+        bdev["causes"]
+            .as_array()
+            .unwrap()
+            .contains(&"s#task_struct".into())
+    );
+    let task = json["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "s#task_struct")
+        .unwrap();
+    assert!(task["exports"].as_u64().unwrap() > 100);
+    assert!(
+        task["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+ user_dumpable: unsigned user_dumpable : 1")
+    );
+}
+
+#[test]
+fn cli_symvers_restricts_to_crc_changes_and_equal_input_exits_0() {
+    let st47 = path("6.1.0-47/symtypes.tar.xz");
+    let refs = |v: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/debian-bookworm/abi")
+            .join(v)
+            .join("amd64_none_amd64")
+            .display()
+            .to_string()
+    };
+    let (r47, r50) = (refs("6.1.0-47"), refs("6.1.0-50"));
+    // The same symtypes on both sides: nothing changed, but every CRC
+    // change the references show is unexplained (exit 1).
+    let (code, out, _) = abibot(&[
+        "explain",
+        &st47,
+        &st47,
+        "--symvers",
+        &r47,
+        &r50,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(json["exports"].as_array().unwrap().is_empty());
+    assert_eq!(json["unexplained"].as_array().unwrap().len(), 2052);
+    let (code, out, _) = abibot(&["explain", &st47, &st47, "--symvers", &r47, &r47]);
+    assert_eq!(
+        (code, out.lines().next()),
+        (
+            0,
+            Some("0 exports changed (0 unchanged, 0 added, 0 removed), 0 root causes")
+        )
+    );
+    let st50 = path("6.1.0-50/symtypes.tar.xz");
+    let (code, out, _) = abibot(&[
+        "explain",
+        &st47,
+        &st50,
+        "--symvers",
+        &r47,
+        &r50,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["exports"].as_array().unwrap().len(), 2052);
+    assert!(json["unexplained"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn cli_errors_exit_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.symtypes");
+    std::fs::write(&bad, "s#foo struct foo { int a ; }\nx#foo int\n").unwrap();
+    let bad = bad.display().to_string();
+    let (code, out, err) = abibot(&["explain", &bad, &bad]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("bad.symtypes:2"), "{err}");
+}
+
+#[test]
+fn markdown_keeps_input_strings_in_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p.display().to_string()
+    };
+    let old = write(
+        "old.symtypes",
+        "s#foo struct foo { int a ; }\nf int f ( s#foo )\n",
+    );
+    let new = write(
+        "new.symtypes",
+        "s#foo struct foo { int a ; @team __evil__ ; }\nf int f ( s#foo )\n",
+    );
+    let (code, out, _) = abibot(&["explain", &old, &new, "--format", "markdown"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("because `s#foo` gained `__evil__` after `a`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("```text\n+ __evil__: @team __evil__   (after a)\n```"),
+        "{out}"
+    );
+    // Nowhere else: a mention or emphasis outside code would act.
+    let rest = out
+        .replace("`__evil__`", "")
+        .replace("+ __evil__: @team __evil__", "");
+    assert!(
+        !rest.contains("@team") && !rest.contains("__evil__"),
+        "{out}"
+    );
+}

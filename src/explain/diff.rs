@@ -71,7 +71,7 @@ impl Change {
                 text,
                 after: Some(after),
             } => format!("+ {member}: {text}   (after {after})"),
-            Change::Added { member, text, .. } => format!("+ {member}: {text}   (first)"),
+            Change::Added { member, text, .. } => format!("+ {member}: {text}   (at the start)"),
             Change::Removed { member, text } => format!("- {member}: {text}"),
             Change::Changed { member, old, new } => format!("~ {member}: {old} -> {new}"),
             Change::Replaced { what, old, new } => format!("~ {what}: {old} -> {new}"),

@@ -98,34 +98,42 @@ pub fn explain(old: &Symtypes, new: &Symtypes) -> Explanation {
 
 /// [`explain`] for the exports `keep` accepts (by name; `abibot explain
 /// --symvers` keeps those whose CRC changed): the others are neither
-/// listed, counted nor reached.
+/// listed, counted nor reached (nor named as added or removed).
 pub fn explain_only(
     old: &Symtypes,
     new: &Symtypes,
     keep: &(dyn Fn(&str) -> bool + Sync),
 ) -> Explanation {
-    let (mut groups, removed, added) = pair_exports(old, new);
+    let (mut groups, mut removed, mut added) = pair_exports(old, new);
+    removed.retain(|s| keep(s));
+    added.retain(|s| keep(s));
     for names in groups.values_mut() {
         names.retain(|&n| keep(old.names.text(n)));
     }
     groups.retain(|_, names| !names.is_empty());
-    let per_group: Vec<Vec<(Name, FileId, Vec<Reached>)>> = groups
-        .par_iter()
-        .map_init(
-            || Same::new(old, new),
-            |same, (&(fo, fnew), exports)| {
-                let pair = FilePair {
-                    old,
-                    new,
-                    fo: old.file(fo),
-                    fnew: new.file(fnew),
-                };
-                pair.reached(same, exports)
-                    .into_iter()
-                    .map(|(name, reached)| (name, fnew, reached))
-                    .collect()
-            },
-        )
+    // One chunk per thread, each with its own memo: rayon's map_init may
+    // start a fresh state for every split, losing the memo.
+    let list: Vec<(&(FileId, FileId), &Vec<Name>)> = groups.iter().collect();
+    let chunk = list.len().div_ceil(rayon::current_num_threads()).max(1);
+    let per_group: Vec<Vec<(Name, FileId, Vec<Reached>)>> = list
+        .par_chunks(chunk)
+        .flat_map_iter(|part| {
+            let mut same = Same::new(old, new);
+            part.iter()
+                .map(|&(&(fo, fnew), exports)| {
+                    let pair = FilePair {
+                        old,
+                        new,
+                        fo: old.file(fo),
+                        fnew: new.file(fnew),
+                    };
+                    pair.reached(&mut same, exports)
+                        .into_iter()
+                        .map(|(name, reached)| (name, fnew, reached))
+                        .collect()
+                })
+                .collect::<Vec<_>>()
+        })
         .collect();
     let both: usize = groups.values().map(Vec::len).sum();
     let mut out = assemble(old, new, per_group);
@@ -163,11 +171,50 @@ fn pair_exports(old: &Symtypes, new: &Symtypes) -> Paired {
     (groups, removed, added)
 }
 
-/// Whether an old and a new definition are the same text, memoised per pair.
+/// Whether an old and a new definition are the same text, memoised per
+/// pair; one per thread.
 struct Same<'a> {
     old: &'a Symtypes,
     new: &'a Symtypes,
     memo: FxHashMap<(DefId, DefId), bool>,
+    names: NameMap<'a>,
+}
+
+/// A name of one set as a name of the other (by text), memoised: the same
+/// names are looked up in every file.
+struct NameMap<'a> {
+    old: &'a Symtypes,
+    new: &'a Symtypes,
+    to_new: FxHashMap<Name, Option<Name>>,
+    to_old: FxHashMap<Name, Option<Name>>,
+}
+
+impl NameMap<'_> {
+    /// `key` of the old set as a key of the new set.
+    fn to_new(&mut self, key: TypeKey) -> Option<TypeKey> {
+        let (old, new) = (self.old, self.new);
+        let name = (*self
+            .to_new
+            .entry(key.name)
+            .or_insert_with(|| new.names.get(old.names.text(key.name))))?;
+        Some(TypeKey {
+            kind: key.kind,
+            name,
+        })
+    }
+
+    /// `key` of the new set as a key of the old set.
+    fn to_old(&mut self, key: TypeKey) -> Option<TypeKey> {
+        let (old, new) = (self.old, self.new);
+        let name = (*self
+            .to_old
+            .entry(key.name)
+            .or_insert_with(|| old.names.get(new.names.text(key.name))))?;
+        Some(TypeKey {
+            kind: key.kind,
+            name,
+        })
+    }
 }
 
 impl<'a> Same<'a> {
@@ -176,6 +223,12 @@ impl<'a> Same<'a> {
             old,
             new,
             memo: FxHashMap::default(),
+            names: NameMap {
+                old,
+                new,
+                to_new: FxHashMap::default(),
+                to_old: FxHashMap::default(),
+            },
         }
     }
 
@@ -206,24 +259,6 @@ struct FilePair<'a> {
 }
 
 impl FilePair<'_> {
-    /// `key` of the old set as a key of the new set.
-    fn to_new(&self, key: TypeKey) -> Option<TypeKey> {
-        let name = self.new.names.get(self.old.names.text(key.name))?;
-        Some(TypeKey {
-            kind: key.kind,
-            name,
-        })
-    }
-
-    /// `key` of the new set as a key of the old set.
-    fn to_old(&self, key: TypeKey) -> Option<TypeKey> {
-        let name = self.old.names.get(self.new.names.text(key.name))?;
-        Some(TypeKey {
-            kind: key.kind,
-            name,
-        })
-    }
-
     /// The records whose definition differs: (old key, old def, new def).
     fn changed(&self, same: &mut Same) -> Vec<(TypeKey, DefId, DefId)> {
         let mut out: Vec<(TypeKey, DefId, DefId)> = self
@@ -231,7 +266,7 @@ impl FilePair<'_> {
             .records
             .iter()
             .filter_map(|(&key, &od)| {
-                let nd = self.fnew.get(self.to_new(key)?)?;
+                let nd = self.fnew.get(same.names.to_new(key)?)?;
                 (!same.same(od, nd)).then_some((key, od, nd))
             })
             .collect();
@@ -246,7 +281,7 @@ impl FilePair<'_> {
         if changed.is_empty() {
             return Vec::new();
         }
-        let graph = Reverse::new(self, &changed);
+        let graph = Reverse::new(self, &mut same.names, &changed);
         let mut per_export: FxHashMap<u32, Vec<Reached>> = FxHashMap::default();
         let wanted: FxHashSet<u32> = exports
             .iter()
@@ -294,48 +329,48 @@ struct Reverse {
 }
 
 impl Reverse {
-    fn new(pair: &FilePair, changed: &[(TypeKey, DefId, DefId)]) -> Reverse {
-        let keys: Vec<TypeKey> = pair.fo.records.keys().copied().collect();
-        let index: FxHashMap<TypeKey, u32> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, &k)| (k, i as u32))
-            .collect();
+    fn new(pair: &FilePair, names: &mut NameMap, changed: &[(TypeKey, DefId, DefId)]) -> Reverse {
+        let n = pair.fo.records.len();
+        let mut keys = Vec::with_capacity(n);
+        let mut index = FxHashMap::with_capacity_and_hasher(n, Default::default());
+        for (i, &key) in pair.fo.records.keys().enumerate() {
+            keys.push(key);
+            index.insert(key, i as u32);
+        }
+        // (referred, referrer) pairs: the old references of every record,
+        // and a changed definition's new ones too (the new expansion
+        // reaches through them).
         let mut edges: Vec<(u32, u32)> = Vec::new();
-        let refs = |def: &crate::symtypes::Definition| -> Vec<TypeKey> {
-            def.tokens
-                .iter()
-                .filter_map(|t| match *t {
-                    Token::Ref(k) => Some(k),
-                    Token::Atom(_) => None,
-                })
-                .collect()
-        };
-        for (i, key) in keys.iter().enumerate() {
-            let def = pair.old.def(pair.fo.records[key]);
-            for k in refs(def) {
-                edges.push((index[&k], i as u32));
+        for (i, def) in pair.fo.records.values().enumerate() {
+            for t in pair.old.def(*def).tokens.iter() {
+                if let Token::Ref(k) = *t {
+                    edges.push((index[&k], i as u32));
+                }
             }
         }
-        // A changed definition's new references too: the new expansion
-        // reaches through them.
         for &(key, _, nd) in changed {
-            for k in refs(pair.new.def(nd)) {
-                if let Some(&target) = pair.to_old(k).and_then(|k| index.get(&k)) {
+            for t in pair.new.def(nd).tokens.iter() {
+                if let Token::Ref(k) = *t
+                    && let Some(&target) = names.to_old(k).and_then(|k| index.get(&k))
+                {
                     edges.push((target, index[&key]));
                 }
             }
         }
-        edges.sort_unstable();
-        edges.dedup();
-        let mut starts = vec![0u32; keys.len() + 1];
+        // Counting sort by referred record: starts then referrers.
+        let mut starts = vec![0u32; n + 1];
         for &(to, _) in &edges {
             starts[to as usize + 1] += 1;
         }
-        for i in 0..keys.len() {
+        for i in 0..n {
             starts[i + 1] += starts[i];
         }
-        let referrers = edges.into_iter().map(|(_, from)| from).collect();
+        let mut fill = starts.clone();
+        let mut referrers = vec![0u32; edges.len()];
+        for (to, from) in edges {
+            referrers[fill[to as usize] as usize] = from;
+            fill[to as usize] += 1;
+        }
         Reverse {
             keys,
             index,

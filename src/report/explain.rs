@@ -26,7 +26,7 @@ pub fn sentence(change: &Change, q: &dyn Fn(&str) -> String) -> String {
             after: Some(after),
             ..
         } => format!("gained {} after {}", q(member), q(after)),
-        Change::Added { member, .. } => format!("gained {} first", q(member)),
+        Change::Added { member, .. } => format!("gained {} at the start", q(member)),
         Change::Removed { member, .. } => format!("lost {}", q(member)),
         Change::Changed { member, old, new } => {
             format!("changed {} from {} to {}", q(member), q(old), q(new))
@@ -46,7 +46,7 @@ pub fn headline(cause: &Cause, q: &dyn Fn(&str) -> String) -> String {
         .map(|c| sentence(c, q))
         .collect();
     if changes.len() > HEADLINE_CHANGES {
-        parts.push(format!("{} more", changes.len() - HEADLINE_CHANGES));
+        parts.push(format!("and {} more", changes.len() - HEADLINE_CHANGES));
     }
     let noun = if cause.exports == 1 {
         "export"
@@ -87,8 +87,13 @@ pub fn diff_text(cause: &Cause) -> String {
 
 /// The summary line: counts of changed, unchanged, added and removed exports.
 fn summary(ex: &Explanation) -> String {
+    let noun = if ex.exports.len() == 1 {
+        "export"
+    } else {
+        "exports"
+    };
     format!(
-        "{} exports changed ({} unchanged, {} added, {} removed), {} root causes",
+        "{} {noun} changed ({} unchanged, {} added, {} removed), {} root causes",
         thousands(ex.exports.len()),
         thousands(ex.unchanged),
         thousands(ex.added.len()),
