@@ -351,6 +351,16 @@ fn take(slots: &mut [Option<Symbol>], at: Option<usize>, next: Option<usize>) ->
     }
 }
 
+/// Whether two symbols of the same name differ: the name is not compared
+/// again (the merge just did), and the CRC, the cheapest field that tells
+/// most changes apart, is compared first.
+fn differs(old: &Symbol, new: &Symbol) -> bool {
+    old.crc != new.crc
+        || old.export != new.export
+        || old.namespace != new.namespace
+        || old.module != new.module
+}
+
 /// One merge pass over both sets (sorted by name): the classified changes
 /// without their symbols, and where those are.
 fn merge(
@@ -382,7 +392,7 @@ fn merge(
                     b.next();
                 }
                 std::cmp::Ordering::Equal => {
-                    if o.1 != n.1 {
+                    if differs(o.1, n.1) {
                         c.both(o, n);
                     }
                     a.next();
