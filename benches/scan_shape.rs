@@ -12,7 +12,8 @@
 //! - `git cat-file --batch` of the distinct reference blobs (the floor:
 //!   the least any tool must read);
 //! - the built `abibot scan --format json` (a child process, as a user
-//!   runs it);
+//!   runs it), and any other build listed in `ABIBOT_BENCH_OTHER_BINS`
+//!   (colon-separated paths) in the same round, for before and after;
 //! - naive: read and parse every reference at every commit, timed on 40
 //!   evenly spaced commits and scaled to the history.
 //!
@@ -91,21 +92,42 @@ fn generate(dir: &Path, commits: usize) {
     }
 }
 
-/// One round: the floor, then `abibot scan`; (wall, cpu) of each.
-fn round(dir: &Path, input: &[u8]) -> [(f64, f64); 2] {
+/// The `abibot` binaries timed: this build's, then any listed in
+/// `ABIBOT_BENCH_OTHER_BINS` (colon-separated: earlier builds kept aside,
+/// to time before and after in one run).
+fn binaries() -> Vec<PathBuf> {
+    let mut bins = vec![PathBuf::from(env!("CARGO_BIN_EXE_abibot"))];
+    if let Ok(others) = std::env::var("ABIBOT_BENCH_OTHER_BINS") {
+        bins.extend(
+            others
+                .split(':')
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+        );
+    }
+    bins
+}
+
+/// One round: the floor, then `abibot scan` with each binary; (wall, cpu)
+/// of each.
+fn round(dir: &Path, input: &[u8], bins: &[PathBuf]) -> Vec<(f64, f64)> {
     let cat = synthetic::timed(
         Command::new("git")
             .args(["cat-file", "--batch"])
             .current_dir(dir),
         input.to_vec(),
     );
-    let scan = synthetic::timed(
-        Command::new(env!("CARGO_BIN_EXE_abibot"))
-            .args(["scan", "--format", "json", "--repo"])
-            .arg(dir),
-        Vec::new(),
-    );
-    [(cat.wall, cat.cpu), (scan.wall, scan.cpu)]
+    let mut out = vec![(cat.wall, cat.cpu)];
+    for bin in bins {
+        let scan = synthetic::timed(
+            Command::new(bin)
+                .args(["scan", "--format", "json", "--repo"])
+                .arg(dir),
+            Vec::new(),
+        );
+        out.push((scan.wall, scan.cpu));
+    }
+    out
 }
 
 /// The naive baseline's (wall, cpu) per commit, on 40 evenly spaced commits.
@@ -151,13 +173,19 @@ fn main() {
         synthetic::load_average()
     );
     let runs = synthetic::count_from_env("ABIBOT_BENCH_RUNS", 3);
+    let bins = binaries();
     for run in 1..=runs {
-        let [(cw, cc), (sw, sc)] = round(&dir, input.as_bytes());
-        println!(
-            "run {run}: git cat-file --batch {cw:.2} s wall / {cc:.2} s cpu; abibot scan --format json {sw:.2} s wall / {sc:.2} s cpu ({:.2}x the floor's wall); load {}",
-            sw / cw,
-            synthetic::load_average()
-        );
+        let times = round(&dir, input.as_bytes(), &bins);
+        let (cw, cc) = times[0];
+        println!("run {run}: git cat-file --batch {cw:.2} s wall / {cc:.2} s cpu");
+        for (bin, (sw, sc)) in bins.iter().zip(&times[1..]) {
+            println!(
+                "  {} scan --format json: {sw:.2} s wall / {sc:.2} s cpu ({:.2}x the floor's wall)",
+                bin.display(),
+                sw / cw
+            );
+        }
+        println!("  load average {}", synthetic::load_average());
     }
     let (per_wall, per_cpu) = naive(&repo, &all);
     let n = all.len() as f64;

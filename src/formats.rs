@@ -259,22 +259,7 @@ pub fn parse(bytes: &[u8], format: Option<Format>, file: &str) -> Result<SymbolS
                 .expect("one symbol has no duplicate"),
         );
     }
-    // One exact allocation: a reference of millions of lines would otherwise
-    // grow its vector by doubling, briefly holding it twice.
-    let mut symbols = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
-    for (number, line) in text_lines(text) {
-        if is_blank(line) {
-            continue;
-        }
-        let symbol = match format {
-            Format::Symvers => parse_symvers_line(line),
-            Format::DebianLegacy => parse_legacy_line(line),
-            Format::Ubuntu => parse_ubuntu_line(line),
-            Format::Kabi => unreachable!("handled above"),
-        }
-        .map_err(|kind| err(number, kind))?;
-        symbols.push(symbol);
-    }
+    let symbols = parse_symbols(text, format).map_err(|(line, kind)| err(line, kind))?;
     SymbolSet::from_symbols(symbols).map_err(|dup| {
         // Symbol `i` is the `i`-th non-blank line: found again only on this
         // error path rather than kept for every line.
@@ -292,6 +277,102 @@ pub fn parse(bytes: &[u8], format: Option<Format>, file: &str) -> Result<SymbolS
             },
         )
     })
+}
+
+/// References of at least this many bytes are parsed in pieces on the
+/// threads of the current rayon pool (the loader's, when walking history), so
+/// that a commit changing one reference keeps every core busy; below it,
+/// sharing out the work costs more than it saves.
+pub const PARALLEL_PARSE_MIN: usize = 256 << 10;
+
+/// References above this many bytes are parsed on one thread: the pieces'
+/// symbols are joined into one array, so that all but the first piece are
+/// briefly held twice, which for a reference of millions of lines is
+/// hundreds of MB (Debian's are about 1.5 MB).
+pub const PARALLEL_PARSE_MAX: usize = 8 << 20;
+
+/// The symbol lines of `text`, in order, in pieces on the current rayon
+/// pool when it is large enough (see [`PARALLEL_PARSE_MIN`]); an error names
+/// the first bad line of the whole text.
+fn parse_symbols(text: &str, format: Format) -> Result<Vec<Symbol>, (usize, ParseErrorKind)> {
+    use rayon::prelude::*;
+    let pieces = (text.len() / PARALLEL_PARSE_MIN).clamp(1, rayon::current_num_threads());
+    if pieces == 1 || text.len() > PARALLEL_PARSE_MAX {
+        return parse_lines(text, format, text_line_count(text));
+    }
+    let lines = text_line_count(text);
+    let parts: Vec<Result<Vec<Symbol>, _>> = split_at_lines(text, pieces)
+        .into_par_iter()
+        .enumerate()
+        .map(|(k, (before, piece))| {
+            // The first piece's array takes every symbol in the end: one
+            // exact allocation, never grown.
+            let capacity = if k == 0 {
+                lines
+            } else {
+                text_line_count(piece)
+            };
+            parse_lines(piece, format, capacity).map_err(|(line, kind)| (before + line, kind))
+        })
+        .collect();
+    let mut parts = parts.into_iter();
+    let mut symbols = parts.next().expect("at least one piece")?;
+    for part in parts {
+        symbols.extend(part?);
+    }
+    Ok(symbols)
+}
+
+/// An upper bound of the symbol lines in `text` (one per line end, and one
+/// more for a last line without one).
+fn text_line_count(text: &str) -> usize {
+    memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1
+}
+
+/// `text` cut after line ends into `n` pieces of about the same size, each
+/// with the number of lines before it.
+fn split_at_lines(text: &str, n: usize) -> Vec<(usize, &str)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(n);
+    let (mut start, mut before) = (0, 0);
+    for k in 1..n {
+        let target = (text.len() * k / n).max(start);
+        let Some(at) = memchr::memchr(b'\n', &bytes[target..]) else {
+            break;
+        };
+        let end = target + at + 1;
+        out.push((before, &text[start..end]));
+        before += memchr::memchr_iter(b'\n', &bytes[start..end]).count();
+        start = end;
+    }
+    out.push((before, &text[start..]));
+    out
+}
+
+/// The symbol lines of `text` (1-based line numbers in errors), into an
+/// array of `capacity`: one exact allocation, as a reference of millions of
+/// lines would otherwise grow its vector by doubling, briefly holding it
+/// twice.
+fn parse_lines(
+    text: &str,
+    format: Format,
+    capacity: usize,
+) -> Result<Vec<Symbol>, (usize, ParseErrorKind)> {
+    let mut symbols = Vec::with_capacity(capacity);
+    for (number, line) in text_lines(text) {
+        if is_blank(line) {
+            continue;
+        }
+        let symbol = match format {
+            Format::Symvers => parse_symvers_line(line),
+            Format::DebianLegacy => parse_legacy_line(line),
+            Format::Ubuntu => parse_ubuntu_line(line),
+            Format::Kabi => unreachable!("parse reads kABI entries apart"),
+        }
+        .map_err(|kind| (number, kind))?;
+        symbols.push(symbol);
+    }
+    Ok(symbols)
 }
 
 /// An empty file is an empty reference; anything else of unknown shape is an error.
@@ -764,6 +845,80 @@ mod tests {
             err.to_string(),
             "f:2: unknown reference format: \"not a reference\" is not a Module.symvers, Debian, Ubuntu or kABI line"
         );
+    }
+
+    /// A reference large enough to be parsed in pieces: `lines` symvers
+    /// lines, a blank one every 1,000.
+    fn large_reference(lines: usize) -> String {
+        let mut text = String::new();
+        for i in 0..lines {
+            text.push_str(&format!(
+                "0x{i:08x}\tsym_{i:06}\tdrivers/m{}\tEXPORT_SYMBOL\t\n",
+                i % 7
+            ));
+            if i % 1000 == 999 {
+                text.push_str("\r\n");
+            }
+        }
+        assert!(text.len() > 2 * PARALLEL_PARSE_MIN);
+        text
+    }
+
+    fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(f)
+    }
+
+    #[test]
+    fn pieces_parsed_in_parallel_give_the_set_and_lines_of_one_pass() {
+        let text = large_reference(40_000);
+        let one = in_pool(1, || parse(text.as_bytes(), None, "big")).unwrap();
+        let four = in_pool(4, || parse(text.as_bytes(), None, "big")).unwrap();
+        assert_eq!(one.len(), 40_000);
+        assert_eq!(one, four);
+        // Bad lines in the last pieces: the first of them is reported, at
+        // its line in the whole file (40,000 symbols and 40 blank lines).
+        let mut bad = text.clone();
+        bad.push_str("0x1\tonly_two\n0xZZ\tx\tvmlinux\n");
+        let err = in_pool(4, || parse(bad.as_bytes(), None, "big")).unwrap_err();
+        assert_eq!(err.line, 40_041, "{err}");
+        assert!(matches!(err.kind, ParseErrorKind::Fields { found: 2, .. }));
+        // A duplicate across pieces names both lines.
+        let mut dup = text.clone();
+        dup.push_str("0x2\tsym_000000\tvmlinux\tEXPORT_SYMBOL\t\n");
+        let err = in_pool(4, || parse(dup.as_bytes(), None, "big")).unwrap_err();
+        assert_eq!(
+            (err.line, err.kind),
+            (
+                40_041,
+                ParseErrorKind::Duplicate {
+                    name: "sym_000000".into(),
+                    first_line: 1
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn pieces_end_at_line_ends_and_count_the_lines_before() {
+        let text = "a\nbb\nccc\n\nd";
+        let pieces = split_at_lines(text, 3);
+        let joined: String = pieces.iter().map(|(_, p)| *p).collect();
+        assert_eq!(joined, text);
+        let mut start = 0;
+        for (before, piece) in &pieces {
+            assert_eq!(*before, text[..start].matches('\n').count());
+            assert!(
+                start == 0 || text.as_bytes()[start - 1] == b'\n',
+                "{piece:?}"
+            );
+            start += piece.len();
+        }
+        assert_eq!(pieces.len(), 3);
+        assert_eq!(split_at_lines("no line end", 4), vec![(0, "no line end")]);
     }
 
     #[test]
