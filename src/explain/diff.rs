@@ -198,10 +198,12 @@ fn member_name(tokens: &[&str]) -> String {
     let mut depth = 0usize;
     let mut last = None;
     for (i, &t) in tokens.iter().enumerate() {
-        if t == "(" && depth == 0 && tokens.get(i + 1) == Some(&"*") {
-            if let Some(&name) = tokens[i + 1..].iter().find(|t| is_ident(t)) {
-                return name.to_owned();
-            }
+        if t == "("
+            && depth == 0
+            && tokens.get(i + 1) == Some(&"*")
+            && let Some(&name) = tokens[i + 1..].iter().find(|t| is_ident(t))
+        {
+            return name.to_owned();
         }
         if t == ":" && depth == 0 {
             break;

@@ -191,7 +191,7 @@ struct NameMap<'a> {
 
 impl NameMap<'_> {
     /// `key` of the old set as a key of the new set.
-    fn to_new(&mut self, key: TypeKey) -> Option<TypeKey> {
+    fn new_key(&mut self, key: TypeKey) -> Option<TypeKey> {
         let (old, new) = (self.old, self.new);
         let name = (*self
             .to_new
@@ -204,7 +204,7 @@ impl NameMap<'_> {
     }
 
     /// `key` of the new set as a key of the old set.
-    fn to_old(&mut self, key: TypeKey) -> Option<TypeKey> {
+    fn old_key(&mut self, key: TypeKey) -> Option<TypeKey> {
         let (old, new) = (self.old, self.new);
         let name = (*self
             .to_old
@@ -266,7 +266,7 @@ impl FilePair<'_> {
             .records
             .iter()
             .filter_map(|(&key, &od)| {
-                let nd = self.fnew.get(same.names.to_new(key)?)?;
+                let nd = self.fnew.get(same.names.new_key(key)?)?;
                 (!same.same(od, nd)).then_some((key, od, nd))
             })
             .collect();
@@ -351,7 +351,7 @@ impl Reverse {
         for &(key, _, nd) in changed {
             for t in pair.new.def(nd).tokens.iter() {
                 if let Token::Ref(k) = *t
-                    && let Some(&target) = names.to_old(k).and_then(|k| index.get(&k))
+                    && let Some(&target) = names.old_key(k).and_then(|k| index.get(&k))
                 {
                     edges.push((target, index[&key]));
                 }
