@@ -371,7 +371,7 @@ fn scan_post_walks_every_configured_branch_as_the_daemon_does() {
         record.keys().collect::<Vec<_>>()
     );
     assert!(
-        listed(&json).values().any(|(commit, _)| commit == &side),
+        listed(json).values().any(|(commit, _)| commit == &side),
         "{json}"
     );
     assert_eq!(posted(&both.post_sink), posted(&both.daemon_sink));

@@ -830,10 +830,10 @@ mod tests {
             let read = KeptStates::for_commits(&repo, &commits, true).unwrap();
             let mut expected = read.children;
             // The first commit's parent is outside the walk: never kept.
-            if let Some(first) = commits.first() {
-                if let Ok(outside) = repo.find_commit(*first).unwrap().parent_id(0) {
-                    expected.remove(&outside);
-                }
+            if let Some(first) = commits.first()
+                && let Ok(outside) = repo.find_commit(*first).unwrap().parent_id(0)
+            {
+                expected.remove(&outside);
             }
             assert_eq!(chain.children, expected, "{from:?}");
         }
