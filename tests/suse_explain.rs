@@ -150,3 +150,44 @@ fn damaged_symtypes_are_a_warning_and_the_finding_stays() {
         "{message}"
     );
 }
+
+#[test]
+fn diff_explain_adds_the_cause_of_the_breaking_crc_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (old_types, new_types) = (symtypes(OLD_BODY), symtypes(NEW_BODY));
+    let old = file("old.symvers", symvers(&old_types));
+    let new = file("new.symvers", symvers(&new_types));
+    let ot = file("old.symtypes", old_types);
+    let nt = file("new.symtypes", new_types);
+    let args = [
+        "diff",
+        &old,
+        &new,
+        "--explain",
+        &ot,
+        &nt,
+        "--format",
+        "json",
+    ];
+    let (code, out, err) = common::abibot(&args);
+    assert_eq!(code, 1, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["summary"]["crc_changed"], 1, "{out}");
+    let ex = &json["explanation"];
+    assert_eq!(ex["exports"][0]["symbol"], "foo_xmit", "{out}");
+    assert_eq!(ex["exports"].as_array().map(Vec::len), Some(1), "{out}");
+    assert_eq!(ex["causes"][0]["type"], "s#foo_dev", "{out}");
+    let (_, text, _) = common::abibot(&args[..6]);
+    assert!(
+        text.contains("`s#foo_dev` gained `queued` after `len`"),
+        "{text}"
+    );
+    // Without --explain, diff says nothing of types.
+    let (_, plain, _) = common::abibot(&args[..3]);
+    assert!(!plain.contains("s#foo_dev"), "{plain}");
+}

@@ -1,15 +1,18 @@
 //! `abibot diff`: two reference files, compared and rendered.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
 
 use super::{Outcome, print};
-use crate::compare::compare_owned;
+use crate::compare::{ChangeKind, Comparison, compare_owned};
+use crate::explain::{Explanation, explain_only};
 use crate::formats::{self, Format};
 use crate::ignore::IgnoreRules;
 use crate::input;
+use crate::report::explain::{render_markdown, render_text};
 use crate::report::{self, OutputFormat};
 
 /// Arguments of `abibot diff`.
@@ -31,6 +34,10 @@ pub struct DiffArgs {
     /// A file of ignore-changes entries, one per line (`#` comments).
     #[arg(long, value_name = "FILE")]
     pub ignore_file: Vec<PathBuf>,
+    /// Symtypes of both builds (as `abibot explain` takes them): the type
+    /// changes behind the breaking CRC changes are added to the output.
+    #[arg(long, num_args = 2, value_names = ["OLD_SYMTYPES", "NEW_SYMTYPES"])]
+    pub explain: Option<Vec<PathBuf>>,
 }
 
 pub(super) fn parse_format(name: &str) -> Result<Format, String> {
@@ -71,15 +78,55 @@ pub(super) fn run(args: DiffArgs) -> anyhow::Result<Outcome> {
         args.old.display().to_string(),
         args.new.display().to_string(),
     );
+    let explanation = match &args.explain {
+        Some(paths) => Some(explain_breaks(&result, &paths[0], &paths[1])?),
+        None => None,
+    };
     let rendered = match args.format {
         OutputFormat::Text => report::diff_text(&result, &o, &n),
         OutputFormat::Json => report::diff_json(&result, &o, &n),
         OutputFormat::Markdown => report::diff_markdown(&result, &o, &n),
+    };
+    let rendered = match &explanation {
+        Some(ex) => with_explanation(rendered, ex, args.format)?,
+        None => rendered,
     };
     print(&rendered)?;
     Ok(if result.is_breaking() {
         Outcome::Incompatible
     } else {
         Outcome::Clean
+    })
+}
+
+/// The explanation of `result`'s breaking CRC changes from the symtypes at
+/// `old` and `new`.
+fn explain_breaks(result: &Comparison, old: &Path, new: &Path) -> anyhow::Result<Explanation> {
+    let changed: HashSet<&str> = result
+        .of_kind(ChangeKind::CrcChanged)
+        .filter(|c| c.breaks())
+        .map(|c| c.symbol.as_str())
+        .collect();
+    let old = crate::dwarf::load_types(old)?;
+    let new = crate::dwarf::load_types(new)?;
+    Ok(explain_only(&old, &new, &|name| changed.contains(name)))
+}
+
+/// `rendered` (diff's output in `format`) with the explanation: a field
+/// `explanation` of the JSON object, or the explanation's own text or
+/// Markdown after it.
+fn with_explanation(
+    rendered: String,
+    ex: &Explanation,
+    format: OutputFormat,
+) -> anyhow::Result<String> {
+    Ok(match format {
+        OutputFormat::Json => {
+            let mut json: serde_json::Value = serde_json::from_str(&rendered)?;
+            json["explanation"] = serde_json::to_value(ex)?;
+            serde_json::to_string_pretty(&json)? + "\n"
+        }
+        OutputFormat::Text => rendered + "\n" + &render_text(ex),
+        OutputFormat::Markdown => rendered + "\n" + &render_markdown(ex),
     })
 }
