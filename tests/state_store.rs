@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use abibot::config::RepoName;
-use abibot::history::CommitSha;
 use abibot::findings::FindingId;
+use abibot::history::CommitSha;
 use abibot::state::{FindingStatus, NewFinding, State};
 
 fn finding(n: u8) -> NewFinding {

@@ -494,10 +494,7 @@ impl Daemon {
             if self.cancel.is_cancelled() {
                 return Err(RepoError::Interrupted);
             }
-            match publisher
-                .publish(&p.commit, &p.id, &p.body)
-                .await
-            {
+            match publisher.publish(&p.commit, &p.id, &p.body).await {
                 Ok(published) => self.posted(repo, &p, &published, report)?,
                 Err(e) => self.refused(repo, &p, e, report)?,
             }

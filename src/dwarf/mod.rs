@@ -95,6 +95,11 @@ fn is_elf(path: &Path) -> bool {
     {
         return true;
     }
+    // Opening a FIFO would wait for a writer: only a regular file is
+    // looked at; anything else goes to the symtypes reader, which refuses it.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let mut magic = [0u8; 4];
     std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
@@ -116,8 +121,10 @@ pub enum LoadError {
 /// `.ko.gz` too, as [`crate::elf`] opens them).
 pub fn load(path: &Path) -> Result<DebugTypes, DwarfError> {
     let name = path.display().to_string();
-    let stored = std::fs::read(path)
-        .map_err(|e| DwarfError::new(&name, DwarfErrorKind::Elf(format!("cannot read: {e}"))))?;
+    // Regular files only, at most a vmlinux's size: a FIFO or a runaway
+    // file is refused before it is read.
+    let stored = crate::input::read(path, crate::input::VMLINUX)
+        .map_err(|e| DwarfError::new(&name, DwarfErrorKind::Elf(e.kind.to_string())))?;
     match Compression::detect(&stored) {
         Compression::None => from_elf(&name, &stored),
         c => {

@@ -200,7 +200,9 @@ impl Scanner {
             state: step.state,
             reload: step.reload,
         };
-        self.report.errors.extend(explain::attach(&mut findings, sides));
+        self.report
+            .errors
+            .extend(explain::attach(&mut findings, sides));
         if facts.compatible_refresh() {
             self.report.stats.compatible_refreshes += 1;
         }

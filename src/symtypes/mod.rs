@@ -358,7 +358,7 @@ impl fmt::Display for KeyText<'_> {
 
 /// A symtypes input could not be read; names the file and the 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: {kind}")]
+#[error("{file}{}: {kind}", at_line(*line))]
 pub struct SymtypesError {
     /// The file (for a file inside an archive or a consolidated file:
     /// `outer:inner`).
@@ -367,6 +367,15 @@ pub struct SymtypesError {
     pub line: usize,
     /// What was wrong.
     pub kind: ErrorKind,
+}
+
+/// `:<line>`, or nothing when the problem is the file as a whole.
+fn at_line(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
+    }
 }
 
 /// What was wrong with symtypes input.
