@@ -10,6 +10,9 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+mod symtypes_scale;
+use symtypes_scale::scaled;
+
 use abibot::explain::explain;
 use abibot::symtypes::{self, Symtypes, crc::Expander};
 
@@ -40,38 +43,6 @@ fn naive(old: &Symtypes, new: &Symtypes) -> BTreeSet<String> {
         }
     }
     changed
-}
-
-/// Copies every section of `consolidated` `scale` times, identifiers
-/// renamed per copy (C keywords kept).
-fn scaled(consolidated: &str, scale: usize) -> String {
-    const KEEP: &[&str] = &[
-        "struct", "union", "enum", "typedef", "int", "char", "long", "unsigned", "void", "const",
-        "extern",
-    ];
-    let mut out = String::new();
-    for copy in 0..scale {
-        for line in consolidated.lines() {
-            if let Some(path) = line.strip_prefix("/* ") {
-                out.push_str(&format!("/* c{copy}/{path}\n"));
-                continue;
-            }
-            let words: Vec<String> = line
-                .split(' ')
-                .map(|w| {
-                    let ident = w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
-                    if ident && !KEEP.contains(&w) {
-                        format!("{w}_{copy}")
-                    } else {
-                        w.to_owned()
-                    }
-                })
-                .collect();
-            out.push_str(&words.join(" "));
-            out.push('\n');
-        }
-    }
-    out
 }
 
 fn consolidated(st: &Symtypes, scale: usize) -> Symtypes {

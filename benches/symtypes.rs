@@ -8,6 +8,9 @@
 use std::io::Read;
 use std::time::Instant;
 
+mod symtypes_scale;
+use symtypes_scale::scaled;
+
 use abibot::symtypes::{self, Symtypes, crc};
 
 fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
@@ -26,44 +29,6 @@ fn naive(st: &Symtypes) -> u64 {
         sum += u64::from(crc32fast::hash(text.as_bytes()));
     }
     sum
-}
-
-/// Copies every file of `consolidated` `scale` times, identifiers renamed.
-fn scaled(consolidated: &str, scale: usize) -> String {
-    let mut out = String::new();
-    for copy in 0..scale {
-        for line in consolidated.lines() {
-            if let Some(path) = line.strip_prefix("/* ") {
-                out.push_str(&format!("/* c{copy}/{path}\n"));
-                continue;
-            }
-            let words = line.split(' ').map(|w| {
-                let ident = w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                    && !matches!(
-                        w,
-                        "struct"
-                            | "union"
-                            | "enum"
-                            | "typedef"
-                            | "int"
-                            | "char"
-                            | "long"
-                            | "unsigned"
-                            | "void"
-                            | "const"
-                            | "extern"
-                    );
-                if ident {
-                    format!("{w}_{copy}")
-                } else {
-                    w.to_owned()
-                }
-            });
-            out.push_str(&words.collect::<Vec<_>>().join(" "));
-            out.push('\n');
-        }
-    }
-    out
 }
 
 fn report(label: &str, st: &Symtypes, bytes: usize) {
