@@ -262,3 +262,72 @@ fn a_name_back_from_one_without_references_is_held_to_its_first_publication() {
     let from = states[1].came_back_from.as_ref().map(|a| a.as_str());
     assert_eq!(from, Some("6.1.0-47-2"));
 }
+
+/// A Module.symvers reference of `symbols` symbols whose CRCs depend on
+/// `seed`.
+fn synthetic(symbols: usize, seed: u32) -> String {
+    (0..symbols)
+        .map(|i| {
+            let crc = (i as u32 + 1).wrapping_mul(2_654_435_761) ^ seed;
+            format!("0x{crc:08x}\tsym_{i}\tvmlinux\tEXPORT_SYMBOL\t\n")
+        })
+        .collect()
+}
+
+/// At Debian's scale (30 flavours, hundreds of commits all touching the
+/// changelog), each flavour in turn is broken and the break reverted: every
+/// break is one hidden break of that flavour alone, every revert one
+/// restoration, and timeline counts two ABIs under the name, not 31.
+#[test]
+fn breaks_and_reverts_across_thirty_flavours_are_each_counted_once() {
+    const FLAVOURS: usize = 30;
+    const QUIET: usize = 8;
+    let flavour = |k: usize| format!("amd64_none_f{k:02}");
+    let r = TestRepo::new();
+    r.write("debian/config/defines", defines("47", &[]));
+    for k in 0..FLAVOURS {
+        r.write(
+            &format!("debian/abi/6.1.0-47/{}", flavour(k)),
+            synthetic(400, 0),
+        );
+    }
+    r.write("debian/changelog", changelog("6.1.170-3", "release"));
+    r.commit("Release 6.1.170-3");
+    let mut breaks = Vec::new();
+    let mut reverts = Vec::new();
+    for k in 0..FLAVOURS {
+        for q in 0..QUIET {
+            r.write(
+                "debian/changelog",
+                changelog("6.1.170-3", &format!("c{k}-{q}")),
+            );
+            r.commit("Unrelated packaging change");
+        }
+        let path = format!("debian/abi/6.1.0-47/{}", flavour(k));
+        r.write(&path, synthetic(400, 1));
+        breaks.push((k, r.commit("Refresh ABI reference files")));
+        r.write(&path, synthetic(400, 0));
+        reverts.push(r.commit("Revert \"Refresh ABI reference files\""));
+    }
+
+    let report = scan_counted(&r, WalkOptions::default()).report;
+    for (k, commit) in &breaks {
+        let found = at(&report, *commit);
+        assert_eq!(kinds(&found), [FindingKind::HiddenBreak], "flavour {k}");
+        let names: Vec<&str> = found[0]
+            .flavours
+            .iter()
+            .map(|f| f.flavour.as_str())
+            .collect();
+        assert_eq!(names, [flavour(*k)]);
+    }
+    for commit in &reverts {
+        assert_eq!(kinds(&at(&report, *commit)), [FindingKind::Restoration]);
+    }
+    assert_eq!(report.findings.len(), 2 * FLAVOURS, "nothing else reported");
+
+    let t = timeline(&r);
+    assert_eq!(t.abis.len(), 1);
+    assert_eq!(t.abis[0].distinct(), 2, "a revert is not another ABI");
+    assert_eq!(t.abis[0].flavours.len(), FLAVOURS);
+}
