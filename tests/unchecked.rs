@@ -273,3 +273,51 @@ fn an_ubuntu_release_without_references_gets_ubuntu_advice() {
     assert!(md.contains("`debian.<branch>/abi/`"), "{md}");
     assert!(!md.contains("abiname"), "{md}");
 }
+
+/// At Debian's scale: 30 flavours over three featuresets, a rename with no
+/// references, 300 unrelated commits while UNRELEASED, then the release.
+/// One `unchecked` at the rename, one `unchecked-release` naming all 30
+/// flavours and the rename, and its comment fits GitHub's body limit.
+#[test]
+fn a_release_without_references_at_thirty_flavours() {
+    let names: Vec<String> = ["none", "rt", "cloud"]
+        .iter()
+        .flat_map(|fs| (0..10).map(move |k| format!("amd64_{fs}_f{k}")))
+        .collect();
+    let r = debian_repo();
+    for f in &names {
+        r.write(&format!("debian/abi/6.1.0-47/{f}"), reference());
+    }
+    r.commit("Release 6.1.170-3");
+    r.write("debian/config/defines", defines("47-2", &[]));
+    let rename = r.commit("Use abiname 47-2");
+    for k in 0..300 {
+        let entry = format!("Change {k}");
+        r.write(
+            "debian/changelog",
+            changelog_to("6.1.170-4", "UNRELEASED", &entry),
+        );
+        r.commit("Unrelated packaging change");
+    }
+    let released = release(&r, "6.1.170-4");
+
+    let report = scan(&r);
+    assert_eq!(
+        kinds(&report),
+        [FindingKind::Unchecked, FindingKind::UncheckedRelease]
+    );
+    let (noted, problem) = (&report.findings[0], &report.findings[1]);
+    assert_eq!(noted.commit.to_string(), rename.to_string());
+    assert_eq!(problem.commit.to_string(), released.to_string());
+    let mut expected: Vec<&str> = names.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(flavours(problem), expected);
+    let since = problem.unchecked_since.as_ref().map(ToString::to_string);
+    assert_eq!(since, Some(rename.to_string()));
+    let body = finding_markdown(problem, 65_536);
+    assert!(body.len() <= 65_536, "{} bytes", body.len());
+    assert!(
+        body.contains("amd64_cloud_f9"),
+        "every flavour named: {body}"
+    );
+}
