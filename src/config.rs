@@ -165,6 +165,9 @@ pub struct Config {
     pub cache_dir: PathBuf,
     /// Address of the `/healthz` and `/metrics` server, if any.
     pub listen: Option<SocketAddr>,
+    /// The secret authenticating push webhooks (`webhook_secret_env` or
+    /// `webhook_secret_file`); the webhook routes are off without it.
+    pub webhook_secret: Option<SecretRef>,
     /// Bounds on git's network operations.
     pub fetch: FetchTimeouts,
     /// The watched repositories.
@@ -377,6 +380,9 @@ struct RawConfig {
     concurrency: Option<Spanned<usize>>,
     cache_dir: Option<PathBuf>,
     listen: Option<Spanned<String>>,
+    webhook_secret_env: Option<Spanned<String>>,
+    webhook_secret_file: Option<Spanned<PathBuf>>,
+    webhook_secret: Option<Spanned<toml::Value>>,
     fetch_connect_timeout: Option<Spanned<String>>,
     fetch_idle_timeout: Option<Spanned<String>>,
     #[serde(default)]
@@ -588,6 +594,8 @@ impl Config {
             Some(c) => c.into_inner(),
         };
         let listen = listen_addr(&src, raw.listen)?;
+        let webhook = (raw.webhook_secret_env, raw.webhook_secret_file);
+        let webhook_secret = webhook_secret(&src, webhook, raw.webhook_secret, listen)?;
         let state_path = src.path(raw.state.get_ref().clone());
         if state_path.as_os_str().is_empty() {
             return src.invalid(raw.state.span(), "state", "must name a file".into());
@@ -606,6 +614,7 @@ impl Config {
             concurrency,
             cache_dir,
             listen,
+            webhook_secret,
             fetch,
             repos,
         })
@@ -626,6 +635,9 @@ impl Config {
     /// at run time: unset variables, unreadable secret or clone paths.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(Err(e)) = self.webhook_secret.as_ref().map(SecretRef::resolve) {
+            out.push(format!("webhook secret: {e} (the daemon will not start)"));
+        }
         for repo in &self.repos {
             let secrets: Vec<&SecretRef> = match &repo.forge {
                 ForgeConfig::Github(g) => match &g.auth {
@@ -787,7 +799,7 @@ fn env_name(src: &Source<'_>, env: Spanned<String>, key: &str) -> Result<String,
         return src.invalid(
             env.span(),
             key,
-            "token_env must name an environment variable; the value looks like a token itself (remove it from the file and revoke it)".into(),
+            format!("{} must name an environment variable; the value looks like a token itself (remove it from the file and revoke it)", last_key(key)),
         );
     }
     let valid = name
@@ -799,10 +811,15 @@ fn env_name(src: &Source<'_>, env: Spanned<String>, key: &str) -> Result<String,
         return src.invalid(
             env.span(),
             key,
-            "token_env must name an environment variable (letters, digits and '_', not starting with a digit)".into(),
+            format!("{} must name an environment variable (letters, digits and '_', not starting with a digit)", last_key(key)),
         );
     }
     Ok(env.into_inner())
+}
+
+/// `key`'s last part (`token_env` of `repo.github.token_env`).
+fn last_key(key: &str) -> &str {
+    key.rsplit('.').next().unwrap_or(key)
 }
 
 /// The path of a file holding a secret, refused (without repeating it)
@@ -816,7 +833,7 @@ fn secret_path(
         return src.invalid(
             path.span(),
             key,
-            format!("{} must name a file; the value looks like a token itself (remove it from the file and revoke it)", key.rsplit('.').next().unwrap_or(key)),
+            format!("{} must name a file; the value looks like a token itself (remove it from the file and revoke it)", last_key(key)),
         );
     }
     Ok(src.path(path.into_inner()))
@@ -887,6 +904,42 @@ fn listen_addr(
                 l.get_ref()
             ),
         ),
+    }
+}
+
+/// The push webhooks' secret: an environment variable or a file, not
+/// both, never inline, and only with `listen` (where the webhooks are
+/// served). One secret for the daemon: GitHub's signature can only be
+/// checked once the body is read, and a secret chosen by the repository the
+/// unauthenticated body names would let the body pick its own check.
+fn webhook_secret(
+    src: &Source<'_>,
+    (env, file): (Option<Spanned<String>>, Option<Spanned<PathBuf>>),
+    inline: Option<Spanned<toml::Value>>,
+    listen: Option<SocketAddr>,
+) -> Result<Option<SecretRef>, ConfigError> {
+    if let Some(value) = inline {
+        let message =
+            "secrets are not accepted inline; use webhook_secret_env or webhook_secret_file";
+        return src.invalid(value.span(), "webhook_secret", message.into());
+    }
+    let (span, key) = match (&env, &file) {
+        (Some(_), Some(f)) => {
+            let message = "give webhook_secret_env or webhook_secret_file, not both";
+            return src.invalid(f.span(), "webhook_secret_file", message.into());
+        }
+        (Some(e), None) => (e.span(), "webhook_secret_env"),
+        (None, Some(f)) => (f.span(), "webhook_secret_file"),
+        (None, None) => return Ok(None),
+    };
+    if listen.is_none() {
+        let message = "webhooks are served on `listen`: set listen too";
+        return src.invalid(span, key, message.into());
+    }
+    match (env, file) {
+        (Some(env), _) => Ok(Some(SecretRef::Env(env_name(src, env, key)?))),
+        (_, Some(file)) => Ok(Some(SecretRef::File(secret_path(src, file, key)?))),
+        (None, None) => Ok(None),
     }
 }
 

@@ -216,6 +216,7 @@ pub async fn run(mut out: Box<dyn Write + Send>) -> Result<DemoSummary, DemoErro
         concurrency: 1,
         cache_dir: dir.path().join("repos"),
         listen: None,
+        webhook_secret: None,
         fetch: Default::default(),
         repos: vec![RepoConfig {
             name: name.clone(),

@@ -51,6 +51,8 @@ struct Counters {
     forge_errors: BTreeMap<(String, String), u64>,
     /// Sum of seconds and count of polls.
     polls: BTreeMap<String, (f64, u64)>,
+    /// Webhook events by forge and outcome.
+    webhooks: BTreeMap<(&'static str, &'static str), u64>,
 }
 
 /// Shared between the repository loops and the HTTP server.
@@ -153,6 +155,17 @@ impl Health {
             .or_default() += 1;
     }
 
+    /// Counts a webhook event by forge (`github`, `gitlab`) and outcome.
+    pub fn webhook(&self, forge: &'static str, outcome: &'static str) {
+        *self
+            .counters
+            .lock()
+            .expect("metrics lock")
+            .webhooks
+            .entry((forge, outcome))
+            .or_default() += 1;
+    }
+
     /// The `/healthz` document and whether every repository is healthy.
     pub fn healthz(&self) -> (bool, String) {
         let repos = self.repos.lock().expect("health lock");
@@ -209,6 +222,13 @@ impl Counters {
             self.forge_errors
                 .iter()
                 .map(|((r, s), n)| (format!("{},status=\"{}\"", repo_label(r), escape(s)), *n)),
+        );
+        out.counter(
+            "abibot_webhook_events_total",
+            "Webhook events, by forge and outcome.",
+            self.webhooks
+                .iter()
+                .map(|((f, o), n)| (format!("forge=\"{f}\",outcome=\"{o}\""), *n)),
         );
         out.family(
             "abibot_poll_duration_seconds",
@@ -320,6 +340,7 @@ mod tests {
         health.finding(&linux, "hidden-break");
         health.comment_posted(&linux);
         health.forge_error(&rt, "x\"y");
+        health.webhook("github", "scheduled");
         // The time of the last success is now: only its presence is fixed.
         let doc: Vec<String> = health
             .prometheus()
@@ -346,6 +367,9 @@ abibot_comments_posted_total{repo="linux"} 1
 # HELP abibot_forge_errors_total Failed forge calls, by HTTP status or failure kind.
 # TYPE abibot_forge_errors_total counter
 abibot_forge_errors_total{repo="rt",status="x\"y"} 1
+# HELP abibot_webhook_events_total Webhook events, by forge and outcome.
+# TYPE abibot_webhook_events_total counter
+abibot_webhook_events_total{forge="github",outcome="scheduled"} 1
 # HELP abibot_poll_duration_seconds Time taken by polls.
 # TYPE abibot_poll_duration_seconds summary
 abibot_poll_duration_seconds_sum{repo="linux"} 1.5

@@ -1,89 +1,198 @@
-//! The operators' endpoint: `GET /healthz` (JSON, 503 while a repository
-//! fails) and `GET /metrics` (Prometheus text). Two read-only routes do not
-//! need a web framework: one request per connection, then close.
+//! The daemon's HTTP endpoint on `listen`: the routes (`GET /healthz`,
+//! `GET /metrics`, `POST /webhook/github`, `POST /webhook/gitlab`), the
+//! HTTP/1 framing (hyper), and the bounds every request is held to: time to
+//! send the head and the body, and the body's size.
+//!
+//! Routing is one `match` on (method, path) in [`Endpoint::route`]: a new
+//! route is one arm there, plus its path in the arm answering 405.
 
+use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 use super::health::Health;
+use super::webhook::{Forge, Webhooks};
 use crate::forge::Cancel;
 
-const MAX_REQUEST: usize = 8 * 1024;
+/// The largest request body accepted (a webhook's JSON): 1 MiB. GitHub caps
+/// payloads at 25 MB, but a push to a packaging repository (a few commits,
+/// their messages and file lists) is a few kilobytes; a push too large for
+/// the cap is answered 413 and caught by the next poll, as without webhooks.
+pub const MAX_BODY: usize = 1024 * 1024;
 
-/// Serves until shutdown.
-pub async fn serve(listener: TcpListener, health: Arc<Health>, cancel: Cancel) {
+/// Bodies read at the same time: with [`MAX_BODY`], at most 16 MiB buffered
+/// whatever the number of connections.
+const BODIES_AT_ONCE: usize = 16;
+
+/// Time a client has to send its request head, then its body: GitHub and
+/// GitLab send both at once; a client that trickles is cut off.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a route answers.
+pub type Reply = Response<Full<Bytes>>;
+
+/// Everything the routes read.
+pub struct Endpoint {
+    health: Arc<Health>,
+    webhooks: Option<Webhooks>,
+    bodies: Semaphore,
+}
+
+impl Endpoint {
+    /// The endpoint; the webhook routes answer 404 without `webhooks` (no
+    /// secret configured).
+    pub fn new(health: Arc<Health>, webhooks: Option<Webhooks>) -> Endpoint {
+        Endpoint {
+            health,
+            webhooks,
+            bodies: Semaphore::new(BODIES_AT_ONCE),
+        }
+    }
+
+    /// Answers one request.
+    pub async fn route(&self, request: Request<Incoming>) -> Reply {
+        let path = request.uri().path().to_owned();
+        match (request.method().clone(), path.as_str()) {
+            (Method::GET, "/healthz") => {
+                let (healthy, doc) = self.health.healthz();
+                let status = if healthy {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                reply(status, "application/json", doc)
+            }
+            (Method::GET, "/metrics") => reply(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                self.health.prometheus(),
+            ),
+            (Method::POST, "/webhook/github") => self.webhook(Forge::Github, request).await,
+            (Method::POST, "/webhook/gitlab") => self.webhook(Forge::Gitlab, request).await,
+            (_, "/healthz" | "/metrics") => not_allowed("GET"),
+            (_, "/webhook/github" | "/webhook/gitlab") => not_allowed("POST"),
+            _ => text(StatusCode::NOT_FOUND, "not found\n"),
+        }
+    }
+
+    /// A forge's push event: its body read within the bounds, then handed
+    /// to [`Webhooks::receive`].
+    async fn webhook(&self, forge: Forge, request: Request<Incoming>) -> Reply {
+        let Some(webhooks) = &self.webhooks else {
+            return text(
+                StatusCode::NOT_FOUND,
+                "webhooks are off: set webhook_secret_env or webhook_secret_file\n",
+            );
+        };
+        let (head, body) = request.into_parts();
+        let body = match self.read_body(&head.headers, body).await {
+            Ok(body) => body,
+            Err(refused) => {
+                webhooks.refused(forge, refused.status());
+                return refused;
+            }
+        };
+        let outcome = webhooks.receive(forge, &head.headers, &body);
+        text(outcome.status(), &outcome.message())
+    }
+
+    /// The body, or the answer refusing it: 413 past [`MAX_BODY`] (told by
+    /// `Content-Length` before anything is read, or by counting a chunked
+    /// body), 408 when it does not arrive within [`BODY_TIMEOUT`].
+    async fn read_body(&self, headers: &hyper::HeaderMap, body: Incoming) -> Result<Bytes, Reply> {
+        let too_large = || {
+            text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("body over {MAX_BODY} bytes\n"),
+            )
+        };
+        let declared = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(too_large());
+        }
+        let timeout = || text(StatusCode::REQUEST_TIMEOUT, "body not received in time\n");
+        let read = async {
+            let _permit = self.bodies.acquire().await.expect("semaphore open");
+            Limited::new(body, MAX_BODY).collect().await
+        };
+        match tokio::time::timeout(BODY_TIMEOUT, read).await {
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+            Ok(Err(_)) => Err(text(StatusCode::BAD_REQUEST, "body not read\n")),
+            Err(_) => Err(timeout()),
+        }
+    }
+}
+
+/// Serves until shutdown, one task per connection. Connections are not kept
+/// alive (forges open one per delivery), so shutdown waits for nothing.
+pub async fn serve(listener: TcpListener, endpoint: Arc<Endpoint>, cancel: Cancel) {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = cancel.cancelled() => return,
         };
         match accepted {
-            Ok((stream, _)) => {
-                let health = health.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = handle(stream, &health).await {
-                        tracing::debug!(error = %e, "health endpoint connection failed");
-                    }
-                });
+            Ok((stream, peer)) => {
+                tokio::spawn(connection(stream, peer, endpoint.clone()));
             }
             Err(e) => {
-                tracing::warn!(error = %e, "health endpoint: accept failed");
+                tracing::warn!(error = %e, "http endpoint: accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     }
 }
 
-async fn read_head(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(512);
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < MAX_REQUEST {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
+async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: Arc<Endpoint>) {
+    let service = hyper::service::service_fn(move |request| {
+        let endpoint = endpoint.clone();
+        async move { Ok::<_, Infallible>(endpoint.route(request).await) }
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+    if let Err(e) = served {
+        tracing::debug!(%peer, error = %e, "http endpoint: connection failed");
     }
-    Ok(buf)
 }
 
-async fn handle(mut stream: TcpStream, health: &Health) -> std::io::Result<()> {
-    let head = tokio::time::timeout(Duration::from_secs(5), read_head(&mut stream))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "request not received"))??;
-    let line = String::from_utf8_lossy(&head);
-    let mut parts = line.lines().next().unwrap_or("").split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
-    let (status, content_type, body) = match (method, path) {
-        ("GET", "/healthz") => {
-            let (healthy, doc) = health.healthz();
-            let status = if healthy {
-                "200 OK"
-            } else {
-                "503 Service Unavailable"
-            };
-            (status, "application/json", doc)
-        }
-        ("GET", "/metrics") => (
-            "200 OK",
-            "text/plain; version=0.0.4; charset=utf-8",
-            health.prometheus(),
-        ),
-        ("GET", _) => ("404 Not Found", "text/plain", "not found\n".to_owned()),
-        _ => (
-            "405 Method Not Allowed",
-            "text/plain",
-            "only GET\n".to_owned(),
-        ),
-    };
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+fn reply(status: StatusCode, content_type: &'static str, body: String) -> Reply {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// A plain-text answer.
+pub fn text(status: StatusCode, body: &str) -> Reply {
+    reply(status, "text/plain; charset=utf-8", body.to_owned())
+}
+
+fn not_allowed(allow: &'static str) -> Reply {
+    let mut response = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("only {allow} here\n"),
     );
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    response
 }

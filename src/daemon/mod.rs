@@ -17,13 +17,14 @@
 pub mod git;
 pub mod health;
 pub mod http;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::config::{Config, ForgeConfig, RepoConfig, RepoName};
 use crate::forge::{
@@ -97,6 +98,9 @@ pub enum DaemonError {
     /// The state database could not be opened.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The webhook secret could not be read.
+    #[error("webhook secret: {0}")]
+    WebhookSecret(#[source] crate::config::SecretError),
     /// The health endpoint could not listen.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -157,6 +161,9 @@ pub struct Daemon {
     publishers: Mutex<HashMap<RepoName, Arc<Publisher>>>,
     pacers: Mutex<HashMap<String, Arc<Pacer>>>,
     failpoint: Mutex<Option<Failpoint>>,
+    /// One per repository, in configuration order: a webhook's request for
+    /// an immediate poll (holds at most one, so requests coalesce).
+    wakeups: Vec<Arc<Notify>>,
     jobs: usize,
     unknown_commit_attempts: u32,
 }
@@ -180,6 +187,11 @@ impl Daemon {
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let jobs = (cores / config.concurrency).max(1);
+        let wakeups = config
+            .repos
+            .iter()
+            .map(|_| Arc::new(Notify::new()))
+            .collect();
         Daemon {
             config,
             state: Arc::new(state),
@@ -191,6 +203,7 @@ impl Daemon {
             publishers: Mutex::new(HashMap::new()),
             pacers: Mutex::new(HashMap::new()),
             failpoint: Mutex::new(None),
+            wakeups,
             jobs,
             unknown_commit_attempts: MAX_UNKNOWN_COMMIT_ATTEMPTS,
         }
@@ -275,17 +288,7 @@ impl Daemon {
     /// health endpoint when configured.
     pub async fn run(self: Arc<Self>) -> Result<(), DaemonError> {
         let server = match self.config.listen {
-            Some(addr) => {
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| DaemonError::Listen { addr, source })?;
-                tracing::info!(%addr, "serving /healthz and /metrics");
-                Some(tokio::spawn(http::serve(
-                    listener,
-                    self.health.clone(),
-                    self.cancel.clone(),
-                )))
-            }
+            Some(addr) => Some(self.listen(addr).await?),
             None => None,
         };
         tracing::info!(
@@ -308,6 +311,39 @@ impl Daemon {
         Ok(())
     }
 
+    /// Starts the HTTP endpoint on `addr`, with the webhook routes when a
+    /// secret is configured (read now: a missing one stops the start).
+    async fn listen(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
+        let webhooks = match &self.config.webhook_secret {
+            Some(secret) => {
+                let secret = secret.resolve().map_err(DaemonError::WebhookSecret)?;
+                let targets = (self.config.repos.iter().zip(&self.wakeups))
+                    .filter_map(|(repo, wake)| webhook::Target::new(repo, wake.clone()))
+                    .collect();
+                Some(webhook::Webhooks::new(secret, targets, self.health.clone()))
+            }
+            None => None,
+        };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| DaemonError::Listen { addr, source })?;
+        let routes = if webhooks.is_some() {
+            "/healthz, /metrics and /webhook/{github,gitlab}"
+        } else {
+            "/healthz and /metrics"
+        };
+        tracing::info!(%addr, routes, "serving");
+        let endpoint = Arc::new(http::Endpoint::new(self.health.clone(), webhooks));
+        Ok(tokio::spawn(http::serve(
+            listener,
+            endpoint,
+            self.cancel.clone(),
+        )))
+    }
+
     async fn repo_loop(&self, index: usize, gate: &Semaphore) {
         let repo = &self.config.repos[index];
         loop {
@@ -319,8 +355,14 @@ impl Daemon {
                 return;
             }
             drop(permit);
-            if self.cancel.sleep(self.config.poll_interval).await.is_err() {
-                return;
+            // The next poll: at the interval, or at once when a webhook
+            // asked for one (during the poll just done, or while waiting).
+            tokio::select! {
+                () = tokio::time::sleep(self.config.poll_interval) => {}
+                () = self.wakeups[index].notified() => {
+                    tracing::debug!(repo = %repo.name, "woken by a webhook");
+                }
+                () = self.cancel.cancelled() => return,
             }
         }
     }
