@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 
 use crate::config::{Config, ForgeConfig, RepoConfig, RepoName};
 use crate::forge::{
@@ -162,8 +162,8 @@ pub struct Daemon {
     pacers: Mutex<HashMap<String, Arc<Pacer>>>,
     failpoint: Mutex<Option<Failpoint>>,
     /// One per repository, in configuration order: a webhook's request for
-    /// an immediate poll (holds at most one, so requests coalesce).
-    wakeups: Vec<Arc<Notify>>,
+    /// an immediate poll (a flag, so requests coalesce).
+    wakeups: Vec<Arc<webhook::Wakeup>>,
     jobs: usize,
     unknown_commit_attempts: u32,
 }
@@ -190,7 +190,7 @@ impl Daemon {
         let wakeups = config
             .repos
             .iter()
-            .map(|_| Arc::new(Notify::new()))
+            .map(|_| Arc::new(webhook::Wakeup::default()))
             .collect();
         Daemon {
             config,
@@ -359,7 +359,7 @@ impl Daemon {
             // asked for one (during the poll just done, or while waiting).
             tokio::select! {
                 () = tokio::time::sleep(self.config.poll_interval) => {}
-                () = self.wakeups[index].notified() => {
+                () = self.wakeups[index].requested() => {
                     tracing::debug!(repo = %repo.name, "woken by a webhook");
                 }
                 () = self.cancel.cancelled() => return,
@@ -394,6 +394,11 @@ impl Daemon {
     }
 
     async fn poll(&self, repo: &RepoConfig) -> Result<PollReport, RepoError> {
+        // This poll reads the repository from now on: it answers the
+        // webhooks received until here.
+        if let Some(index) = self.config.repos.iter().position(|r| r.name == repo.name) {
+            self.wakeups[index].take();
+        }
         let mut lasts = Vec::new();
         for branch in &repo.branches {
             lasts.push((branch.clone(), self.state.progress(&repo.name, branch)?));

@@ -5,13 +5,14 @@
 //! Owns the checks (GitHub's `X-Hub-Signature-256` HMAC-SHA256 of the body,
 //! GitLab's `X-Gitlab-Token`, both compared in constant time), the few
 //! payload fields read (repository and ref), and the match against the
-//! configured repositories and branches. Scheduling is a wake-up per
-//! repository ([`tokio::sync::Notify`]): it holds at most one pending
-//! wake-up, so a flood of events while a poll runs costs one more poll, not
-//! one per event. Polling on the interval goes on regardless; an event that
-//! is lost or refused is caught by the next poll.
+//! configured repositories and branches. Scheduling is a [`Wakeup`] per
+//! repository: a pending flag, not a queue, so a flood of events costs at
+//! most one poll more than the one already running. Polling on the interval
+//! goes on regardless; an event that is lost or refused is caught by the
+//! next poll.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use hmac::{Hmac, KeyInit, Mac};
 use hyper::{HeaderMap, StatusCode};
@@ -22,6 +23,39 @@ use tokio::sync::Notify;
 
 use super::health::Health;
 use crate::config::{ForgeConfig, GitlabProject, RepoConfig, RepoName, Secret};
+
+/// A repository's request for an immediate poll: set by webhooks, taken
+/// by the poll when it starts reading the repository. A request made before
+/// that moment is answered by that poll (the push it announces is already
+/// there to fetch); one made after it calls for one more poll, however many
+/// events made it.
+#[derive(Default)]
+pub struct Wakeup {
+    pending: AtomicBool,
+    notify: Notify,
+}
+
+impl Wakeup {
+    /// Asks for a poll.
+    pub fn request(&self) {
+        self.pending.store(true, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    /// Resolves once a poll is asked for and not yet taken.
+    pub async fn requested(&self) {
+        // A stored permit may be stale (its request taken by a poll since):
+        // the flag decides.
+        while !self.pending.load(Ordering::SeqCst) {
+            self.notify.notified().await;
+        }
+    }
+
+    /// Takes the pending request, if any: the poll starting now answers it.
+    pub fn take(&self) -> bool {
+        self.pending.swap(false, Ordering::SeqCst)
+    }
+}
 
 /// The forge an event claims to come from (its route).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,7 +143,7 @@ pub struct Target {
     name: RepoName,
     forge: ForgeRepo,
     branches: Vec<String>,
-    wake: Arc<Notify>,
+    wake: Arc<Wakeup>,
 }
 
 enum ForgeRepo {
@@ -120,7 +154,7 @@ enum ForgeRepo {
 impl Target {
     /// The target for `repo`, woken through `wake`; `None` for a dry-run
     /// sink (`[repo.stdout]`, `[repo.file]`), which no forge names.
-    pub fn new(repo: &RepoConfig, wake: Arc<Notify>) -> Option<Target> {
+    pub fn new(repo: &RepoConfig, wake: Arc<Wakeup>) -> Option<Target> {
         let forge = match &repo.forge {
             ForgeConfig::Github(g) => ForgeRepo::Github(g.repo.clone()),
             ForgeConfig::Gitlab(g) => ForgeRepo::Gitlab(g.project.clone()),
@@ -248,8 +282,8 @@ impl Webhooks {
             let Some(branch) = target.branches.iter().find(|b| Some(b.as_str()) == branch) else {
                 continue;
             };
-            // At most one wake-up is stored: the flood coalesces.
-            target.wake.notify_one();
+            // A flag, not a queue: the flood coalesces.
+            target.wake.request();
             tracing::info!(forge = forge.name(), repo = %target.name, %branch, "webhook: poll scheduled");
             woken.push(target.name.clone());
         }
@@ -357,6 +391,8 @@ impl Push {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+
     use super::*;
 
     /// GitHub's documented example: secret "It's a Secret to Everybody",
@@ -379,6 +415,29 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    /// Whether `requested()` resolves without waiting.
+    fn ready(wakeup: &Wakeup) -> bool {
+        let mut waiting = std::pin::pin!(wakeup.requested());
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        waiting.as_mut().poll(&mut cx).is_ready()
+    }
+
+    #[test]
+    fn wakeups_coalesce_and_a_taken_request_does_not_wake_again() {
+        let wakeup = Wakeup::default();
+        assert!(!ready(&wakeup));
+        for _ in 0..50 {
+            wakeup.request();
+        }
+        assert!(ready(&wakeup));
+        assert!(wakeup.take());
+        // Notify kept a permit; the request it stood for is taken.
+        assert!(!ready(&wakeup));
+        assert!(!wakeup.take());
+        wakeup.request();
+        assert!(ready(&wakeup));
     }
 
     #[test]
