@@ -34,6 +34,7 @@ pub mod ignore;
 pub mod input;
 pub mod layouts;
 pub mod loadcheck;
+pub mod picture;
 pub mod pipeline;
 pub mod report;
 pub mod secrets;

@@ -110,6 +110,8 @@ fn timeline_data() -> Vec<AbiHistory> {
         incompatible,
         returns_to: None,
         came_back_from,
+        symbols: 1,
+        changes: None,
     };
     // The second state is the name coming back from another (hostile) name.
     let states = vec![

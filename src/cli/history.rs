@@ -15,8 +15,9 @@ use crate::history::scan::{ScanReport, ScanStats, WatchedModule};
 use crate::history::{RevisionError, WalkOptions};
 use crate::layouts::Layout;
 use crate::layouts::generic::{Generic, GenericConfig};
+use crate::picture::Picture;
 use crate::pipeline::{Pipeline, RepoSpec, Scan};
-use crate::report::{self, OutputFormat};
+use crate::report::{self, HistoryFormat};
 
 /// Which repository and commits to walk, shared by `scan` and `timeline`.
 #[derive(Debug, Args)]
@@ -82,9 +83,9 @@ pub struct ScanArgs {
     /// What to walk.
     #[command(flatten)]
     pub history: HistoryArgs,
-    /// Output form.
+    /// Output form (html: the timeline as one self-contained page).
     #[arg(long, value_enum, default_value_t)]
-    pub format: OutputFormat,
+    pub format: HistoryFormat,
     /// Scan a configuration's repository as the daemon does (its path,
     /// branches, layout, root, ignore rules and modules; --repo-name picks
     /// the `[[repo]]`) and post a comment per problem finding through its
@@ -111,9 +112,9 @@ pub struct TimelineArgs {
     /// What to walk.
     #[command(flatten)]
     pub history: HistoryArgs,
-    /// Output form.
+    /// Output form (html: the timeline as one self-contained page).
     #[arg(long, value_enum, default_value_t)]
-    pub format: OutputFormat,
+    pub format: HistoryFormat,
     /// An ignore-changes entry added to every flavour's own, as in `scan`
     /// (repeatable): the same rules give the same verdict.
     #[arg(long = "ignore", value_name = "PATTERN")]
@@ -366,15 +367,32 @@ pub(super) fn scan(args: ScanArgs) -> anyhow::Result<Outcome> {
     };
     // Only Markdown and posted comments list changed symbols; the other
     // forms need counts.
-    let details = args.format == OutputFormat::Markdown;
+    let details = args.format == HistoryFormat::Markdown;
+    if args.format == HistoryFormat::Html {
+        anyhow::ensure!(
+            target.is_none(),
+            "scan --post renders its comments itself: --format html draws a walk of --repo \
+             (run it without --post)"
+        );
+        let (picture, current) = html_picture(&args.history, &args.ignore, &args.modules)?;
+        print(&report::html::page(&picture))?;
+        refuse_current(&current)?;
+        let problems = picture.findings.iter().any(|f| f.kind.is_problem());
+        return Ok(if problems {
+            Outcome::Incompatible
+        } else {
+            Outcome::Clean
+        });
+    }
     let Scan { report, current } = match &target {
         Some(target) => scan_configured(target, &args.history)?,
         None => scan_flags(&args, details)?,
     };
     let rendered = match args.format {
-        OutputFormat::Text => report::scan::scan_text(&report),
-        OutputFormat::Json => report::scan::scan_json(&report),
-        OutputFormat::Markdown => report::scan::scan_markdown(&report),
+        HistoryFormat::Text => report::scan::scan_text(&report),
+        HistoryFormat::Json => report::scan::scan_json(&report),
+        HistoryFormat::Markdown => report::scan::scan_markdown(&report),
+        HistoryFormat::Html => unreachable!("drawn above"),
     };
     print(&rendered)?;
     if let Some(target) = target {
@@ -388,17 +406,46 @@ pub(super) fn scan(args: ScanArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+/// The picture `--format html` draws: the walk the flags describe, once,
+/// giving the timeline and the scan's findings.
+fn html_picture(
+    history: &HistoryArgs,
+    ignore: &[String],
+    modules: &[PathBuf],
+) -> anyhow::Result<(Picture, Vec<RevisionError>)> {
+    let walk = history.open(ignore, modules)?;
+    let (_, from, to) = walk.pipeline()?;
+    Ok(with_progress(|progress| {
+        crate::picture::gather(&walk.repo, &walk.spec, from, to, progress)
+    })?)
+}
+
 pub(super) fn timeline(args: TimelineArgs) -> anyhow::Result<Outcome> {
+    if args.format == HistoryFormat::Html {
+        let (picture, current) = html_picture(&args.history, &args.ignore, &[])?;
+        print(&report::html::page(&picture))?;
+        refuse_current(&current)?;
+        let broke = picture
+            .abis
+            .iter()
+            .flat_map(|a| a.flavours.values().flatten());
+        return Ok(if broke.into_iter().any(|s| s.incompatible) {
+            Outcome::Incompatible
+        } else {
+            Outcome::Clean
+        });
+    }
     let walk = args.history.open(&args.ignore, &[])?;
     let (mut pipeline, from, to) = walk.pipeline()?;
     let (timeline, current) = with_progress(|progress| pipeline.timeline(from, to, progress))?;
     let rendered = match args.format {
-        OutputFormat::Text => report::timeline::text(&timeline.abis),
-        OutputFormat::Json => report::timeline::json(&timeline.abis, &timeline.errors),
-        OutputFormat::Markdown => report::timeline::markdown(&timeline.abis),
+        HistoryFormat::Text => report::timeline::text(&timeline.abis),
+        HistoryFormat::Json => report::timeline::json(&timeline.abis, &timeline.errors),
+        HistoryFormat::Markdown => report::timeline::markdown(&timeline.abis),
+        HistoryFormat::Html => unreachable!("drawn above"),
     };
     print(&rendered)?;
-    if args.format != OutputFormat::Json && !timeline.errors.is_empty() {
+    if args.format != HistoryFormat::Json && !timeline.errors.is_empty() {
         eprint!("{}", report::problems_text(&timeline.errors));
     }
     refuse_current(&current)?;

@@ -17,6 +17,7 @@
 pub mod git;
 pub mod health;
 pub mod http;
+pub mod page;
 pub mod webhook;
 
 use std::collections::HashMap;

@@ -19,6 +19,7 @@ use serde::Serialize;
 use super::promises::{Consult, Promises};
 use super::scan::judge_refresh;
 use super::{CommitSha, RevisionError, Step};
+use crate::compare::Summary;
 use crate::layouts::FlavourSource;
 use crate::symbols::{AbiName, FlavourKey, SymbolSet};
 
@@ -42,6 +43,13 @@ pub struct State {
     /// The name the flavour had just before, when this name came back to it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub came_back_from: Option<AbiName>,
+    /// How many symbols the reference exports.
+    pub symbols: usize,
+    /// What changed against the state it was judged against (the previous
+    /// state under the name, or the name's first publication when the name
+    /// came back); absent for a name's first state and for a return.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Summary>,
 }
 
 /// One ABI name's history.
@@ -152,15 +160,18 @@ impl Timeline {
             (None, None, Some(_)) if known => self.first_publication(step, key, source),
             _ => None,
         };
+        let judged = old
+            .zip(new)
+            .map(|(old, new)| judge_refresh(&old, new, source));
         State {
             content,
             commit: step.commit.clone(),
             title: step.title.clone(),
-            incompatible: old
-                .zip(new)
-                .is_some_and(|(old, new)| judge_refresh(&old, new, source).is_breaking()),
+            incompatible: judged.as_ref().is_some_and(|c| c.is_breaking()),
             returns_to,
             came_back_from,
+            symbols: new.map_or(0, |set| set.len()),
+            changes: judged.map(|c| c.summary),
         }
     }
 

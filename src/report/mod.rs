@@ -12,6 +12,7 @@ pub mod bisect;
 pub mod budget;
 pub mod explain;
 pub mod finding_explain;
+pub mod html;
 pub mod loadcheck;
 pub mod scan;
 pub mod timeline;
@@ -32,6 +33,23 @@ pub enum OutputFormat {
     Json,
     /// Markdown, as posted in a commit comment.
     Markdown,
+}
+
+/// The output forms of the history commands (`scan`, `timeline`): those
+/// every reporting command offers, and the HTML timeline. Only these two
+/// walk a history, so only they take `html`; the others keep
+/// [`OutputFormat`] and never meet it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum HistoryFormat {
+    /// Grouped, counts first, Debian's detail style.
+    #[default]
+    Text,
+    /// Stable JSON (schema in the README).
+    Json,
+    /// Markdown, as posted in a commit comment.
+    Markdown,
+    /// One self-contained HTML page: the timeline as a chart per ABI name.
+    Html,
 }
 
 /// `18697` -> `18,697`.

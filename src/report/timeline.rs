@@ -137,6 +137,8 @@ mod tests {
             incompatible: n == 2,
             returns_to,
             came_back_from: from.map(|f| AbiName::new(f).unwrap()),
+            symbols: 100,
+            changes: None,
         }
     }
 

@@ -116,13 +116,10 @@ pub fn fence<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
     "`".repeat(run.unwrap_or(0).max(2) + 1)
 }
 
-/// `<code>s</code>` for raw HTML: every character HTML, Markdown or
-/// GitHub's mention filter could act on is an entity, and the element is
-/// code, which the mention and reference filters skip.
-pub fn html_code(s: &str) -> String {
-    let s = text(s);
+/// `s` with the characters in `extra` and every character HTML gives a
+/// meaning to (`&`, `<`, `>`, both quotes) as entities.
+fn entities(s: &str, extra: &[(char, &str)]) -> String {
     let mut out = String::with_capacity(s.len() + 16);
-    out.push_str("<code>");
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -130,14 +127,28 @@ pub fn html_code(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            '@' => out.push_str("&#64;"),
-            '`' => out.push_str("&#96;"),
-            '|' => out.push_str("&#124;"),
-            c => out.push(c),
+            c => match extra.iter().find(|(e, _)| *e == c) {
+                Some((_, entity)) => out.push_str(entity),
+                None => out.push(c),
+            },
         }
     }
-    out.push_str("</code>");
     out
+}
+
+/// `s` for an HTML page, as element text or a quoted attribute value: it
+/// can open no tag, close no attribute and start no entity; control and
+/// bidirectional characters are escaped as in [`text`].
+pub fn html(s: &str) -> String {
+    entities(&text(s), &[])
+}
+
+/// `<code>s</code>` for raw HTML: every character HTML, Markdown or
+/// GitHub's mention filter could act on is an entity, and the element is
+/// code, which the mention and reference filters skip.
+pub fn html_code(s: &str) -> String {
+    let extra = [('@', "&#64;"), ('`', "&#96;"), ('|', "&#124;")];
+    format!("<code>{}</code>", entities(&text(s), &extra))
 }
 
 #[cfg(test)]
@@ -189,5 +200,23 @@ mod tests {
         );
         assert_eq!(clip(&"x".repeat(MAX_SHOWN_CHARS)).len(), MAX_SHOWN_CHARS);
         assert!(clip(&"x".repeat(MAX_SHOWN_CHARS + 1)).ends_with("x..."));
+    }
+
+    #[test]
+    fn html_text_opens_no_tag_and_closes_no_attribute() {
+        let hostile = "Fix <script>alert(\"x\")</script> & \" onerror=\"alert(1)\" '\u{1b}";
+        let out = html(hostile);
+        assert_eq!(
+            out,
+            "Fix &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; \
+             &quot; onerror=&quot;alert(1)&quot; &#39;\\u{1b}"
+        );
+        assert!(!out.contains(['<', '>', '"', '\'']), "{out}");
+        // Every `&` starts one of the entities written here.
+        for (i, _) in out.match_indices('&') {
+            let rest = &out[i..];
+            let known = ["&amp;", "&lt;", "&gt;", "&quot;", "&#39;"];
+            assert!(known.iter().any(|e| rest.starts_with(e)), "{out}");
+        }
     }
 }
