@@ -10,8 +10,9 @@
 //! [`pipeline`] is the one place that chain is assembled for a repository,
 //! from one typed description of it, for every command and the daemon.
 //! [`elf`] and [`loadcheck`] answer the same questions from kernel binaries;
-//! [`bisect`] finds where a change happened. [`cli`] maps commands onto all
-//! of it; [`config`] is the daemon's configuration; [`demo`] the first run.
+//! [`bisect`] finds where a change happened; [`compat`] says where modules
+//! load along a history. [`cli`] maps commands onto all of it; [`config`] is
+//! the daemon's configuration; [`demo`] the first run.
 
 #![warn(missing_docs)]
 #![warn(clippy::too_many_lines)]
@@ -19,6 +20,7 @@
 pub mod bisect;
 pub mod cli;
 pub mod compare;
+pub mod compat;
 pub mod config;
 pub mod daemon;
 pub mod demo;

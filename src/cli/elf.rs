@@ -115,6 +115,22 @@ fn read_elf_inputs(paths: &[PathBuf], max_decompressed: u64) -> anyhow::Result<V
     })
 }
 
+/// Reads the modules to check (every error printed, the first returned);
+/// a linked image (vmlinux) among them is refused, naming it.
+pub(super) fn read_modules(
+    paths: &[PathBuf],
+    max_decompressed: u64,
+) -> anyhow::Result<Vec<ModuleInfo>> {
+    let infos = read_elf_inputs(paths, max_decompressed)?;
+    if let Some(image) = infos
+        .iter()
+        .find(|i| i.kind != crate::elf::ObjectKind::Module)
+    {
+        anyhow::bail!("{}: not a kernel module (a linked image)", image.path);
+    }
+    Ok(infos)
+}
+
 /// Runs `abibot extract`: prints every export it could read, each name once,
 /// and names every file it could not read (exit 2).
 pub fn extract(args: ExtractArgs) -> anyhow::Result<Outcome> {
@@ -193,20 +209,11 @@ pub fn check_module(args: CheckModuleArgs) -> anyhow::Result<Outcome> {
         }
         _ => unreachable!("clap requires --against or --repo with --rev and --flavour"),
     };
-    let infos = read_elf_inputs(&args.modules, args.max_decompressed)?;
+    let infos = read_modules(&args.modules, args.max_decompressed)?;
     let reports: Vec<_> = infos
         .iter()
-        .map(|info| {
-            if info.kind != crate::elf::ObjectKind::Module {
-                anyhow::bail!("{}: not a kernel module (a linked image)", info.path);
-            }
-            Ok(crate::loadcheck::check(
-                info,
-                &against,
-                args.vermagic.as_deref(),
-            ))
-        })
-        .collect::<anyhow::Result<_>>()?;
+        .map(|info| crate::loadcheck::check(info, &against, args.vermagic.as_deref()))
+        .collect();
     let rendered = match args.format {
         CheckFormat::Text => crate::report::loadcheck::text(&reports),
         CheckFormat::Json => crate::report::loadcheck::json(&reports),

@@ -146,7 +146,7 @@ pub(super) fn forced_layout(
 
 /// An opened repository, its description and the commits to visit, as the
 /// flags say.
-struct Walk {
+pub(super) struct Walk {
     repo: git2::Repository,
     spec: RepoSpec,
     from: Option<String>,
@@ -183,7 +183,7 @@ impl HistoryArgs {
 
     /// The walk the flags describe, with the `--ignore` rules and the
     /// watched `--module`s of the command: every part parsed here, once.
-    fn open(&self, ignore: &[String], modules: &[PathBuf]) -> anyhow::Result<Walk> {
+    pub(super) fn open(&self, ignore: &[String], modules: &[PathBuf]) -> anyhow::Result<Walk> {
         let repo = git2::Repository::open(&self.repo)
             .with_context(|| format!("cannot open git repository {}", self.repo.display()))?;
         let (from, to) = self.ends()?;
@@ -218,7 +218,7 @@ impl HistoryArgs {
 
 impl Walk {
     /// The pipeline over the repository, and the range resolved.
-    fn pipeline(&self) -> anyhow::Result<(Pipeline<'_>, Option<Oid>, Oid)> {
+    pub(super) fn pipeline(&self) -> anyhow::Result<(Pipeline<'_>, Option<Oid>, Oid)> {
         let pipeline = self.spec.open(&self.repo);
         let from = self
             .from
@@ -231,7 +231,7 @@ impl Walk {
 }
 
 /// Runs `walk` with a progress bar on a terminal (none when stderr is piped).
-fn with_progress<T>(walk: impl FnOnce(&mut dyn FnMut(usize, usize)) -> T) -> T {
+pub(super) fn with_progress<T>(walk: impl FnOnce(&mut dyn FnMut(usize, usize)) -> T) -> T {
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
@@ -257,7 +257,7 @@ fn with_progress<T>(walk: impl FnOnce(&mut dyn FnMut(usize, usize)) -> T) -> T {
 /// The exit-code contract of `scan` and `timeline`: an error in the current
 /// state is exit 2 (the answer would be about a state nobody can read);
 /// errors at older revisions are only listed and counted.
-fn refuse_current(current: &[RevisionError]) -> anyhow::Result<()> {
+pub(super) fn refuse_current(current: &[RevisionError]) -> anyhow::Result<()> {
     let Some(first) = current.first() else {
         return Ok(());
     };

@@ -2,6 +2,7 @@
 //! the library. Exit codes are decided here and nowhere else.
 
 mod bisect;
+mod compat;
 mod daemon;
 mod diff;
 mod elf;
@@ -12,6 +13,7 @@ mod verify;
 use clap::{Parser, Subcommand};
 
 pub use bisect::{BisectArgs, BisectFormat};
+pub use compat::CompatArgs;
 pub use daemon::{
     ConfigArgs, ConfigCommand, DaemonArgs, DemoArgs, PostTarget, StateArgs, StateCommand,
 };
@@ -58,6 +60,10 @@ pub enum Command {
     /// Decide whether modules would load on a kernel with the given exports.
     #[command(after_help = elf::CHECK_EXIT_CODES)]
     CheckModule(CheckModuleArgs),
+    /// Where prebuilt modules load along a packaging history: for every ABI
+    /// name and reference state of their flavours, the loader's verdict.
+    #[command(after_help = compat::COMPAT_EXIT_CODES)]
+    Compat(CompatArgs),
     /// Watch repositories and comment on commits that hide an ABI change.
     Daemon(DaemonArgs),
     /// Configuration file tools.
@@ -105,6 +111,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bisect(args) => bisect::run(args),
         Command::Extract(args) => elf::extract(args),
         Command::CheckModule(args) => elf::check_module(args),
+        Command::Compat(args) => compat::run(args),
         Command::Daemon(args) => daemon::daemon(args),
         Command::Config(args) => daemon::config(args),
         Command::State(args) => daemon::state(args),

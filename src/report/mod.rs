@@ -10,6 +10,7 @@ use serde::Serialize;
 
 pub mod bisect;
 pub mod budget;
+pub mod compat;
 pub mod explain;
 pub mod finding_explain;
 pub mod html;
