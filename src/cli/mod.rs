@@ -8,6 +8,7 @@ mod diff;
 mod elf;
 mod explain;
 mod history;
+mod package_files;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +22,7 @@ pub use diff::{DiffArgs, ignore_rules};
 pub use elf::{CheckFormat, CheckModuleArgs, ExtractArgs, ExtractFormat};
 pub use explain::ExplainArgs;
 pub use history::{HistoryArgs, ScanArgs, TimelineArgs};
+pub use package_files::{CompletionsArgs, ManArgs};
 pub use verify::{VerifyArgs, VerifyFormat};
 
 pub(crate) const EXIT_CODES: &str = "\
@@ -29,9 +31,18 @@ Exit codes:
   1  an incompatible change was found
   2  error (unreadable input, bad arguments)";
 
+/// `abibot --version`: the crate's version and the git commit it was built
+/// from (`unknown` outside a checkout; see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ABIBOT_COMMIT"),
+    ")"
+);
+
 /// Guards the kernel module ABI promised by distribution packaging repositories.
 #[derive(Debug, Parser)]
-#[command(name = "abibot", version, after_help = EXIT_CODES)]
+#[command(name = "abibot", version = VERSION, after_help = EXIT_CODES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -81,6 +92,10 @@ pub enum Command {
     /// symtypes sets and group the changed exports by root cause.
     #[command(after_help = explain::EXPLAIN_EXIT_CODES)]
     Explain(ExplainArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one per subcommand with --dir.
+    Man(ManArgs),
 }
 
 /// What a command concluded, mapped onto the process exit code.
@@ -118,6 +133,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Demo(args) => daemon::demo(args),
         Command::Verify(args) => verify::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Completions(args) => package_files::completions(args),
+        Command::Man(args) => package_files::man(args),
     }
 }
 
