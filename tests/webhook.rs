@@ -643,3 +643,115 @@ async fn github_flood_of_50_events_is_one_poll() {
 async fn gitlab_flood_of_50_events_is_one_poll() {
     a_flood_of_events_coalesces(Side::gitlab().await).await;
 }
+
+const MINIMAL: &str = "state = \"s.sqlite\"\nlisten = \"127.0.0.1:9464\"\n[[repo]]\nname = \"linux\"\npath = \"/srv/linux\"\nbranches = [\"master\"]\n[repo.stdout]\n";
+
+fn config_error(text: &str) -> String {
+    Config::parse(text, "abibot.toml").unwrap_err().to_string()
+}
+
+#[test]
+fn webhook_secret_keys_are_checked_with_file_and_line() {
+    let with = |keys: &str| MINIMAL.replacen("[[repo]]", &format!("{keys}\n[[repo]]"), 1);
+    let both = with("webhook_secret_env = \"HOOK\"\nwebhook_secret_file = \"/etc/abibot/hook\"");
+    assert_eq!(
+        config_error(&both),
+        "abibot.toml:4: `webhook_secret_file`: give webhook_secret_env or webhook_secret_file, not both"
+    );
+    let no_listen =
+        with("webhook_secret_env = \"HOOK\"").replace("listen = \"127.0.0.1:9464\"\n", "");
+    assert_eq!(
+        config_error(&no_listen),
+        "abibot.toml:2: `webhook_secret_env`: webhooks are served on `listen`: set listen too"
+    );
+    let pasted = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    for text in [
+        with(&format!("webhook_secret = \"{pasted}\"")),
+        with(&format!("webhook_secret_env = \"{pasted}\"")),
+        with(&format!("webhook_secret_file = \"{pasted}\"")),
+    ] {
+        let err = config_error(&text);
+        assert!(err.starts_with("abibot.toml:3: `webhook_secret"), "{err}");
+        assert!(!err.contains(pasted), "{err}");
+    }
+    let err = config_error(&with("webhook_secret_env = \"1HOOK\""));
+    assert!(
+        err.contains("webhook_secret_env must name an environment variable"),
+        "{err}"
+    );
+    let config = Config::parse(
+        &with("webhook_secret_env = \"ABIBOT_TEST_UNSET_HOOK\""),
+        "f",
+    )
+    .unwrap();
+    let warnings = config.warnings();
+    assert!(
+        warnings.contains(&"webhook secret: environment variable ABIBOT_TEST_UNSET_HOOK is not set (the daemon will not start)".to_owned()),
+        "{warnings:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_webhook_secret_stops_the_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = MINIMAL
+        .replace(
+            "s.sqlite",
+            &dir.path().join("s.sqlite").display().to_string(),
+        )
+        .replace("9464", &free_port().to_string())
+        .replacen(
+            "[[repo]]",
+            "webhook_secret_file = \"hook-secret\"\n[[repo]]",
+            1,
+        );
+    let config = Config::parse(&text, "abibot.toml").unwrap();
+    let err = Arc::new(Daemon::new(config).unwrap())
+        .run()
+        .await
+        .unwrap_err();
+    let err = err.to_string();
+    assert!(
+        err.starts_with("webhook secret: cannot read secret file hook-secret"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_secret_the_webhook_routes_are_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let text = MINIMAL
+        .replace(
+            "s.sqlite",
+            &dir.path().join("s.sqlite").display().to_string(),
+        )
+        .replace("9464", &port.to_string())
+        .replace("/srv/linux", &dir.path().display().to_string());
+    let daemon = Arc::new(Daemon::new(Config::parse(&text, "abibot.toml").unwrap()).unwrap());
+    let task = tokio::spawn(daemon.clone().run());
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + HANG;
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(Instant::now() < deadline, "not listening");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let body = br#"{"ref":"refs/heads/master","repository":{"full_name":"kernel-team/linux"}}"#;
+    let headers = vec![
+        ("X-GitHub-Event".to_owned(), "push".to_owned()),
+        ("X-Hub-Signature-256".to_owned(), signature(SECRET, body)),
+    ];
+    let (status, answer) = request(addr, "POST", "/webhook/github", &headers, body).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        answer,
+        "webhooks are off: set webhook_secret_env or webhook_secret_file\n"
+    );
+    assert_eq!(request(addr, "GET", "/metrics", &[], b"").await.0, 200);
+    daemon.shutdown();
+    tokio::time::timeout(HANG, task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
