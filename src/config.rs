@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::history::explain::source::{BuildSources, Template};
 use crate::ignore::{IgnoreRule, IgnoreRules};
 use crate::layouts::Layout;
 
@@ -232,6 +233,9 @@ pub struct RepoConfig {
     pub ignore: IgnoreRules,
     /// Prebuilt modules to protect: comments say which of them a finding breaks.
     pub modules: Vec<PathBuf>,
+    /// Build output outside the repository explaining hidden breaks
+    /// (`symtypes_source`, `debug_source` path templates, checked here).
+    pub explain: BuildSources,
     /// On first start, comment on the existing history too.
     pub backfill: bool,
     /// Where comments go.
@@ -402,6 +406,8 @@ struct RawRepo {
     ignore: Vec<Spanned<String>>,
     #[serde(default)]
     modules: Vec<PathBuf>,
+    symtypes_source: Option<Spanned<String>>,
+    debug_source: Option<Spanned<String>>,
     #[serde(default)]
     backfill: bool,
     github: Option<Spanned<RawGithub>>,
@@ -980,6 +986,10 @@ fn validate_repo(
     check_branches(src, &raw.branches)?;
     let layout = repo_layout(src, raw.layout.as_ref(), raw.root.as_deref())?;
     let ignore = ignore_rules(src, &raw.ignore)?;
+    let explain = BuildSources::new(
+        template(src, raw.symtypes_source, "repo.symtypes_source")?,
+        template(src, raw.debug_source, "repo.debug_source")?,
+    );
     // Every forge table is checked before their number, so that a mistake
     // inside one is reported even where there are two.
     let mut forges = Vec::new();
@@ -1005,6 +1015,7 @@ fn validate_repo(
         root: raw.root,
         ignore,
         modules: raw.modules.into_iter().map(|m| src.path(m)).collect(),
+        explain,
         backfill: raw.backfill,
         forge,
         line: src.line(span.start),
@@ -1068,6 +1079,25 @@ fn repo_layout(
                 crate::layouts::LAYOUT_NAMES.join(", ")
             ),
         ),
+    }
+}
+
+/// An explanation source's path template, relative to the configuration's
+/// directory when relative, its placeholders checked.
+fn template(
+    src: &Source<'_>,
+    value: Option<Spanned<String>>,
+    key: &str,
+) -> Result<Option<Template>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    match value.get_ref().parse::<Template>() {
+        Ok(t) => Ok(Some(match src.base {
+            Some(base) => t.under(base),
+            None => t,
+        })),
+        Err(e) => src.invalid(value.span(), key, format!("{:?} {e}", value.get_ref())),
     }
 }
 

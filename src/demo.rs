@@ -226,6 +226,7 @@ pub async fn run(mut out: Box<dyn Write + Send>) -> Result<DemoSummary, DemoErro
             root: None,
             ignore: Default::default(),
             modules: Vec::new(),
+            explain: Default::default(),
             backfill: true,
             forge: ForgeConfig::Stdout,
             line: 0,

@@ -3,7 +3,8 @@
 //!
 //! It owns two things. [`RepoSpec`] is the typed description of a
 //! repository (its name in finding ids, layout, packaging root, ignore rules
-//! added to every flavour's own, watched modules, and how to walk), built
+//! added to every flavour's own, watched modules, the build output that
+//! explains hidden breaks, and how to walk), built
 //! once where the description enters: from the command-line flags of `scan`,
 //! `timeline`, `bisect` and `check-module`, or from a `[[repo]]` of the
 //! configuration (already validated by [`crate::config`]) for the daemon and
@@ -21,6 +22,7 @@ use git2::{Oid, Repository};
 use crate::config::RepoConfig;
 use crate::elf::ReadErrors;
 use crate::findings::Finding;
+use crate::history::explain::source::BuildSources;
 use crate::history::scan::{ScanReport, Scanner, WatchedModule};
 use crate::history::timeline::Timeline;
 use crate::history::{
@@ -41,6 +43,9 @@ pub struct RepoSpec {
     pub ignore: IgnoreRules,
     /// Prebuilt modules whose broken imports findings name.
     pub watched: Vec<WatchedModule>,
+    /// Build output outside the repository that explains hidden breaks
+    /// (`symtypes_source`, `debug_source`); clones share its cache.
+    pub explain: BuildSources,
 }
 
 /// A `[[repo]]` whose watched modules cannot be read.
@@ -76,6 +81,7 @@ impl RepoSpec {
             },
             ignore: repo.ignore.clone(),
             watched,
+            explain: repo.explain.clone(),
         })
     }
 
@@ -200,7 +206,9 @@ impl Pipeline<'_> {
         progress: impl FnMut(usize, usize),
         mut taken: impl FnMut(&mut Vec<Finding>),
     ) -> Result<Scan, HistoryError> {
-        let mut scanner = Scanner::new(&self.spec.name).watch(self.spec.watched.clone());
+        let mut scanner = Scanner::new(&self.spec.name)
+            .watch(self.spec.watched.clone())
+            .explain_from(self.spec.explain.clone());
         // What happened before `from`: what each ABI name promised (a
         // revert there of a break made before the range is a restoration),
         // flavours whose check was turned off.

@@ -291,6 +291,7 @@ fn git_errors_never_show_url_credentials() {
             root: None,
             ignore: Default::default(),
             modules: Vec::new(),
+            explain: Default::default(),
             backfill: false,
             forge: ForgeConfig::Stdout,
             line: 0,

@@ -102,6 +102,9 @@ fn accepted(command: &clap::Command, inherited: &BTreeSet<String>) -> Accepted {
     for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
         if let Some(long) = arg.get_long() {
             flags.insert(long.to_owned());
+            // A visible alias is shown by `--help`: the README may use it.
+            let aliases = arg.get_visible_aliases().unwrap_or_default();
+            flags.extend(aliases.into_iter().map(str::to_owned));
             let possible: BTreeSet<String> = arg
                 .get_possible_values()
                 .iter()

@@ -34,9 +34,17 @@ pub struct DiffArgs {
     /// A file of ignore-changes entries, one per line (`#` comments).
     #[arg(long, value_name = "FILE")]
     pub ignore_file: Vec<PathBuf>,
-    /// Symtypes of both builds (as `abibot explain` takes them): the type
+    /// The type data of both builds, in any form `abibot explain` takes:
+    /// symtypes (a tree of `.symtypes`, a consolidated file, a `.tar.xz`)
+    /// or debug info (a vmlinux or module with DWARF); the form is read
+    /// from each file, so `--explain-debug` is the same flag. The type
     /// changes behind the breaking CRC changes are added to the output.
-    #[arg(long, num_args = 2, value_names = ["OLD_SYMTYPES", "NEW_SYMTYPES"])]
+    #[arg(
+        long,
+        visible_alias = "explain-debug",
+        num_args = 2,
+        value_names = ["OLD_TYPES", "NEW_TYPES"]
+    )]
     pub explain: Option<Vec<PathBuf>>,
 }
 
@@ -99,8 +107,8 @@ pub(super) fn run(args: DiffArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// The explanation of `result`'s breaking CRC changes from the symtypes at
-/// `old` and `new`.
+/// The explanation of `result`'s breaking CRC changes from the type data
+/// (symtypes or debug info) at `old` and `new`.
 fn explain_breaks(result: &Comparison, old: &Path, new: &Path) -> anyhow::Result<Explanation> {
     let changed: HashSet<&str> = result
         .of_kind(ChangeKind::CrcChanged)

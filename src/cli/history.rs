@@ -11,6 +11,7 @@ use git2::Oid;
 use super::{Outcome, print};
 use crate::config::RepoSource;
 use crate::history::cache::{DEFAULT_CACHE_BYTES, MAX_JOBS};
+use crate::history::explain::source::{BuildSources, Template};
 use crate::history::scan::{ScanReport, ScanStats, WatchedModule};
 use crate::history::{RevisionError, WalkOptions};
 use crate::layouts::Layout;
@@ -65,7 +66,7 @@ fn jobs_parser() -> clap::builder::RangedU64ValueParser<usize> {
 
 /// What `scan --post` takes from the configuration: the flags that would
 /// walk something else than the daemon does.
-const POST_CONFLICTS: [&str; 9] = [
+const POST_CONFLICTS: [&str; 11] = [
     "repo",
     "branch",
     "range",
@@ -75,6 +76,8 @@ const POST_CONFLICTS: [&str; 9] = [
     "all_parents",
     "modules",
     "ignore",
+    "symtypes_source",
+    "debug_source",
 ];
 
 /// Arguments of `abibot scan`.
@@ -104,6 +107,16 @@ pub struct ScanArgs {
     /// `name:<glob>` (default) or `module:<glob>` (repeatable).
     #[arg(long = "ignore", value_name = "PATTERN")]
     pub ignore: Vec<String>,
+    /// Symtypes kept outside the repository, explaining hidden breaks: a
+    /// path template filled for the commit that wrote each side's reference
+    /// (`{commit}`, `{version}`: at least one; `{abi}`, `{arch}`,
+    /// `{featureset}`, `{flavour}`); checked against the reference's CRCs.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub symtypes_source: Option<Template>,
+    /// Debug info kept outside the repository (a vmlinux, a directory, a
+    /// `-dbg` `.deb`), as --symtypes-source; tried after it.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub debug_source: Option<Template>,
 }
 
 /// Arguments of `abibot timeline`.
@@ -202,6 +215,7 @@ impl HistoryArgs {
             },
             ignore: super::ignore_rules(ignore, &[])?,
             watched: WatchedModule::read(modules)?,
+            explain: BuildSources::default(),
         };
         Ok(Walk {
             repo,
@@ -274,7 +288,8 @@ pub(super) fn refuse_current(current: &[RevisionError]) -> anyhow::Result<()> {
 
 /// `scan` as the flags describe it; changed symbols kept only when `details`.
 fn scan_flags(args: &ScanArgs, details: bool) -> anyhow::Result<Scan> {
-    let walk = args.history.open(&args.ignore, &args.modules)?;
+    let mut walk = args.history.open(&args.ignore, &args.modules)?;
+    walk.spec.explain = BuildSources::new(args.symtypes_source.clone(), args.debug_source.clone());
     let (mut pipeline, from, to) = walk.pipeline()?;
     Ok(with_progress(|progress| {
         pipeline.scan(from, to, details, progress, |_| {})

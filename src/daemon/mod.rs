@@ -337,9 +337,7 @@ impl Daemon {
             "/healthz and /metrics"
         };
         tracing::info!(%addr, routes, "serving");
-        let endpoint = http::Endpoint::new(self.health.clone(), webhooks)
-            .with_pages(page::Pages::new(&self.config));
-        let endpoint = Arc::new(endpoint);
+        let endpoint = Arc::new(http::Endpoint::new(self.health.clone(), webhooks));
         Ok(tokio::spawn(http::serve(
             listener,
             endpoint,

@@ -341,6 +341,8 @@ pub struct RevState {
     pub broken: BTreeMap<FlavourKey, String>,
     /// The snapshot's distribution (`UNRELEASED` until a release is made).
     pub distribution: Option<String>,
+    /// The snapshot's changelog version ([`Snapshot::version`]).
+    pub version: Option<String>,
     /// Entries of the references directories that are not read.
     pub skipped: Vec<Skipped>,
 }
@@ -586,6 +588,7 @@ impl<'r> Walker<'r> {
             },
             broken,
             distribution: snapshot.distribution,
+            version: snapshot.version,
             skipped: snapshot.skipped,
         })
     }

@@ -322,6 +322,7 @@ impl Walker<'_> {
                 flavours: BTreeMap::new(),
             },
             distribution: snapshot.distribution,
+            version: snapshot.version,
             ..RevState::default()
         }
     }

@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use super::detect::{self, Detector, Facts, facts::kept};
 use super::promises::Promises;
-use super::{CommitSha, RevState, RevisionError, Step, explain};
+use super::explain::{Explainer, Sides, source::BuildSources};
+use super::{CommitSha, RevState, RevisionError, Step};
 use crate::compare::Comparison;
 use crate::elf::{ElfError, ElfErrorKind, ObjectKind, ReadErrors, ReadOptions, read_paths};
 use crate::findings::{Finding, FlavourChange};
@@ -108,6 +109,7 @@ pub struct Scanner {
     promises: Promises,
     modules: Vec<WatchedModule>,
     detectors: Vec<Box<dyn Detector>>,
+    explainer: Explainer,
     details: bool,
     /// The report being built.
     pub report: ScanReport,
@@ -121,6 +123,7 @@ impl Scanner {
             promises: Promises::default(),
             modules: Vec::new(),
             detectors: detect::registry(),
+            explainer: Explainer::default(),
             details: true,
             report: ScanReport::default(),
         }
@@ -142,9 +145,17 @@ impl Scanner {
     /// whole history would.
     pub fn learn(&mut self, commit: &CommitSha, parent: &RevState, state: &RevState) {
         self.promises.record(commit, state);
+        self.explainer.record(commit, state);
         for detector in &mut self.detectors {
             detector.learn(commit, parent, state);
         }
+    }
+
+    /// Also explains hidden breaks from these configured build outputs
+    /// (besides the symtypes a layout keeps).
+    pub fn explain_from(mut self, sources: BuildSources) -> Scanner {
+        self.explainer = Explainer::new(sources);
+        self
     }
 
     /// Also says, for each finding, which of these modules it breaks, and
@@ -194,15 +205,15 @@ impl Scanner {
             detector.detect(&facts, &mut findings);
         }
         self.report.errors.append(&mut facts.errors);
-        let sides = explain::Sides {
+        let sides = Sides {
             commit: &step.commit,
             parent: step.parent,
             state: step.state,
             reload: step.reload,
         };
-        self.report
-            .errors
-            .extend(explain::attach(&mut findings, sides));
+        let problems = self.explainer.attach(&mut findings, sides);
+        self.report.errors.extend(problems);
+        self.explainer.record(&step.commit, step.state);
         if facts.compatible_refresh() {
             self.report.stats.compatible_refreshes += 1;
         }

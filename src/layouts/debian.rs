@@ -339,6 +339,7 @@ impl Debian {
             },
             snapshot: Snapshot {
                 distribution: config.distribution.clone(),
+                version: config.version.clone(),
                 skipped,
                 ..Snapshot::default()
             },

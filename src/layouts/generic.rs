@@ -224,6 +224,7 @@ impl Generic {
             abi,
             flavours,
             distribution: None,
+            version: None,
             skipped,
         })
     }

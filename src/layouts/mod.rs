@@ -276,6 +276,9 @@ pub struct Snapshot {
     /// Where the top changelog entry is released to (`bookworm-security`,
     /// or `UNRELEASED` while being prepared), in layouts that have one.
     pub distribution: Option<String>,
+    /// The version of the top changelog entry (`6.1.176-1`), in layouts
+    /// that have one: what tells two uploads under one ABI name apart.
+    pub version: Option<String>,
     /// Entries of the references directories that are not read.
     pub skipped: Vec<Skipped>,
 }

@@ -213,11 +213,10 @@ impl Ubuntu {
             return Ok(Snapshot::default());
         };
         let changelog_path = join(&self.root, &format!("{branch}/changelog"));
-        let distribution = match read_text(tree, &changelog_path)? {
+        let heading = match read_text(tree, &changelog_path)? {
             Some(text) => Some(changelog::first_entry(&text, &changelog_path)?),
             None => None,
-        }
-        .map(|h| h.distribution().to_owned());
+        };
         let abi = abi_name(
             abi_of_version(&versioned.version).to_owned(),
             &versioned.from,
@@ -225,7 +224,8 @@ impl Ubuntu {
         )?;
         let mut snapshot = Snapshot {
             abi: Some(abi),
-            distribution,
+            distribution: heading.as_ref().map(|h| h.distribution().to_owned()),
+            version: heading.map(|h| h.version),
             ..Snapshot::default()
         };
         let names = Self::ignored_names(tree, [&abi_dir, &versioned.arch_parent])?;
