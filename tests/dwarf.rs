@@ -4,8 +4,9 @@
 //! REQUIRES `gcc` on PATH (installed by `.ci/run`): every object here is
 //! built from the sources in `tests/data/dwarf/` by `gcc -g -c` with the
 //! flags under test (DWARF 4 and 5, type units, `-gz` compressed sections).
-//! `v1.c` and `v2.c` are two versions of one file; each export reaches one
-//! kind of change (or none).
+//! `v1.c` and `v2.c` are two versions of one file (their types in
+//! `types1.h` and `types2.h`); each export reaches one kind of change (or
+//! none).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,7 +76,7 @@ fn records_spell_types_as_genksyms_does() {
         let v1 = load(dir.path(), "v1.c", flags);
         let st = &v1.symtypes;
         assert!(v1.missing.is_empty(), "{flags:?}: {:?}", v1.missing);
-        assert_eq!(st.exports().len(), 9, "{flags:?}");
+        assert_eq!(st.exports().len(), 10, "{flags:?}");
         let r = |export, kind, name| record(st, export, kind, name);
         assert_eq!(
             r("grows_get", Kind::Export, "grows_get"),
@@ -89,6 +90,11 @@ fn records_spell_types_as_genksyms_does() {
             r("opaque_get", Kind::Struct, "opaque"),
             "struct opaque { UNKNOWN }",
             "{flags:?}: a declared-only struct stays opaque"
+        );
+        assert_eq!(
+            r("internal_get", Kind::Struct, "internal"),
+            "struct internal { UNKNOWN }",
+            "{flags:?}: a struct defined in the .c file itself is internal, as genksyms has it"
         );
         assert_eq!(
             r("opaque_get", Kind::Export, "opaque_get"),
@@ -152,7 +158,10 @@ fn explain_names_each_change_from_debug_info() {
             ],
             "{flags:?}"
         );
-        assert_eq!(ex.unchanged, 2, "{flags:?}: opaque_get and plain_count");
+        assert_eq!(
+            ex.unchanged, 3,
+            "{flags:?}: opaque_get, plain_count and internal_get (its struct is internal)"
+        );
         let changes = |key: &str| -> Vec<Change> {
             let cause = ex
                 .causes
@@ -213,7 +222,7 @@ fn the_same_source_twice_explains_nothing() {
     let b = load(dir.path(), "v1.c", &["-gdwarf-4", "-gz"]).symtypes;
     let ex = explain(&a, &b);
     assert!(ex.exports.is_empty(), "{:?}", ex.exports);
-    assert_eq!(ex.unchanged, 9);
+    assert_eq!(ex.unchanged, 10);
 }
 
 /// `abibot explain OLD.o NEW.o --format json` on the two objects alone:

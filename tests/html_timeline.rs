@@ -350,3 +350,95 @@ fn chromium_keeps_a_hostile_subject_as_text() {
         "shown as text: {dom}"
     );
 }
+
+/// `GET path` on `addr`: (status, content type, body).
+async fn get(addr: &str, path: &str) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut stream = loop {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(stream) => break stream,
+            Err(e) if Instant::now() > deadline => panic!("{addr}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut text = Vec::new();
+    let read = stream.read_to_end(&mut text);
+    tokio::time::timeout(Duration::from_secs(300), read)
+        .await
+        .expect("an answer")
+        .unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let kind = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type: ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    (head[9..12].parse().unwrap(), kind, body.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_serves_each_repository_page() {
+    let dir = demo();
+    let repo = dir.path().join("linux");
+    let port = common::free_port();
+    let text = format!(
+        "state = \"{state}\"\npoll_interval = \"1h\"\nlisten = \"127.0.0.1:{port}\"\n\
+         [[repo]]\nname = \"demo\"\npath = \"{repo}\"\nbranches = [\"main\"]\n\
+         [repo.file]\npath = \"{sink}\"\n",
+        state = dir.path().join("state.sqlite").display(),
+        repo = repo.display(),
+        sink = dir.path().join("comments.jsonl").display(),
+    );
+    let config = abibot::config::Config::parse(&text, "abibot.toml").unwrap();
+    let daemon = std::sync::Arc::new(abibot::daemon::Daemon::new(config).unwrap());
+    let task = tokio::spawn(daemon.clone().run());
+    let addr = format!("127.0.0.1:{port}");
+
+    let (status, kind, index) = get(&addr, "/").await;
+    assert_eq!((status, kind.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(index.contains("<a href=\"/repo/demo\">demo</a>"), "{index}");
+    let (status, _, page) = get(&addr, "/repo/demo").await;
+    assert_eq!(status, 200, "{page}");
+    let path = repo.to_str().unwrap();
+    let cli = [
+        "timeline",
+        "--repo",
+        path,
+        "--format",
+        "html",
+        "--repo-name",
+        "demo",
+    ];
+    let (_, expected, _) = abibot(&cli);
+    assert_eq!(page, expected, "the page `timeline --format html` writes");
+    assert_eq!(get(&addr, "/repo/demo").await.2, page, "kept");
+    assert_eq!(get(&addr, "/repo/other").await.0, 404);
+    assert_eq!(get(&addr, "/repo/demo/../x").await.0, 404);
+
+    // A new head: drawn again.
+    let git = git2::Repository::open(&repo).unwrap();
+    let head = git.head().unwrap().peel_to_commit().unwrap();
+    let sig = git2::Signature::now("t", "t@example.org").unwrap();
+    let tree = head.tree().unwrap();
+    git.commit(
+        Some("HEAD"),
+        &sig,
+        &sig,
+        "Unrelated <b>change</b>",
+        &tree,
+        &[&head],
+    )
+    .unwrap();
+    let (_, again, _) = abibot(&cli);
+    assert_ne!(again, expected, "the walk counts the new commit");
+    assert_eq!(get(&addr, "/repo/demo").await.2, again);
+    daemon.shutdown();
+    task.await.unwrap().unwrap();
+}

@@ -1,5 +1,6 @@
 //! The daemon's HTTP endpoint on `listen`: the routes (`GET /healthz`,
-//! `GET /metrics`, `POST /webhook/github`, `POST /webhook/gitlab`), the
+//! `GET /metrics`, `POST /webhook/github`, `POST /webhook/gitlab`, and the
+//! timeline pages `GET /` and `GET /repo/<name>` of [`super::page`]), the
 //! HTTP/1 framing (hyper), and the bounds every request is held to: time to
 //! send the head and the body, and the body's size.
 //!
@@ -20,6 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use super::health::Health;
+use super::page::Pages;
 use super::webhook::{Forge, Webhooks};
 use crate::forge::Cancel;
 
@@ -46,6 +48,7 @@ pub struct Endpoint {
     health: Arc<Health>,
     webhooks: Option<Webhooks>,
     bodies: Semaphore,
+    pages: Option<Arc<Pages>>,
 }
 
 impl Endpoint {
@@ -56,7 +59,14 @@ impl Endpoint {
             health,
             webhooks,
             bodies: Semaphore::new(BODIES_AT_ONCE),
+            pages: None,
         }
+    }
+
+    /// Also serves the timeline pages (`GET /`, `GET /repo/<name>`).
+    pub fn with_pages(mut self, pages: Pages) -> Endpoint {
+        self.pages = Some(Arc::new(pages));
+        self
     }
 
     /// Answers one request.
@@ -79,7 +89,11 @@ impl Endpoint {
             ),
             (Method::POST, "/webhook/github") => self.webhook(Forge::Github, request).await,
             (Method::POST, "/webhook/gitlab") => self.webhook(Forge::Gitlab, request).await,
-            (_, "/healthz" | "/metrics") => not_allowed("GET"),
+            (Method::GET, p) if p == "/" || p.starts_with("/repo/") => match &self.pages {
+                Some(pages) => pages.clone().answer(p).await,
+                None => text(StatusCode::NOT_FOUND, "not found\n"),
+            },
+            (_, "/healthz" | "/metrics" | "/") => not_allowed("GET"),
             (_, "/webhook/github" | "/webhook/gitlab") => not_allowed("POST"),
             _ => text(StatusCode::NOT_FOUND, "not found\n"),
         }

@@ -337,7 +337,9 @@ impl Daemon {
             "/healthz and /metrics"
         };
         tracing::info!(%addr, routes, "serving");
-        let endpoint = Arc::new(http::Endpoint::new(self.health.clone(), webhooks));
+        let endpoint = http::Endpoint::new(self.health.clone(), webhooks)
+            .with_pages(page::Pages::new(&self.config));
+        let endpoint = Arc::new(endpoint);
         Ok(tokio::spawn(http::serve(
             listener,
             endpoint,

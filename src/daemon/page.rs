@@ -14,6 +14,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use git2::{Oid, Repository};
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
+
+use super::http::{Reply, text};
 
 use crate::config::{Config, RepoConfig, RepoSource};
 use crate::pipeline::RepoSpec;
@@ -82,6 +88,34 @@ impl Pages {
         }
     }
 
+    /// The answer to `GET path` (`/` or `/repo/<name>`): the page, 404 for
+    /// a name not watched, 503 saying why a page cannot be drawn now.
+    pub async fn answer(self: Arc<Self>, path: &str) -> Reply {
+        let Some(name) = path.strip_prefix("/repo/") else {
+            return page_reply(self.index());
+        };
+        let name = name.to_owned();
+        let answer = tokio::task::spawn_blocking(move || self.repo(&name)).await;
+        match answer {
+            Ok(Answer::Page(page)) => page_reply(page.as_str().to_owned()),
+            Ok(Answer::NotFound) => text(
+                StatusCode::NOT_FOUND,
+                "no watched repository of that name\n",
+            ),
+            Ok(Answer::Unavailable(why)) => {
+                tracing::warn!(error = %why, "timeline page not drawn");
+                text(StatusCode::SERVICE_UNAVAILABLE, &format!("{why}\n"))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "drawing a timeline page failed");
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "drawing the page failed\n",
+                )
+            }
+        }
+    }
+
     fn draw(&self, repo: &RepoConfig) -> anyhow::Result<Arc<String>> {
         let git = self.open(repo)?;
         let branch = repo
@@ -125,4 +159,17 @@ impl Pages {
             }
         })
     }
+}
+
+/// An HTML page, 200, its policy also sent as a header.
+fn page_reply(body: String) -> Reply {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert("content-security-policy", HeaderValue::from_static(CSP));
+    response
 }

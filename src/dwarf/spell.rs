@@ -5,7 +5,9 @@
 //! C declarators (`void ( * fn ) ( int )`, `char name [ 16 ]`), bit-fields
 //! as `name : width`, enumerators as `NAME = value`. A struct known only by
 //! its declaration in this unit (no definition here, none through a type
-//! signature) is `struct name { UNKNOWN }`, as genksyms writes it.
+//! signature) is `struct name { UNKNOWN }`, as genksyms writes it; so is
+//! one defined in the unit's own source file (genksyms does not expand such
+//! internal types).
 //!
 //! Work is bounded: [`MAX_TYPE_DEPTH`] nested types per declarator (a
 //! reference cycle through pointers or anonymous types ends there) and
@@ -26,6 +28,10 @@ pub(super) struct Walker<'u, 'a> {
     unit: usize,
     /// Definitions of named aggregates in this unit, for declarations.
     defined: FxHashMap<(char, String), Loc>,
+    /// The unit's own source file and where it was compiled.
+    own: (Option<String>, Option<String>),
+    /// Whether (unit, line table index) is the unit's own source file.
+    internal_files: FxHashMap<(usize, u64), bool>,
     queue: Vec<(String, Loc)>,
     queued: FxHashSet<String>,
     work: usize,
@@ -40,6 +46,8 @@ impl<'u, 'a> Walker<'u, 'a> {
             units,
             unit,
             defined: FxHashMap::default(),
+            own: (units.own_path(unit), units.comp_dir(unit)),
+            internal_files: FxHashMap::default(),
             queue: Vec::new(),
             queued: FxHashSet::default(),
             work: 0,
@@ -315,9 +323,11 @@ impl<'u, 'a> Walker<'u, 'a> {
             _ => "struct",
         };
         let mut out = vec![keyword.to_owned()];
-        out.extend(self.name_of(loc, die));
+        let name = self.name_of(loc, die);
+        let internal = name.is_some() && self.internal(loc, die);
+        out.extend(name);
         out.push("{".into());
-        if die.attr_value(c::DW_AT_declaration).is_some() {
+        if internal || die.attr_value(c::DW_AT_declaration).is_some() {
             out.push("UNKNOWN".into());
         } else if keyword == "enum" {
             out.extend(self.enumerators(loc)?);
@@ -326,6 +336,28 @@ impl<'u, 'a> Walker<'u, 'a> {
         }
         out.push("}".into());
         Ok(out)
+    }
+
+    /// Whether the DIE is defined in the unit's own source file rather than
+    /// a header: genksyms keeps such a named struct, union or enum opaque.
+    /// A type unit has a line table of its own: files are compared by path.
+    fn internal(&mut self, loc: Loc, die: &Die<'a>) -> bool {
+        let file = match die.attr_value(c::DW_AT_decl_file) {
+            Some(AttributeValue::FileIndex(f)) => f,
+            Some(v) => match v.udata_value() {
+                Some(f) => f,
+                None => return false,
+            },
+            None => return false,
+        };
+        let (units, own) = (self.units, &self.own);
+        *self
+            .internal_files
+            .entry((loc.unit, file))
+            .or_insert_with(|| {
+                let path = units.file_path(loc.unit, file, own.1.as_deref());
+                path.is_some() && path == own.0
+            })
     }
 
     fn members(&mut self, loc: Loc, depth: usize) -> Res<Vec<String>> {

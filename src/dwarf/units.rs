@@ -112,6 +112,74 @@ impl<'a> Units<'a> {
     }
 }
 
+impl<'a> Units<'a> {
+    /// The path of `unit`'s own source file (`kernel/fork.c` itself, not a
+    /// header it includes), absolute when the unit says where it was
+    /// compiled: genksyms leaves a struct, union or enum defined there
+    /// opaque (an internal type, kernel commit "genksyms: Do not expand
+    /// internal types"), and so does the walk ([`super::spell`]).
+    pub(super) fn own_path(&self, unit: usize) -> Option<String> {
+        let u = &self.all[unit];
+        let comp_dir = self.comp_dir(unit);
+        Some(normal(&joined(
+            comp_dir.as_deref(),
+            &lossy(u.name?.slice()),
+        )))
+    }
+
+    /// Where `unit` was compiled (`DW_AT_comp_dir`).
+    pub(super) fn comp_dir(&self, unit: usize) -> Option<String> {
+        self.all[unit].comp_dir.map(|d| lossy(d.slice()))
+    }
+
+    /// The path of file `index` of `unit`'s line table, relative paths
+    /// under `comp_dir` (a type unit names no directory of its own).
+    pub(super) fn file_path(
+        &self,
+        unit: usize,
+        index: u64,
+        comp_dir: Option<&str>,
+    ) -> Option<String> {
+        let u = &self.all[unit];
+        let header = u.line_program.as_ref()?.header();
+        let file = header.file(index)?;
+        let dir = file
+            .directory(header)
+            .and_then(|d| self.dwarf.attr_string(u, d).ok())
+            .map(|d| joined(comp_dir, &d.to_string_lossy()));
+        let path = self.dwarf.attr_string(u, file.path_name()).ok()?;
+        let path = joined(dir.as_deref().or(comp_dir), &path.to_string_lossy());
+        Some(normal(&path))
+    }
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `path`, under `dir` when relative.
+fn joined(dir: Option<&str>, path: &str) -> String {
+    match dir {
+        Some(d) if !path.starts_with('/') => format!("{d}/{path}"),
+        _ => path.to_owned(),
+    }
+}
+
+/// `path` with `.` and `dir/..` components resolved lexically.
+fn normal(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
 /// A gimli error, naming the file.
 pub(super) fn gimli_err(file: &str, e: gimli::Error) -> DwarfError {
     DwarfError::new(file, DwarfErrorKind::Malformed(e.to_string()))

@@ -1,28 +1,11 @@
 /* Version 1 of a tiny "kernel" for tests/dwarf.rs: each export reaches one
  * kind of change that v2.c makes (or none). */
 #include "export.h"
+#include "types1.h"
 
-struct opaque; /* never defined: stays opaque */
-
-typedef unsigned int count_t;
-typedef count_t level_t; /* a typedef chain */
-
-enum mode { MODE_A, MODE_B = 5, MODE_C };
-
-struct grows { int a; int b; };
-
-struct flags { unsigned int ready : 1; unsigned int busy : 2; };
-
-struct holder {
-	int kind;
-	union {
-		long raw;
-		struct { short lo, hi; };
-	};
-	struct holder *next;
-	void (*callback)(struct holder *, int);
-	char name[16];
-};
+/* Defined in this .c file: internal, opaque to genksyms (and abibot),
+ * though v2.c adds a member. */
+struct internal { int x; };
 
 int grows_get(struct grows *g) { return g->a; }
 int mode_set(enum mode m) { return m; }
@@ -33,6 +16,7 @@ struct opaque *opaque_get(void) { return 0; }
 int decl_change(int x) { return x; }
 int plain_count(int x) { return x; }
 struct holder holder_table[4];
+int internal_get(struct internal *i) { return i->x; }
 
 EXPORT(grows_get);
 EXPORT(mode_set);
@@ -43,3 +27,4 @@ EXPORT(opaque_get);
 EXPORT(decl_change);
 EXPORT(plain_count);
 EXPORT(holder_table);
+EXPORT(internal_get);

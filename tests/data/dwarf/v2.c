@@ -1,30 +1,11 @@
 /* Version 2 of a tiny "kernel" for tests/dwarf.rs: each export reaches one
  * kind of change that v2.c makes (or none). */
 #include "export.h"
+#include "types2.h"
 
-struct opaque; /* never defined: stays opaque */
-
-typedef unsigned int count_t;
-typedef unsigned long wide_t;
-typedef wide_t level_t; /* retargeted */
-
-enum mode { MODE_A, MODE_B = 6, MODE_C };
-
-struct grows { int a; int added; int b; };
-
-struct flags { unsigned int ready : 1; unsigned int busy : 3; };
-
-struct holder {
-	int kind;
-	union {
-		long raw;
-		void *ptr;
-		struct { short lo, hi; };
-	};
-	struct holder *next;
-	void (*callback)(struct holder *, int);
-	char name[16];
-};
+/* Defined in this .c file: internal, opaque to genksyms (and abibot),
+ * though v2.c adds a member. */
+struct internal { int x; int y; };
 
 int grows_get(struct grows *g) { return g->a; }
 int mode_set(enum mode m) { return m; }
@@ -35,6 +16,7 @@ struct opaque *opaque_get(void) { return 0; }
 int decl_change(long x) { return x; }
 int plain_count(int x) { return x; }
 struct holder holder_table[4];
+int internal_get(struct internal *i) { return i->x; }
 
 EXPORT(grows_get);
 EXPORT(mode_set);
@@ -45,3 +27,4 @@ EXPORT(opaque_get);
 EXPORT(decl_change);
 EXPORT(plain_count);
 EXPORT(holder_table);
+EXPORT(internal_get);
