@@ -263,7 +263,7 @@ impl Collector<'_> {
         }
         *kept += 1;
         self.out.changes.push(Change {
-            symbol: subject.name.clone(),
+            symbol: subject.name.to_string(),
             kind,
             incompatible,
             ignored,
@@ -318,9 +318,11 @@ pub fn compare_keeping(
 ) -> Comparison {
     let (mut out, sides) = merge(old, new, ignore, keep);
     let (old, new) = (old.as_slice(), new.as_slice());
+    // Detached: a kept change outlives the sets (a finding keeps it), and
+    // must not keep whole references alive.
     for (change, (o, n)) in out.changes.iter_mut().zip(sides) {
-        change.old = o.map(|i| old[i].clone());
-        change.new = n.map(|i| new[i].clone());
+        change.old = o.map(|i| old[i].detached());
+        change.new = n.map(|i| new[i].detached());
     }
     out
 }

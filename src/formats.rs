@@ -25,7 +25,9 @@
 use std::fmt;
 use std::io::{self, Write};
 
-use crate::symbols::{Crc, ExportKind, Symbol, SymbolSet};
+use arcstr::ArcStr;
+
+use crate::symbols::{Crc, ExportKind, Symbol, SymbolSet, Text};
 
 /// A reference file format (see the module docs for the line shapes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -298,7 +300,7 @@ fn parse_symbols(text: &str, format: Format) -> Result<Vec<Symbol>, (usize, Pars
     use rayon::prelude::*;
     let pieces = (text.len() / PARALLEL_PARSE_MIN).clamp(1, rayon::current_num_threads());
     if pieces == 1 || text.len() > PARALLEL_PARSE_MAX {
-        return parse_lines(text, format, text_line_count(text));
+        return parse_lines(&ArcStr::from(text), format, text_line_count(text));
     }
     let lines = text_line_count(text);
     let parts: Vec<Result<Vec<Symbol>, _>> = split_at_lines(text, pieces)
@@ -312,7 +314,11 @@ fn parse_symbols(text: &str, format: Format) -> Result<Vec<Symbol>, (usize, Pars
             } else {
                 text_line_count(piece)
             };
-            parse_lines(piece, format, capacity).map_err(|(line, kind)| (before + line, kind))
+            // Each piece's own copy of its text: the symbols' fields are
+            // slices of it, and sharing one text between threads would
+            // make every slice's reference count a contended cache line.
+            parse_lines(&ArcStr::from(piece), format, capacity)
+                .map_err(|(line, kind)| (before + line, kind))
         })
         .collect();
     let mut parts = parts.into_iter();
@@ -352,9 +358,9 @@ fn split_at_lines(text: &str, n: usize) -> Vec<(usize, &str)> {
 /// The symbol lines of `text` (1-based line numbers in errors), into an
 /// array of `capacity`: one exact allocation, as a reference of millions of
 /// lines would otherwise grow its vector by doubling, briefly holding it
-/// twice.
+/// twice. The symbols' fields are slices of `text`.
 fn parse_lines(
-    text: &str,
+    text: &ArcStr,
     format: Format,
     capacity: usize,
 ) -> Result<Vec<Symbol>, (usize, ParseErrorKind)> {
@@ -364,9 +370,9 @@ fn parse_lines(
             continue;
         }
         let symbol = match format {
-            Format::Symvers => parse_symvers_line(line),
-            Format::DebianLegacy => parse_legacy_line(line),
-            Format::Ubuntu => parse_ubuntu_line(line),
+            Format::Symvers => parse_symvers_line(line, text),
+            Format::DebianLegacy => parse_legacy_line(line, text),
+            Format::Ubuntu => parse_ubuntu_line(line, text),
             Format::Kabi => unreachable!("parse reads kABI entries apart"),
         }
         .map_err(|kind| (number, kind))?;
@@ -434,13 +440,11 @@ pub(crate) fn parse_kabi_line(bytes: &[u8], file: &str) -> Result<(KabiEntry, us
         })?;
     let rest: Vec<(usize, &str)> = content.collect();
     match rest.as_slice() {
-        [(line, text)] => Ok((
-            KabiEntry {
-                release,
-                symbol: parse_symvers_line(text).map_err(|kind| err(*line, kind))?,
-            },
-            *line,
-        )),
+        [(line, text)] => {
+            let own = ArcStr::from(*text);
+            let symbol = parse_symvers_line(&own, &own).map_err(|kind| err(*line, kind))?;
+            Ok((KabiEntry { release, symbol }, *line))
+        }
         other => Err(err(
             other.get(1).map_or(marker_line, |(n, _)| *n),
             ParseErrorKind::KabiSymbolCount { found: other.len() },
@@ -500,12 +504,11 @@ fn non_empty<'a>(text: &'a str, field: &'static str) -> Result<&'a str, ParseErr
     }
 }
 
-fn namespace(text: &str) -> Result<Option<String>, ParseErrorKind> {
+fn namespace(text: &str) -> Result<Option<&str>, ParseErrorKind> {
     if text.is_empty() {
         return Ok(None);
     }
-    let text = bounded(non_empty(text, "namespace")?, "namespace", MAX_PATH)?;
-    Ok(Some(text.to_owned()))
+    bounded(non_empty(text, "namespace")?, "namespace", MAX_PATH).map(Some)
 }
 
 /// Refuses a field longer than the kernel could have written.
@@ -520,31 +523,35 @@ fn bounded<'a>(text: &'a str, field: &'static str, max: usize) -> Result<&'a str
     Ok(text)
 }
 
+/// A symbol from its fields, slices of `text`: its name, module and
+/// namespace stay slices of it (no copy).
 fn symbol(
-    crc: &str,
-    name: &str,
-    module: &str,
+    text: &ArcStr,
+    [crc, name, module]: [&str; 3],
     export: Option<&str>,
     ns: Option<&str>,
 ) -> Result<Symbol, ParseErrorKind> {
+    let name = bounded(
+        non_empty(name, "symbol name")?,
+        "symbol name",
+        MAX_SYMBOL_NAME,
+    )?;
+    let module = bounded(non_empty(module, "module")?, "module", MAX_PATH)?;
+    let slice = |field: &str| -> Text { text.substr_from(field) };
     Ok(Symbol {
         crc: crc_field(crc)?,
-        name: bounded(
-            non_empty(name, "symbol name")?,
-            "symbol name",
-            MAX_SYMBOL_NAME,
-        )?
-        .to_owned(),
-        module: bounded(non_empty(module, "module")?, "module", MAX_PATH)?.to_owned(),
+        name: slice(name),
+        module: slice(module),
         export: export
             .map(|e| non_empty(e, "export").map(ExportKind::parse))
             .transpose()?,
-        namespace: ns.map(namespace).transpose()?.flatten(),
+        namespace: ns.map(namespace).transpose()?.flatten().map(slice),
     })
 }
 
-/// `crc<TAB>name<TAB>module[<TAB>export[<TAB>namespace]]`.
-fn parse_symvers_line(line: &str) -> Result<Symbol, ParseErrorKind> {
+/// `crc<TAB>name<TAB>module[<TAB>export[<TAB>namespace]]`; `line` is a
+/// slice of `text`.
+fn parse_symvers_line(line: &str, text: &ArcStr) -> Result<Symbol, ParseErrorKind> {
     let mut fields = [""; 5];
     let mut found = 0;
     let mut start = 0;
@@ -565,12 +572,16 @@ fn parse_symvers_line(line: &str) -> Result<Symbol, ParseErrorKind> {
     }
     found += 1;
     match found {
-        3 => symbol(fields[0], fields[1], fields[2], None, None),
-        4 => symbol(fields[0], fields[1], fields[2], Some(fields[3]), None),
+        3 => symbol(text, [fields[0], fields[1], fields[2]], None, None),
+        4 => symbol(
+            text,
+            [fields[0], fields[1], fields[2]],
+            Some(fields[3]),
+            None,
+        ),
         5 => symbol(
-            fields[0],
-            fields[1],
-            fields[2],
+            text,
+            [fields[0], fields[1], fields[2]],
             Some(fields[3]),
             Some(fields[4]),
         ),
@@ -607,11 +618,12 @@ fn tokens<const N: usize>(line: &str) -> ([&str; N], usize) {
 }
 
 /// `crc name module [export]`, separated by any white space.
-fn parse_legacy_line(line: &str) -> Result<Symbol, ParseErrorKind> {
+fn parse_legacy_line(line: &str, text: &ArcStr) -> Result<Symbol, ParseErrorKind> {
     let (tokens, found) = tokens::<4>(line);
+    let fields = [tokens[0], tokens[1], tokens[2]];
     match found {
-        3 => symbol(tokens[0], tokens[1], tokens[2], None, None),
-        4 => symbol(tokens[0], tokens[1], tokens[2], Some(tokens[3]), None),
+        3 => symbol(text, fields, None, None),
+        4 => symbol(text, fields, Some(tokens[3]), None),
         _ => wrong_count(
             "3 or 4 space-separated fields (crc, name, module, export)",
             found,
@@ -622,14 +634,18 @@ fn parse_legacy_line(line: &str) -> Result<Symbol, ParseErrorKind> {
 
 /// `type location crc name`, or `namespace type crc name location` (what
 /// Ubuntu's sed makes of a 5-field Module.symvers line with a namespace).
-fn parse_ubuntu_line(line: &str) -> Result<Symbol, ParseErrorKind> {
+fn parse_ubuntu_line(line: &str, text: &ArcStr) -> Result<Symbol, ParseErrorKind> {
     let (tokens, found) = tokens::<5>(line);
     match found {
-        4 => symbol(tokens[2], tokens[3], tokens[1], Some(tokens[0]), None),
+        4 => symbol(
+            text,
+            [tokens[2], tokens[3], tokens[1]],
+            Some(tokens[0]),
+            None,
+        ),
         5 => symbol(
-            tokens[2],
-            tokens[3],
-            tokens[4],
+            text,
+            [tokens[2], tokens[3], tokens[4]],
             Some(tokens[1]),
             Some(tokens[0]),
         ),
@@ -674,7 +690,7 @@ pub fn write<'a>(
     let mut out = io::BufWriter::new(out);
     for s in symbols {
         let refuse = |why| WriteError::Unrepresentable {
-            symbol: s.name.clone(),
+            symbol: s.name.to_string(),
             format,
             why,
         };

@@ -458,7 +458,7 @@ mod tests {
             crc: crate::symbols::Crc(1),
             module: module.into(),
             export: None,
-            namespace: namespace.map(str::to_owned),
+            namespace: namespace.map(Into::into),
         }
     }
 

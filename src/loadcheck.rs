@@ -339,7 +339,7 @@ impl<'m> Checker<'m> {
                 if !weak {
                     let problem = Problem::GplOnly {
                         symbol: symbol.into(),
-                        exporter: export.module.clone(),
+                        exporter: export.module.to_string(),
                         license: self.module.modinfo.license.clone(),
                     };
                     self.push(Severity::Error, problem);
@@ -368,7 +368,7 @@ impl<'m> Checker<'m> {
                 Severity::Error,
                 Problem::CrcMismatch {
                     symbol: symbol.into(),
-                    exporter: export.module.clone(),
+                    exporter: export.module.to_string(),
                     module_crc: crc,
                     kernel_crc: export.crc,
                 },
@@ -400,7 +400,7 @@ impl<'m> Checker<'m> {
                 Problem::NamespaceNotImported {
                     symbol: symbol.into(),
                     namespace: ns.to_owned(),
-                    exporter: export.module.clone(),
+                    exporter: export.module.to_string(),
                 },
             );
         }
@@ -414,8 +414,8 @@ impl<'m> Checker<'m> {
                 let other_name = other.module.rsplit('/').next().unwrap_or(&other.module);
                 if !same_module_name(other_name, name) {
                     let problem = Problem::DuplicateExport {
-                        symbol: export.name.clone(),
-                        exporter: other.module.clone(),
+                        symbol: export.name.to_string(),
+                        exporter: other.module.to_string(),
                     };
                     self.push(Severity::Error, problem);
                 }

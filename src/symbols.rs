@@ -26,10 +26,23 @@ impl Crc {
         let digits = text
             .strip_prefix("0x")
             .or_else(|| text.strip_prefix("0X"))?;
-        if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if digits.is_empty() || digits.len() > 8 {
             return None;
         }
-        u32::from_str_radix(digits, 16).ok().map(Crc)
+        // One pass over at most eight bytes: every line of a reference has
+        // a CRC, so this is on the parser's hot path.
+        digits
+            .bytes()
+            .try_fold(0u32, |value, b| {
+                let nibble = match b {
+                    b'0'..=b'9' => b - b'0',
+                    b'a'..=b'f' => b - b'a' + 10,
+                    b'A'..=b'F' => b - b'A' + 10,
+                    _ => return None,
+                };
+                Some(value << 4 | u32::from(nibble))
+            })
+            .map(Crc)
     }
 
     /// Whether this is the "not versioned" CRC `0x00000000`.
@@ -131,20 +144,49 @@ impl<'de> Deserialize<'de> for ExportKind {
     }
 }
 
+/// The text of a symbol's name, module or namespace: a shared, immutable
+/// string that reads like a `&str` (`as_str`, `==` with `&str` and
+/// `String`, `Display`, JSON as a string) and is built from either with
+/// `.into()`.
+///
+/// A parsed reference keeps its whole text once, and each field is a slice
+/// of it: no allocation per symbol when parsing, none to free after (module
+/// paths repeat thousands of times in a reference). A symbol kept beyond
+/// its set should be [`Symbol::detached`] so that it does not keep the whole
+/// reference alive.
+pub type Text = arcstr::Substr;
+
 /// One exported symbol as a reference file records it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Symbol {
     /// The C identifier, unique within a flavour.
-    pub name: String,
+    pub name: Text,
     /// The modversion CRC importers were built against.
     pub crc: Crc,
     /// Where it lives: `vmlinux` or a module path without `.ko`.
-    pub module: String,
+    pub module: Text,
     /// The export macro; `None` where the format has no such column
     /// (the 3-field Module.symvers of very old kernels).
     pub export: Option<ExportKind>,
     /// The symbol namespace importers must name (`MODULE_IMPORT_NS`), if any.
-    pub namespace: Option<String>,
+    pub namespace: Option<Text>,
+}
+
+impl Symbol {
+    /// A copy holding only its own text: a symbol parsed from a reference
+    /// shares that reference's text, which it would keep alive alone (a
+    /// finding keeping a few changed symbols must not keep whole
+    /// references).
+    pub fn detached(&self) -> Symbol {
+        let own = |text: &Text| Text::from(text.as_str());
+        Symbol {
+            name: own(&self.name),
+            crc: self.crc,
+            module: own(&self.module),
+            export: self.export.clone(),
+            namespace: self.namespace.as_ref().map(own),
+        }
+    }
 }
 
 /// The symbols of one flavour, unique by name and kept sorted by name so
@@ -263,20 +305,52 @@ impl SymbolSet {
     }
 
     /// Approximate heap footprint, used to bound caches in bytes: the
-    /// symbol array plus each string's capacity and allocator overhead.
+    /// symbol array plus each distinct text the symbols' fields are slices
+    /// of (a parsed reference's text, counted once).
     pub fn approx_bytes(&self) -> usize {
-        const PER_ALLOCATION: usize = 16;
-        let strings: usize = self
-            .symbols
-            .iter()
-            .map(|s| {
-                s.name.capacity()
-                    + s.module.capacity()
-                    + s.namespace.as_ref().map_or(0, String::capacity)
-                    + 3 * PER_ALLOCATION
-            })
-            .sum();
-        self.symbols.capacity() * std::mem::size_of::<Symbol>() + strings
+        let mut texts = TextAccount::default();
+        for s in &self.symbols {
+            texts.add(&s.name);
+            texts.add(&s.module);
+            if let Some(ns) = &s.namespace {
+                texts.add(ns);
+            }
+        }
+        self.symbols.capacity() * std::mem::size_of::<Symbol>() + texts.bytes
+    }
+}
+
+/// The bytes of the distinct texts some [`Text`]s are slices of.
+#[derive(Default)]
+struct TextAccount {
+    /// Texts seen, by address: a parsed set has a few (one per piece
+    /// parsed), so a short list searched in order beats hashing.
+    seen: Vec<usize>,
+    /// Past this many texts (symbols built one by one), a set.
+    many: rustc_hash::FxHashSet<usize>,
+    bytes: usize,
+}
+
+impl TextAccount {
+    /// Texts looked for in `seen` before using `many`.
+    const FEW: usize = 16;
+    /// Allocator overhead of one text.
+    const PER_ALLOCATION: usize = 16;
+
+    fn add(&mut self, text: &Text) {
+        let parent = text.parent();
+        let at = parent.as_ptr() as usize;
+        let new = if self.seen.contains(&at) {
+            false
+        } else if self.seen.len() < Self::FEW {
+            self.seen.push(at);
+            true
+        } else {
+            self.many.insert(at)
+        };
+        if new {
+            self.bytes += parent.len() + Self::PER_ALLOCATION;
+        }
     }
 }
 
@@ -509,6 +583,26 @@ mod tests {
                 second: 2
             }
         );
+    }
+
+    #[test]
+    fn a_shared_text_is_counted_once_and_a_detached_symbol_owns_its_own() {
+        let text = arcstr::ArcStr::from("a\tb\tvmlinux\n");
+        let parsed = |name: &str| Symbol {
+            name: text.substr_from(name),
+            module: text.substr_from(&text[4..11]),
+            ..sym("x", 1)
+        };
+        let set = SymbolSet::from_symbols(vec![parsed(&text[0..1]), parsed(&text[2..3])]).unwrap();
+        let array = 2 * std::mem::size_of::<Symbol>();
+        assert_eq!(set.approx_bytes(), array + text.len() + 16);
+        let own = SymbolSet::from_symbols(vec![sym("a", 1), sym("b", 1)]).unwrap();
+        // Four texts of their own: two names, two modules.
+        assert_eq!(own.approx_bytes(), array + 2 + 2 * 7 + 4 * 16);
+        let kept = set.as_slice()[0].detached();
+        assert_eq!(kept, set.as_slice()[0]);
+        assert!(!arcstr::ArcStr::ptr_eq(kept.name.parent(), &text));
+        assert_eq!(kept.module.parent().len(), "vmlinux".len());
     }
 
     #[test]

@@ -220,7 +220,7 @@ fn any_number_of_flavours_and_names_fits_any_limit() {
     let set = |crc: u32| {
         let symbols = (0..40)
             .map(|i| Symbol {
-                name: format!("symbol_{i:03}_{}", "x".repeat(i * 7)),
+                name: format!("symbol_{i:03}_{}", "x".repeat(i * 7)).into(),
                 crc: Crc(crc),
                 module: if i % 2 == 0 { "vmlinux" } else { "drivers/x" }.into(),
                 export: None,

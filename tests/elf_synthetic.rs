@@ -26,10 +26,10 @@ fn summary(info: &ModuleInfo) -> Vec<Summary> {
         .iter()
         .map(|s| {
             (
-                s.name.clone(),
+                s.name.to_string(),
                 s.crc.0,
                 s.export.clone(),
-                s.namespace.clone(),
+                s.namespace.as_ref().map(ToString::to_string),
             )
         })
         .collect()
@@ -234,7 +234,7 @@ fn kernel_set(entries: &[(&str, u32, ExportKind, Option<&str>)]) -> SymbolSet {
                 crc: Crc(*c),
                 module: "vmlinux".into(),
                 export: Some(k.clone()),
-                namespace: ns.map(str::to_owned),
+                namespace: ns.map(Into::into),
             })
             .collect(),
     )

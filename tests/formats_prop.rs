@@ -45,11 +45,11 @@ fn symbol_named(format: Format, names: &'static str) -> impl Strategy<Value = Sy
             // A namespace needs an export column in every format.
             let namespace = if export.is_some() { namespace } else { None };
             Symbol {
-                name,
+                name: name.into(),
                 crc: Crc(crc),
-                module,
+                module: module.into(),
                 export,
-                namespace,
+                namespace: namespace.map(Into::into),
             }
         })
 }
@@ -69,10 +69,10 @@ fn overlapping_set() -> impl Strategy<Value = SymbolSet> {
         proptest::option::of("(A|B)"),
     )
         .prop_map(|(name, crc, module, export, namespace)| Symbol {
-            name,
+            name: name.into(),
             crc: Crc(crc),
-            module,
-            namespace: export.as_ref().and(namespace),
+            module: module.into(),
+            namespace: export.as_ref().and(namespace).map(Into::into),
             export,
         });
     proptest::collection::vec(sym, 0..12).prop_map(dedup)

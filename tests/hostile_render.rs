@@ -48,11 +48,11 @@ fn sha(c: char) -> CommitSha {
 
 fn symbol(name: &str, crc: u32) -> Symbol {
     Symbol {
-        name: name.to_owned(),
+        name: name.into(),
         crc: Crc(crc),
-        module: h("mod"),
+        module: h("mod").into(),
         export: Some(ExportKind::parse(&h("EXPORT"))),
-        namespace: Some(h("ns")),
+        namespace: Some(h("ns").into()),
     }
 }
 

@@ -47,7 +47,7 @@ fn crc_changed(paths: &[PathBuf]) -> anyhow::Result<BTreeSet<String>> {
     Ok(old
         .iter()
         .filter(|s| new.get(&s.name).is_some_and(|n| n.crc != s.crc))
-        .map(|s| s.name.clone())
+        .map(|s| s.name.to_string())
         .collect())
 }
 

@@ -139,7 +139,7 @@ pub fn load(path: &Path) -> Result<DebugTypes, DwarfError> {
 pub fn from_elf(name: &str, bytes: &[u8]) -> Result<DebugTypes, DwarfError> {
     let info = crate::elf::read_bytes(bytes, name, "module", &ReadOptions::default())
         .map_err(|e| elf_err(name, e))?;
-    let wanted: FxHashSet<String> = info.exports.into_iter().map(|s| s.name).collect();
+    let wanted: FxHashSet<String> = info.exports.iter().map(|s| s.name.to_string()).collect();
     let loaded = sections::Sections::read(bytes, name)?;
     let dwarf = loaded.dwarf();
     let units = units::Units::parse(&dwarf, name)?;

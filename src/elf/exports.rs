@@ -94,11 +94,11 @@ pub(crate) fn assemble(markers: &Markers, module: &str) -> Vec<Symbol> {
                 .or_else(|| d.record.map(|(_, ns)| ns))
                 .filter(|ns| !ns.is_empty());
             Symbol {
-                name: name.to_owned(),
+                name: name.into(),
                 crc: Crc(d.crc.map_or(0, |(_, crc)| crc)),
-                module: module.to_owned(),
+                module: module.into(),
                 export: d.ksymtab_kind.or(d.crc_kind).or(record_kind),
-                namespace,
+                namespace: namespace.map(Into::into),
             }
         })
         .collect()
@@ -243,11 +243,11 @@ fn read_ksymtab(
         };
         let crc = crcs.and_then(|c| elf.u32_at(c, i * 4)).unwrap_or(0);
         out.push(Symbol {
-            name,
+            name: name.into(),
             crc: Crc(crc),
-            module: module.to_owned(),
+            module: module.into(),
             export: Some(kind.clone()),
-            namespace,
+            namespace: namespace.map(Into::into),
         });
     }
     Ok(out)

@@ -210,10 +210,10 @@ pub fn unique_exports(infos: &[ModuleInfo]) -> (Vec<&Symbol>, Vec<DuplicateExpor
                 }
                 Some((earlier, _)) if *earlier == symbol => {}
                 Some((earlier, owner)) => duplicates.push(DuplicateExport {
-                    symbol: symbol.name.clone(),
+                    symbol: symbol.name.to_string(),
                     file: info.path.clone(),
                     first_file: owner.path.clone(),
-                    first_module: earlier.module.clone(),
+                    first_module: earlier.module.to_string(),
                 }),
             }
         }

@@ -172,7 +172,7 @@ fn change_line(change: &Change) -> String {
             format!("{} -> {}", kind(&o.export), kind(&n.export))
         }),
         ChangeKind::NamespaceChanged => old.zip(new).map(|(o, n)| {
-            let ns = |s: &Option<String>| {
+            let ns = |s: &Option<crate::symbols::Text>| {
                 s.as_deref()
                     .map_or("(none)".into(), |s| safe(s).into_owned())
             };

@@ -121,13 +121,13 @@ pub fn change_detail(change: &Change) -> String {
     let pick =
         |f: &dyn Fn(&crate::symbols::Symbol) -> Option<String>| (old.and_then(f), new.and_then(f));
     let mut out = String::new();
-    let (o, n) = pick(&|s| Some(s.module.clone()));
+    let (o, n) = pick(&|s| Some(s.module.to_string()));
     field_change(&mut out, "module", o, n);
     let (o, n) = pick(&|s| Some(s.crc.to_string()));
     field_change(&mut out, "version", o, n);
     let (o, n) = pick(&|s| s.export.as_ref().map(ToString::to_string));
     field_change(&mut out, "export", o, n);
-    let (o, n) = pick(&|s| s.namespace.clone());
+    let (o, n) = pick(&|s| s.namespace.as_ref().map(ToString::to_string));
     if o.is_some() || n.is_some() {
         field_change(&mut out, "namespace", o, n);
     }
