@@ -87,10 +87,17 @@ impl Alive {
     }
 }
 
-/// Scans `repo` with `budget` bytes; returns the report and the peak bytes
-/// of parsed sets alive at any commit. Checks the loader's own account
+/// A scan with its peak bytes of parsed sets alive at any commit, and how
+/// many commits were built ahead of the visitor.
+struct Measured {
+    report: ScanReport,
+    peak: usize,
+    built_ahead: usize,
+}
+
+/// Scans `repo` with `budget` bytes. Checks the loader's own account
 /// agrees: it never saw more alive than the visitor did.
-fn scan_measuring(repo: &TestRepo, budget: usize) -> (ScanReport, usize) {
+fn measured(repo: &TestRepo, budget: usize) -> Measured {
     let options = WalkOptions {
         cache_bytes: budget,
         jobs: 2,
@@ -113,7 +120,17 @@ fn scan_measuring(repo: &TestRepo, budget: usize) -> (ScanReport, usize) {
         .unwrap();
     let accounted = walker.loader.stats.peak_live_bytes.load(Ordering::Relaxed);
     assert!(accounted > 0 && accounted <= alive.peak.max(budget));
-    (scanner.finish(), alive.peak)
+    Measured {
+        report: scanner.finish(),
+        peak: alive.peak,
+        built_ahead: walker.built_ahead,
+    }
+}
+
+/// [`measured`]: the report and the peak.
+fn scan_measuring(repo: &TestRepo, budget: usize) -> (ScanReport, usize) {
+    let m = measured(repo, budget);
+    (m.report, m.peak)
 }
 
 fn hidden_breaks(report: &ScanReport) -> usize {
@@ -152,6 +169,28 @@ fn a_budget_below_one_comparison_keeps_only_what_the_comparison_needs() {
     // The parent's 3 sets, this commit's 3 and the 3 baselines of the ABI
     // name: nothing else survives a commit.
     assert!(peak <= 9 * one, "{} sets alive", peak as f64 / one as f64);
+}
+
+/// With room in the budget, commits are built ahead of the visitor (on a
+/// second thread) and the cache makes room for them: the same findings,
+/// still within the budget. With none, nothing is built ahead.
+#[test]
+fn commits_are_built_ahead_only_within_the_budget() {
+    let commits = 20;
+    let r = churning(commits);
+    let one = set_bytes();
+    let budget = 40 * one;
+    let roomy = measured(&r, budget);
+    assert!(roomy.built_ahead > 0);
+    assert!(roomy.peak <= budget, "{} sets alive", roomy.peak / one);
+    let tight = measured(&r, 0);
+    assert_eq!(tight.built_ahead, 0);
+    assert_eq!(hidden_breaks(&roomy.report), commits as usize - 1);
+    let ids = |m: &Measured| -> Vec<String> {
+        let findings = m.report.findings.iter();
+        findings.map(|f| f.id.to_string()).collect()
+    };
+    assert_eq!(ids(&roomy), ids(&tight));
 }
 
 /// The baseline of a name (its first reference) is what a bump is judged

@@ -107,6 +107,16 @@ impl Held {
         self.produced.values().map(|p| p.bytes).sum()
     }
 
+    /// Bytes of the sets alive that someone other than the cache holds.
+    fn held_bytes(&mut self) -> usize {
+        self.produced.retain(|_, p| p.set.strong_count() > 0);
+        self.produced
+            .iter()
+            .filter(|(id, p)| p.set.strong_count() > usize::from(self.lru.contains(*id)))
+            .map(|(_, p)| p.bytes)
+            .sum()
+    }
+
     /// Drops cached sets nobody else holds, least recently used first,
     /// until the sets alive fit `budget` (a set held elsewhere costs
     /// nothing to keep, and dropping it would free nothing). Returns the
@@ -187,6 +197,15 @@ impl Loader {
         self.held
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether the sets held outside the cache (the revisions a walk
+    /// compares, a scanner's baselines) take at most half the budget: a
+    /// walk then builds its next commit ahead ([`super::ahead`]), and the
+    /// cache makes room for what that parses, rather than the budget being
+    /// exceeded.
+    pub fn room_ahead(&self) -> bool {
+        self.held().held_bytes() <= self.budget / 2
     }
 
     fn cached(&self, id: Oid) -> Option<Arc<SymbolSet>> {

@@ -18,6 +18,7 @@
 //! compares with it (its first-parent children in the walk) has been
 //! visited, and every parsed set alive counts against the loader's budget.
 
+mod ahead;
 pub mod cache;
 pub mod detect;
 pub mod explain;
@@ -406,6 +407,9 @@ pub struct Walker<'r> {
     /// Paths resolved in commits' trees, layout detection and reads
     /// included: an unrelated commit adds one per layout input.
     pub tree_lookups: usize,
+    /// Commits whose state was built while the visitor was still on an
+    /// earlier one (see [`cache::Loader::room_ahead`]).
+    pub built_ahead: usize,
 }
 
 impl<'r> Walker<'r> {
@@ -422,6 +426,7 @@ impl<'r> Walker<'r> {
             loader,
             snapshots_read: 0,
             tree_lookups: 0,
+            built_ahead: 0,
         }
     }
 
@@ -458,6 +463,60 @@ impl<'r> Walker<'r> {
     /// The reference set at `commit`, computed from `parent` where possible
     /// (without, every reference is looked up in the cache or parsed).
     pub fn state_at(
+        &mut self,
+        commit: Oid,
+        parent: Option<&RevState>,
+    ) -> Result<(RevState, Vec<RevisionError>), HistoryError> {
+        let mut builder = Builder::new(self.repo, &self.options, &self.loader);
+        let result = builder.state_at(commit, parent);
+        let counts = builder.counts();
+        self.count(counts);
+        result
+    }
+
+    /// Adds a builder's counters (snapshots read, tree lookups) to the walker's.
+    fn count(&mut self, (snapshots, lookups): (usize, usize)) {
+        self.snapshots_read += snapshots;
+        self.tree_lookups += lookups;
+    }
+
+    /// See [`Builder::layout_at`].
+    fn layout_at(&self, tree: &GitTree<'_>, parent: &RevState) -> Result<Found, TreeError> {
+        Builder::new(self.repo, &self.options, &self.loader).layout_at(tree, parent)
+    }
+}
+
+/// Builds revisions' states through one repository handle: the walker's,
+/// or a second one building ahead on another thread ([`ahead`]), sharing
+/// the walker's loader.
+struct Builder<'a> {
+    repo: &'a Repository,
+    options: &'a WalkOptions,
+    loader: &'a Loader,
+    /// See [`Walker::snapshots_read`].
+    snapshots_read: usize,
+    /// See [`Walker::tree_lookups`].
+    tree_lookups: usize,
+}
+
+impl<'a> Builder<'a> {
+    fn new(repo: &'a Repository, options: &'a WalkOptions, loader: &'a Loader) -> Builder<'a> {
+        Builder {
+            repo,
+            options,
+            loader,
+            snapshots_read: 0,
+            tree_lookups: 0,
+        }
+    }
+
+    /// Snapshots read and tree lookups so far.
+    fn counts(&self) -> (usize, usize) {
+        (self.snapshots_read, self.tree_lookups)
+    }
+
+    /// See [`Walker::state_at`].
+    fn state_at(
         &mut self,
         commit: Oid,
         parent: Option<&RevState>,
@@ -638,6 +697,9 @@ impl<'r> Walker<'r> {
         Ok((sets, broken))
     }
 
+}
+
+impl Walker<'_> {
     /// The reference of one flavour (`amd64_none_amd64`) as it stands at
     /// `rev`, with the ABI name that covers it.
     pub fn reference_at(
@@ -693,42 +755,39 @@ impl<'r> Walker<'r> {
     ) -> Result<usize, HistoryError> {
         let commits = self.commits(from, to)?;
         let total = commits.len();
-        let mut kept = KeptStates::for_commits(self.repo, &commits, self.options.all_parents)?;
+        let kept = KeptStates::for_commits(self.repo, &commits, self.options.all_parents)?;
         let mut layout_seen = false;
-        for (done, oid) in commits.into_iter().enumerate() {
+        let mut done = 0;
+        let plan = ahead::Plan {
+            repo: self.repo,
+            options: &self.options,
+            loader: &self.loader,
+            commits,
+            kept,
+        };
+        let (repo, loader) = (self.repo, &self.loader);
+        let ran = ahead::run(plan, |built| {
             progress(done, total);
-            let commit = self
-                .repo
-                .find_commit(oid)
-                .map_err(GitOp::new("commit").rev(oid).wrap())?;
-            let title = commit.summary().ok().flatten().unwrap_or("").to_owned();
-            let parent_state = match commit.parent_id(0).ok() {
-                None => RevState::default(),
-                Some(p) => match kept.take(p) {
-                    Some(state) => state,
-                    // Outside the walk (a range's first commit): rebuilt,
-                    // reusing parsed references by blob id.
-                    None => self.state_at(p, None)?.0,
-                },
-            };
-            let (state, errors) = self.state_at(oid, Some(&parent_state))?;
+            done += 1;
+            let (parent, state) = (&built.parent, &built.state);
             layout_seen |= state.layout.is_some();
-            let touched = state.inputs != parent_state.inputs
+            let touched = state.inputs != parent.inputs
                 || state.layout.as_ref().map(Layout::inputs)
-                    != parent_state.layout.as_ref().map(Layout::inputs);
+                    != parent.layout.as_ref().map(Layout::inputs);
             visit(Step {
-                commit: CommitSha::of(oid),
-                title,
-                parent: &parent_state,
-                state: &state,
+                commit: CommitSha::of(built.oid),
+                title: built.title,
+                parent,
+                state,
                 touched,
-                errors,
-                reload: cache::Reload::new(self.repo, &self.loader),
+                errors: built.errors,
+                reload: cache::Reload::new(repo, loader),
             });
-            // The parent's sets go now, before the next commit parses.
-            drop(parent_state);
-            kept.keep(oid, state);
-        }
+            Ok(())
+        });
+        self.count(ran.counts);
+        self.built_ahead += ran.built_ahead;
+        ran.result?;
         progress(total, total);
         if total > 0 && !layout_seen {
             return Err(HistoryError::NoLayout {
@@ -745,7 +804,7 @@ impl<'r> Walker<'r> {
 struct KeptStates {
     /// First-parent children not yet visited, per commit.
     children: HashMap<Oid, usize>,
-    states: HashMap<Oid, RevState>,
+    states: HashMap<Oid, Arc<RevState>>,
 }
 
 impl KeptStates {
@@ -780,7 +839,7 @@ impl KeptStates {
     }
 
     /// Keeps `state` if a later commit compares with it.
-    fn keep(&mut self, commit: Oid, state: RevState) {
+    fn keep(&mut self, commit: Oid, state: Arc<RevState>) {
         if self.children.get(&commit).is_some_and(|n| *n > 0) {
             self.states.insert(commit, state);
         }
@@ -788,7 +847,7 @@ impl KeptStates {
 
     /// The state of `commit` for one of its children: the last child takes
     /// it, earlier ones get a copy (sharing the parsed sets).
-    fn take(&mut self, commit: Oid) -> Option<RevState> {
+    fn take(&mut self, commit: Oid) -> Option<Arc<RevState>> {
         let left = self.children.get_mut(&commit)?;
         *left = left.saturating_sub(1);
         if *left == 0 {
