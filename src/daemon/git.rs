@@ -14,6 +14,7 @@ use git2::{
 use crate::config::{FetchTimeouts, RepoConfig, RepoSource};
 use crate::findings::{Finding, FindingId, FindingKind};
 use crate::git_error::GitOp;
+use crate::history::scan::ScanStats;
 use crate::history::{CommitSha, HistoryError, RevisionError};
 use crate::pipeline::RepoSpec;
 use crate::report::scan::finding_markdown;
@@ -241,6 +242,9 @@ pub struct BranchScan {
     pub findings: Vec<Scanned>,
     /// Problems at single revisions.
     pub errors: Vec<RevisionError>,
+    /// The walk's counters (references parsed, cache hits), as `scan`
+    /// reports them.
+    pub stats: ScanStats,
 }
 
 /// Decides where a branch's scan starts, given its last processed commit.
@@ -307,6 +311,7 @@ pub fn scan_branch(
         commits: 0,
         findings: Vec::new(),
         errors: Vec::new(),
+        stats: ScanStats::default(),
     };
     if matches!(start, Start::First | Start::UpToDate | Start::Unrelated(_)) {
         return Ok(scan);
@@ -327,6 +332,7 @@ pub fn scan_branch(
     )?;
     scan.commits = done.report.commits_scanned;
     scan.errors = done.report.errors;
+    scan.stats = done.report.stats;
     scan.findings = findings;
     Ok(scan)
 }
