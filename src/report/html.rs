@@ -528,7 +528,7 @@ impl<'a> Chart<'a> {
             out,
             "<tr id=\"{id}\"><td><code>{}</code></td><td><i class=\"swatch\" \
              style=\"background:{}\"></i>{label}</td><td><code title=\"{}\">{}</code></td>\
-             <td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"when\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"{}\">{}</td></tr>",
             shown(flavour),
             colour(n),
@@ -627,7 +627,7 @@ fn findings_section(out: &mut String, p: &Picture) {
         let _ = writeln!(
             out,
             "<tr id=\"f-{}\"><td><span class=\"kind k-{kind}\">{kind}</span></td>\
-             <td><code title=\"{}\">{}</code></td><td>{}</td><td>{}</td><td>{}</td>\
+             <td><code title=\"{}\">{}</code></td><td class=\"when\">{}</td><td>{}</td><td>{}</td>\
              <td class=\"num\">{}</td><td>{}</td></tr>",
             f.id.as_str(),
             f.commit.as_str(),
@@ -652,7 +652,7 @@ fn commits_section(out: &mut String, p: &Picture) {
     for (i, c) in p.commits.iter().enumerate() {
         let _ = writeln!(
             out,
-            "<tr id=\"c-{i}\"><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            "<tr id=\"c-{i}\"><td><code>{}</code></td><td class=\"when\">{}</td><td>{}</td></tr>",
             c.sha.as_str(),
             date(c.time),
             shown(&c.title)
