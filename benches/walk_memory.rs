@@ -1,14 +1,15 @@
 //! Peak memory of `abibot scan` on a history that churns references at
 //! every commit: 30 flavours of ~25k symbols derived from Debian's real
-//! files, 1,000 commits, each rewriting the CRCs of 3 flavours (a hidden
-//! break per commit, rotating through the flavours), and a bump rewriting
-//! all 30 every 250 commits.
+//! files, 2,000 commits (issue 14's 30 flavours x 2,000 commits with
+//! references touched at every commit), each rewriting the CRCs of 3
+//! flavours (a hidden break per commit, rotating through the flavours), and
+//! a bump rewriting all 30 every 250 commits.
 //!
 //! The repository is generated once under `target/bench-walk-memory-*`.
 //! Each measurement runs the built `abibot scan --format json` as a child
 //! and reads its peak resident set from `wait4` (`ru_maxrss`): after the
-//! first 100, 250, 500 and 1,000 commits with the default budget, then the
-//! whole history with other budgets (`--cache-mib`).
+//! first 100, 500, 1,000 and 2,000 commits with the default budget, then
+//! the whole history with other budgets (`--cache-mib`).
 //!
 //! Run: `cargo bench --bench walk_memory` (env `ABIBOT_BENCH_COMMITS`,
 //! `ABIBOT_BENCH_BUDGETS`: comma-separated MiB, `default` for none).
@@ -113,7 +114,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let commits = synthetic::commits_from_env(1_000);
+    let commits = synthetic::commits_from_env(2_000);
     let budgets = std::env::var("ABIBOT_BENCH_BUDGETS").unwrap_or_else(|_| "128,512".into());
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join(format!("target/bench-walk-memory-30x{commits}"));
@@ -123,11 +124,12 @@ fn main() {
         .unwrap();
     walk.push_head().unwrap();
     let all: Vec<Oid> = walk.map(Result::unwrap).collect();
-    let mut runs: Vec<(usize, Option<&str>)> = [100, 250, 500, commits]
+    let mut runs: Vec<(usize, Option<&str>)> = [100, 500, 1_000, commits]
         .into_iter()
         .filter(|&n| n <= commits)
         .map(|n| (n, None))
         .collect();
+    runs.dedup();
     for mib in budgets
         .split(',')
         .filter(|b| !b.is_empty() && *b != "default")
