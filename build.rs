@@ -8,6 +8,11 @@
 //! checkout, else `unknown`. A crate unpacked inside some other repository
 //! (a tarball extracted in a home directory kept in git) is not a checkout
 //! of abibot: its enclosing repository's commit would be a lie.
+//!
+//! Outside a checkout no git file is watched (naming a missing one would
+//! rerun this script, and so rebuild the crate, at every build of a
+//! tarball): a directory that becomes a checkout after a build needs
+//! `cargo clean -p abibot` before `--version` names its commit.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

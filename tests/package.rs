@@ -354,3 +354,77 @@ fn the_packaged_unit_runs_the_packaged_binary_as_the_packaged_user() {
         }
     }
 }
+
+/// What a crate built with abibot's build.rs at `dir` says its commit is,
+/// built in `target` (a build from outside a checkout watches no git file:
+/// a directory that becomes a checkout needs a fresh target).
+fn built_commit(dir: &Path, target: &Path, env: &[(&str, &str)]) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = Command::new(cargo)
+        .args(["run", "--quiet", "--offline"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("ABIBOT_COMMIT")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn build_script_names_a_checkout_commit_and_nothing_else() {
+    // A scratch crate with abibot's build.rs, printing what it recorded.
+    let scratch = tempfile::tempdir().unwrap();
+    let target = scratch.path().join("target");
+    let outer = scratch.path().join("outer");
+    let dir = outer.join("crate");
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::copy(root().join("build.rs"), dir.join("build.rs")).unwrap();
+    let manifest =
+        "[package]\nname = \"scratch\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n";
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    let main = "fn main() { println!(\"{}\", env!(\"ABIBOT_COMMIT\")); }\n";
+    std::fs::write(dir.join("src/main.rs"), main).unwrap();
+    // A tarball: no git anywhere above it.
+    assert_eq!(built_commit(&dir, &target, &[]), "unknown");
+    assert_eq!(
+        built_commit(&dir, &target, &[("ABIBOT_COMMIT", "v1-commit")]),
+        "v1-commit"
+    );
+    // Inside some other repository: its commit is not this crate's.
+    git_in(&outer, &["init", "-q"]);
+    git_in(&outer, &["commit", "-q", "--allow-empty", "-m", "other"]);
+    assert_eq!(built_commit(&dir, &target, &[]), "unknown");
+    // A checkout of its own: HEAD, and the next commit once HEAD moves.
+    let target = scratch.path().join("target-checkout");
+    std::fs::remove_dir_all(outer.join(".git")).unwrap();
+    git_in(&dir, &["init", "-q"]);
+    git_in(&dir, &["add", "-A"]);
+    git_in(&dir, &["commit", "-q", "-m", "first"]);
+    let first = git_in(&dir, &["rev-parse", "HEAD"]);
+    assert_eq!(built_commit(&dir, &target, &[]), first);
+    git_in(&dir, &["commit", "-q", "--allow-empty", "-m", "second"]);
+    let second = git_in(&dir, &["rev-parse", "HEAD"]);
+    assert_ne!(first, second);
+    assert_eq!(built_commit(&dir, &target, &[]), second);
+}
