@@ -170,18 +170,17 @@ fn the_page_loads_nothing() {
     }
 }
 
-/// A repository whose commit subject is an HTML injection attempt.
+/// A flavour whose name (a file name) is an HTML injection attempt.
+const HOSTILE_FLAVOUR: &str = "amd64_none_\"><svg onload=alert(1)>";
+
+/// A repository whose commit subject and flavour name are HTML injection
+/// attempts.
 fn hostile_repo() -> common::TestRepo {
     let repo = debian_repo();
-    repo.write(
-        "debian/abi/6.1.0-47/amd64_none_amd64",
-        symvers(&[("kmalloc", 1), ("kfree", 2)]),
-    );
+    let reference = format!("debian/abi/6.1.0-47/{HOSTILE_FLAVOUR}");
+    repo.write(&reference, symvers(&[("kmalloc", 1), ("kfree", 2)]));
     repo.commit("Release 6.1.170-3");
-    repo.write(
-        "debian/abi/6.1.0-47/amd64_none_amd64",
-        symvers(&[("kmalloc", 9), ("kfree", 2)]),
-    );
+    repo.write(&reference, symvers(&[("kmalloc", 9), ("kfree", 2)]));
     repo.commit(HOSTILE);
     repo
 }
@@ -197,6 +196,13 @@ fn repository_strings_are_text() {
     assert!(!page.contains("<script"), "{page}");
     assert!(!page.contains("<img"), "{page}");
     assert!(!page.contains("\"alert(1)\""), "{page}");
+    assert!(!page.contains("<svg onload"), "{page}");
+    // The names read back from the attributes are the repository's.
+    let (_, timeline) = run("timeline", repo.path(), "json");
+    let timeline: Value = serde_json::from_str(&timeline).unwrap();
+    let states = json_states(&timeline);
+    assert_eq!(states.keys().next().unwrap().1, HOSTILE_FLAVOUR);
+    assert_eq!(bars(&page), states);
     let escaped = "Refresh &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; \
                    &quot;&gt;&lt;img src=x onerror=&quot;alert(1)&quot;&gt; ABI";
     assert!(page.contains(escaped), "{page}");
@@ -345,6 +351,7 @@ fn chromium_keeps_a_hostile_subject_as_text() {
     let dom = &rendered.stdout;
     assert!(!dom.contains("<script"), "no script element: {dom}");
     assert!(!dom.contains("<img"), "no image element: {dom}");
+    assert_eq!(dom.matches("<svg ").count(), 1, "only the chart: {dom}");
     assert!(
         dom.contains("&lt;img src=x onerror=\"alert(1)\"&gt;"),
         "shown as text: {dom}"
