@@ -324,7 +324,7 @@ fn scan_explains_from_debug_info_at_templated_paths() {
     compile("v2.c", &at(NEW_VERSION));
     let template = template_under(
         builds.path(),
-        "linux-image-{abi}-{flavour}-dbg_{version}_{arch}.o",
+        "linux-image-{abi}-{image_flavour}-dbg_{version}_{arch}.o",
     );
     let (code, out, err) = scan(&r, "json", &["--debug-source", &template]);
     assert_eq!(code, 1, "{err}");

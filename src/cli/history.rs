@@ -110,7 +110,8 @@ pub struct ScanArgs {
     /// Symtypes kept outside the repository, explaining hidden breaks: a
     /// path template filled for the commit that wrote each side's reference
     /// (`{commit}`, `{version}`: at least one; `{abi}`, `{arch}`,
-    /// `{featureset}`, `{flavour}`); checked against the reference's CRCs.
+    /// `{featureset}`, `{flavour}`, `{image_flavour}`); checked against the
+    /// reference's CRCs.
     #[arg(long, value_name = "TEMPLATE")]
     pub symtypes_source: Option<Template>,
     /// Debug info kept outside the repository (a vmlinux, a directory, a

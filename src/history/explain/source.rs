@@ -14,8 +14,8 @@
 //! Each side's template is filled with that writing commit (`{commit}`) and
 //! the version of its top changelog entry (`{version}`, which changes with
 //! every upload even when the ABI name does not). A template must use one of
-//! the two; the others (`{abi}`, `{arch}`, `{featureset}`, `{flavour}`)
-//! only narrow it down.
+//! the two; the others (`{abi}`, `{arch}`, `{featureset}`, `{flavour}`,
+//! `{image_flavour}`) only narrow it down.
 //!
 //! A symtypes source is checked against the CRCs of its side's reference:
 //! symtypes that do not reproduce them are not the build the reference was
@@ -27,6 +27,7 @@
 //! clones of a [`BuildSources`] (a flavour's new side is the old side of its
 //! next break), keyed by path, size and modification time.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -58,6 +59,10 @@ pub enum Field {
     Featureset,
     /// `{flavour}`: the flavour (`cloud-amd64`).
     Flavour,
+    /// `{image_flavour}`: the flavour as Debian's image packages name it:
+    /// the featureset before it unless `none` (`rt-amd64`, `cloud-amd64`),
+    /// so `linux-image-{abi}-{image_flavour}-dbg` is the real package.
+    ImageFlavour,
     /// `{commit}`: the full id of the commit that wrote the side's reference.
     Commit,
     /// `{version}`: the top changelog version at that commit.
@@ -65,11 +70,12 @@ pub enum Field {
 }
 
 impl Field {
-    const ALL: [(&'static str, Field); 6] = [
+    const ALL: [(&'static str, Field); 7] = [
         ("abi", Field::Abi),
         ("arch", Field::Arch),
         ("featureset", Field::Featureset),
         ("flavour", Field::Flavour),
+        ("image_flavour", Field::ImageFlavour),
         ("commit", Field::Commit),
         ("version", Field::Version),
     ];
@@ -103,7 +109,7 @@ enum Piece {
 pub enum TemplateError {
     /// `{name}` with a name not in [`Field`].
     #[error(
-        "unknown placeholder {{{0}}}; known: {{abi}}, {{arch}}, {{featureset}}, {{flavour}}, {{commit}}, {{version}}"
+        "unknown placeholder {{{0}}}; known: {{abi}}, {{arch}}, {{featureset}}, {{flavour}}, {{image_flavour}}, {{commit}}, {{version}}"
     )]
     Unknown(String),
     /// A `{` without its `}`, or a `}` alone.
@@ -216,7 +222,7 @@ impl Template {
                     field.name()
                 ));
             }
-            path.push_str(value);
+            path.push_str(&value);
         }
         Ok(PathBuf::from(path))
     }
@@ -238,14 +244,17 @@ pub struct Side<'a> {
 }
 
 impl Side<'_> {
-    fn value(&self, field: Field) -> Option<&str> {
+    fn value(&self, field: Field) -> Option<Cow<'_, str>> {
+        let key = self.key;
         Some(match field {
-            Field::Abi => self.abi.as_str(),
-            Field::Arch => &self.key.arch,
-            Field::Featureset => &self.key.featureset,
-            Field::Flavour => &self.key.flavour,
-            Field::Commit => self.commit.as_str(),
-            Field::Version => self.version?,
+            Field::Abi => self.abi.as_str().into(),
+            Field::Arch => key.arch.as_str().into(),
+            Field::Featureset => key.featureset.as_str().into(),
+            Field::Flavour => key.flavour.as_str().into(),
+            Field::ImageFlavour if key.featureset == "none" => key.flavour.as_str().into(),
+            Field::ImageFlavour => format!("{}-{}", key.featureset, key.flavour).into(),
+            Field::Commit => self.commit.as_str().into(),
+            Field::Version => self.version?.into(),
         })
     }
 }
@@ -521,6 +530,54 @@ mod tests {
             err.contains("{version}") && err.contains("no changelog version"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_image_flavour_carries_a_featureset_other_than_none() {
+        let t: Template = "linux-image-{abi}-{image_flavour}-dbg_{version}_{arch}.deb"
+            .parse()
+            .unwrap();
+        let commit: CommitSha = "b".repeat(40).parse().unwrap();
+        let abi = AbiName::new("6.1.0-47").unwrap();
+        let reference = SymbolSet::default();
+        let path = |key: &FlavourKey| {
+            let side = Side {
+                commit: &commit,
+                version: Some("6.1.170-3"),
+                abi: &abi,
+                key,
+                reference: &reference,
+            };
+            t.fill(&side).unwrap().display().to_string()
+        };
+        assert_eq!(
+            path(&FlavourKey::new("amd64", "rt", "amd64")),
+            "linux-image-6.1.0-47-rt-amd64-dbg_6.1.170-3_amd64.deb"
+        );
+        assert_eq!(
+            path(&FlavourKey::new("amd64", "none", "cloud-amd64")),
+            "linux-image-6.1.0-47-cloud-amd64-dbg_6.1.170-3_amd64.deb"
+        );
+    }
+
+    #[test]
+    fn a_value_that_would_leave_its_path_component_is_refused() {
+        let t: Template = "/srv/{flavour}/{version}".parse().unwrap();
+        let commit: CommitSha = "c".repeat(40).parse().unwrap();
+        let abi = AbiName::new("1").unwrap();
+        let reference = SymbolSet::default();
+        for (flavour, version) in [("..", "1-1"), ("amd64", "../../etc")] {
+            let key = FlavourKey::new("amd64", "none", flavour);
+            let side = Side {
+                commit: &commit,
+                version: Some(version),
+                abi: &abi,
+                key: &key,
+                reference: &reference,
+            };
+            let err = t.fill(&side).unwrap_err();
+            assert!(err.contains("cannot be part of a path"), "{err}");
+        }
     }
 
     #[test]
