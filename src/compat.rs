@@ -256,7 +256,10 @@ struct Collector<'m> {
     /// Verdicts by module index and reference blob.
     verdicts: HashMap<(usize, Oid), Arc<LoadReport>>,
     checks: usize,
-    /// The walk's position of each commit, to order states across names.
+    /// Commits walked so far.
+    commits: usize,
+    /// The walk's position of each commit that changed something, to order
+    /// states across names.
     order: HashMap<CommitSha, usize>,
     /// Each chosen flavour's changes of reference, in walk order.
     changes: BTreeMap<FlavourKey, Vec<Change>>,
@@ -269,12 +272,14 @@ impl Collector<'_> {
     /// Checks every chosen flavour's reference of a step that changed
     /// something, and of the last commit (its state may predate the range).
     fn see(&mut self, step: &Step<'_>) {
-        let position = self.order.len();
-        self.order.insert(step.commit.clone(), position);
+        let position = self.commits;
+        self.commits += 1;
         let at_end = step.commit == self.head;
         if !step.touched && !at_end {
             return;
         }
+        // States begin only here: unrelated commits are not remembered.
+        self.order.insert(step.commit.clone(), position);
         let state = step.state;
         // A flavour checked before and gone now is a change too.
         let mut keys: Vec<FlavourKey> = state.sources.keys().cloned().collect();
@@ -337,6 +342,7 @@ pub fn compat(
         choice,
         verdicts: HashMap::new(),
         checks: 0,
+        commits: 0,
         order: HashMap::new(),
         changes: BTreeMap::new(),
         end: BTreeMap::new(),
@@ -402,7 +408,7 @@ fn assemble(collector: &Collector<'_>, timeline: Timeline) -> Result<CompatRepor
         }
     }
     let stats = Stats {
-        commits: collector.order.len(),
+        commits: collector.commits,
         states: modules.iter().map(|m| m.states.len()).sum(),
         checks: collector.checks,
     };

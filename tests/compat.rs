@@ -291,13 +291,26 @@ fn a_range_reports_the_states_it_introduces_and_the_end() {
     assert_eq!(fat.len(), 1, "only the hidden break is in the range: {doc}");
     assert_eq!(fat[0].1, h.hidden.to_string());
     assert_eq!(doc["modules"][0]["end"]["loads"], false);
-    // No reference changes in the range: no state, but the end (the
-    // hidden break, made before) is still judged.
+    // A range whose one commit touches the packaging (the changelog) shows
+    // the state in force there, as timeline does: a return to the break.
     let range = format!("{}..{}", h.hidden, h.later);
     let (code, doc) = compat_json(&h.r, &[FAT_KO.to_owned()], &["--range", &range]);
     assert_eq!(code, 1, "{doc}");
+    let fat = states_of(&doc["modules"][0]);
+    assert_eq!(
+        fat,
+        [("6.1.0-50".into(), h.later.to_string(), false, 3, Some(2))]
+    );
+    // A range touching nothing the layout reads has no state, but its end
+    // (the revert's reference, made before the range) is still judged.
+    h.r.write("README", "not packaging\n");
+    let readme = h.r.commit("README");
+    let range = format!("{}..{readme}", h.revert);
+    let (code, doc) = compat_json(&h.r, &[FAT_KO.to_owned()], &["--range", &range]);
+    assert_eq!(code, 0, "{doc}");
     assert_eq!(doc["modules"][0]["states"], serde_json::json!([]));
-    assert_eq!(doc["modules"][0]["end"]["problems"], 3, "{doc}");
+    assert_eq!(doc["modules"][0]["end"]["loads"], true, "{doc}");
+    assert_eq!(doc["stats"]["checks"], 1, "{doc}");
     let range = format!("{}..{}", h.revert, h.revert);
     let (code, _, err) = compat(&h.r, &[FAT_KO.to_owned()], &["--range", &range]);
     assert_eq!(code, 2, "an empty range walks nothing: {err}");
