@@ -221,6 +221,15 @@ impl<'a> Chart<'a> {
         HEAD_H + row * ROW_H
     }
 
+    /// A flavour's states under the name (none for a flavour only seen
+    /// in the spans).
+    fn states(&self, flavour: &str) -> &'a [State] {
+        self.abi
+            .flavours
+            .get(flavour)
+            .map_or(&[][..], Vec::as_slice)
+    }
+
     /// The anchor of a flavour's state `k`.
     fn anchor(&self, row: usize, k: usize) -> String {
         format!("a{}-f{row}-s{k}", self.index)
@@ -315,18 +324,9 @@ impl<'a> Chart<'a> {
             .spans
             .get(&(self.abi.abi.clone(), flavour.to_owned()))
             .map_or(&[][..], Vec::as_slice);
-        let states = self
-            .abi
-            .flavours
-            .get(flavour)
-            .map_or(&[][..], Vec::as_slice);
+        let states = self.states(flavour);
         self.earlier(out, row, flavour, spans, states);
-        let mut number = 0;
-        for (k, state) in states.iter().enumerate() {
-            let n = state.returns_to.unwrap_or_else(|| {
-                number += 1;
-                number
-            });
+        for (k, (n, state)) in numbered(states).enumerate() {
             let next = states.get(k + 1).and_then(|s| self.p.index_of(&s.commit));
             self.bar(
                 out,
@@ -498,17 +498,7 @@ impl<'a> Chart<'a> {
              state judged against\">changes</th><th>verdict</th></tr></thead>\n<tbody>\n",
         );
         for (row, flavour) in self.rows.iter().enumerate() {
-            let states = self
-                .abi
-                .flavours
-                .get(*flavour)
-                .map_or(&[][..], Vec::as_slice);
-            let mut number = 0;
-            for (k, state) in states.iter().enumerate() {
-                let n = state.returns_to.unwrap_or_else(|| {
-                    number += 1;
-                    number
-                });
+            for (k, (n, state)) in numbered(self.states(flavour)).enumerate() {
                 self.state_row(out, self.anchor(row, k), flavour, n, state);
             }
         }
@@ -552,6 +542,19 @@ struct Bar<'a> {
     n: usize,
     state: &'a State,
     next: Option<usize>,
+}
+
+/// Each state with the number of the distinct state it is (a return has
+/// the number of the state it returns to): its colour.
+fn numbered(states: &[State]) -> impl Iterator<Item = (usize, &State)> {
+    let mut distinct = 0;
+    states.iter().map(move |s| match s.returns_to {
+        Some(to) => (to, s),
+        None => {
+            distinct += 1;
+            (distinct, s)
+        }
+    })
 }
 
 /// What a state means, in a few words.
@@ -682,4 +685,34 @@ fn errors_section(out: &mut String, p: &Picture) {
         );
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(from: Option<usize>, to: Option<usize>) -> Span {
+        Span { from, to }
+    }
+
+    #[test]
+    fn a_state_is_drawn_only_where_the_flavour_had_a_reference() {
+        // There from before the range to commit 3, then again from 5 on.
+        let spans = [span(None, Some(3)), span(Some(5), None)];
+        assert_eq!(
+            pieces(&spans, Some(1), None),
+            [(Some(1), Some(3)), (Some(5), None)]
+        );
+        assert_eq!(pieces(&spans, Some(1), Some(2)), [(Some(1), Some(2))]);
+        assert_eq!(pieces(&spans, None, Some(1)), [(None, Some(1))]);
+        assert_eq!(pieces(&spans, Some(3), Some(5)), []);
+        assert_eq!(pieces(&[], Some(0), None), []);
+    }
+
+    #[test]
+    fn dates_are_utc_to_the_minute() {
+        assert_eq!(date(Some(1_750_000_000)), "2025-06-15 15:06 UTC");
+        assert_eq!(date(Some(-1)), "date unknown");
+        assert_eq!(date(None), "date unknown");
+    }
 }
