@@ -381,3 +381,67 @@ fn loadcheck_renderers() {
         &["path", "name", "s", "l", "m"],
     );
 }
+
+/// `compat`'s answer with a hostile module, flavour, ABI name, title and
+/// findings: every state, the stories and the end.
+fn compat_report() -> abibot::compat::CompatReport {
+    use abibot::compat::{ChosenBy, CompatReport, EndVerdict, ModuleCompat, StateVerdict};
+    let findings = load_reports().remove(0).findings;
+    let state = |c, loads: bool, returns_to| StateVerdict {
+        abi: abi("abi"),
+        commit: sha(c),
+        title: h("title"),
+        content: "0".repeat(40),
+        until: None,
+        loads,
+        problems: if loads { 0 } else { findings.len() },
+        warnings: 0,
+        returns_to,
+        incompatible: !loads,
+        findings: if loads { vec![] } else { findings.clone() },
+    };
+    let states = vec![
+        state('a', true, None),
+        state('b', false, None),
+        state('c', true, Some(1)),
+    ];
+    CompatReport {
+        modules: vec![ModuleCompat {
+            module: h("path"),
+            name: h("name"),
+            vermagic: Some(h("vermagic")),
+            flavour: FlavourKey::new(&h("arch"), &h("fs"), &h("flavour")),
+            chosen_by: ChosenBy::Vermagic,
+            states,
+            end: Some(EndVerdict {
+                abi: abi("end"),
+                content: "0".repeat(40),
+                loads: false,
+                problems: 1,
+            }),
+            loads_at_end: false,
+        }],
+        errors: vec![],
+        stats: Default::default(),
+    }
+}
+
+#[test]
+fn compat_renderers() {
+    let r = compat_report();
+    check_text("compat text", &report::compat::text(&r));
+    check_markdown("compat markdown", &report::compat::markdown(&r));
+    let flavour = FlavourKey::new(&h("arch"), &h("fs"), &h("flavour")).to_string();
+    check_json(
+        "compat json",
+        &report::compat::json(&r),
+        &[
+            h("path"),
+            h("name"),
+            h("title"),
+            abi("abi").to_string(),
+            flavour,
+            h("s"),
+        ],
+    );
+}
