@@ -216,20 +216,78 @@ fn artifacts() -> PathBuf {
     dir
 }
 
-/// Headless Chromium, or `None` when the tests may skip it.
-fn chromium() -> Option<PathBuf> {
-    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file());
-    if found.is_none() && std::env::var("ABIBOT_SKIP_BROWSER").as_deref() == Ok("1") {
-        eprintln!("skipped: no Chromium and ABIBOT_SKIP_BROWSER=1");
-        return None;
+/// The first browser of `candidates` that exists; `Ok(None)` when there is
+/// none and `skip` (`ABIBOT_SKIP_BROWSER=1`) allows it; else what to do.
+fn browser(candidates: &[&str], skip: Option<&str>) -> Result<Option<PathBuf>, String> {
+    let found = candidates.iter().map(PathBuf::from).find(|p| p.is_file());
+    match (found, skip) {
+        (Some(found), _) => Ok(Some(found)),
+        (None, Some("1")) => Ok(None),
+        (None, _) => Err(format!(
+            "the HTML timeline tests need Chromium (looked for {}): `apt-get install -y \
+             --no-install-recommends chromium`, or set ABIBOT_SKIP_BROWSER=1 to skip them",
+            candidates.join(", ")
+        )),
     }
-    Some(found.expect(
-        "the HTML timeline tests need Chromium: `apt-get install -y --no-install-recommends \
-         chromium`, or set ABIBOT_SKIP_BROWSER=1 to skip them",
-    ))
+}
+
+/// Headless Chromium, or `None` when the tests may skip it (said on stderr).
+fn chromium() -> Option<PathBuf> {
+    let skip = std::env::var("ABIBOT_SKIP_BROWSER").ok();
+    let candidates = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
+    match browser(&candidates, skip.as_deref()) {
+        Ok(Some(found)) => Some(found),
+        Ok(None) => {
+            eprintln!("skipped: no Chromium, and ABIBOT_SKIP_BROWSER=1");
+            None
+        }
+        Err(what) => panic!("{what}"),
+    }
+}
+
+#[test]
+fn without_chromium_the_browser_tests_fail_unless_told_to_skip() {
+    let missing = ["/nonexistent/abibot-test/chromium"];
+    let err = browser(&missing, None).unwrap_err();
+    assert!(
+        err.contains("apt-get install -y --no-install-recommends chromium"),
+        "{err}"
+    );
+    assert!(err.contains("ABIBOT_SKIP_BROWSER=1"), "{err}");
+    assert!(browser(&missing, Some("0")).is_err(), "only 1 skips");
+    assert_eq!(browser(&missing, Some("1")), Ok(None));
+    let here = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let found = browser(&[missing[0], here], Some("1")).unwrap();
+    assert_eq!(found, Some(PathBuf::from(here)), "found wins over skipping");
+}
+
+#[test]
+fn html_is_for_the_history_commands_only() {
+    let dir = demo();
+    let repo = dir.path().join("linux");
+    let config = dir.path().join("abibot.toml");
+    let text = format!(
+        "state = \"{}\"\n[[repo]]\nname = \"demo\"\npath = \"{}\"\nbranches = [\"main\"]\n\
+         [repo.stdout]\n",
+        dir.path().join("state.sqlite").display(),
+        repo.display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let config = config.to_str().unwrap();
+    let (code, out, err) = abibot(&["scan", "--post", "--config", config, "--format", "html"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("--format html draws a walk of --repo"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "nothing posted or printed: {out}");
+    let reference = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/debian-bookworm/abi/6.1.0-47/amd64_none_amd64"
+    );
+    let (code, _, err) = abibot(&["diff", reference, reference, "--format", "html"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("invalid value 'html'"), "{err}");
 }
 
 /// What Chromium wrote: stdout, and its console messages.
