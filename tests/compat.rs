@@ -409,3 +409,26 @@ fn repository_strings_cannot_act_in_text_or_markdown() {
         "{row}"
     );
 }
+
+#[test]
+fn a_damaged_reference_at_the_end_is_exit_2_naming_commit_file_and_line() {
+    let h = history();
+    h.r.write(
+        AMD64,
+        "0x00000001\tfoo\tvmlinux\tEXPORT_SYMBOL\t\nbroken line\n",
+    );
+    let bad = h.r.commit("Broken refresh");
+    let (code, out, err) = compat(&h.r, &[FAT_KO.to_owned()], &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    let short = &bad.to_string()[..12];
+    assert!(
+        err.contains(&format!(
+            "the current state ({short}) is unreadable: {AMD64}: "
+        )),
+        "{err}"
+    );
+    assert!(err.contains(":2: "), "{err}");
+    // Before the damage the answer stands: the states up to the revert.
+    let (code, doc) = compat_json(&h.r, &[FAT_KO.to_owned()], &["--branch", "HEAD~1"]);
+    assert_eq!(code, 0, "{doc}");
+}
