@@ -15,7 +15,6 @@
 //! verdict at the range's last commit, which decides the exit code.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use git2::Oid;
 use serde::Serialize;
@@ -254,7 +253,7 @@ struct Collector<'m> {
     modules: &'m [ModuleInfo],
     choice: &'m Choice,
     /// Verdicts by module index and reference blob.
-    verdicts: HashMap<(usize, Oid), Arc<LoadReport>>,
+    verdicts: HashMap<(usize, Oid), LoadReport>,
     checks: usize,
     /// Commits walked so far.
     commits: usize,
@@ -317,7 +316,7 @@ impl Collector<'_> {
             if self.choice.selects(module, key) && !self.verdicts.contains_key(&(i, id)) {
                 self.checks += 1;
                 let report = crate::loadcheck::check(module, set, None);
-                self.verdicts.insert((i, id), Arc::new(report));
+                self.verdicts.insert((i, id), report);
             }
         }
     }
