@@ -30,6 +30,7 @@ const STYLE: &str = include_str!("html.css");
 
 /// Chart geometry, in CSS pixels.
 const LABEL_W: usize = 250;
+const PAD_L: usize = 14;
 const COL_W: usize = 96;
 const TAIL_W: usize = 56;
 const HEAD_H: usize = 46;
@@ -203,9 +204,9 @@ impl<'a> Chart<'a> {
     /// starting, its right edge when ending).
     fn x(&self, at: Option<usize>, end: bool) -> usize {
         match at.and_then(|i| self.columns.iter().position(|&c| c == i)) {
-            Some(col) => LABEL_W + col * COL_W,
-            None if end => LABEL_W + self.columns.len() * COL_W + TAIL_W,
-            None => LABEL_W,
+            Some(col) => PAD_L + col * COL_W,
+            None if end => PAD_L + self.columns.len() * COL_W + TAIL_W,
+            None => PAD_L,
         }
     }
 
@@ -255,7 +256,33 @@ impl<'a> Chart<'a> {
         out.push_str("</section>\n");
     }
 
+    /// The flavour names, beside the chart (they stay when it scrolls).
+    fn labels(&self, out: &mut String) {
+        let h = self.height();
+        let _ = writeln!(
+            out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"labels\" width=\"{LABEL_W}\" \
+             height=\"{h}\" viewBox=\"0 0 {LABEL_W} {h}\">"
+        );
+        for (row, flavour) in self.rows.iter().enumerate() {
+            let y = self.row_y(row);
+            let _ = writeln!(
+                out,
+                "<g class=\"row\" data-flavour=\"{}\">{}<text class=\"flavour\" x=\"8\" \
+                 y=\"{}\"><title>{}</title>{}</text></g>",
+                html(flavour),
+                band(row, y, LABEL_W),
+                y + ROW_H / 2 + 5,
+                html(flavour),
+                html(&clip_to(flavour, 30))
+            );
+        }
+        out.push_str("</svg>\n");
+    }
+
     fn svg(&self, out: &mut String) {
+        self.labels(out);
+        out.push_str("<div class=\"scroll\">\n");
         let (w, h) = (self.width(), self.height());
         let _ = writeln!(
             out,
@@ -273,7 +300,7 @@ impl<'a> Chart<'a> {
             self.row(out, row, flavour);
         }
         self.name_changes(out);
-        out.push_str("</svg>\n");
+        out.push_str("</svg>\n</div>\n");
     }
 
     /// Column heads (commit, date) and their grid lines.
@@ -308,17 +335,7 @@ impl<'a> Chart<'a> {
     /// One flavour: its name, its states' bars, its marks.
     fn row(&self, out: &mut String, row: usize, flavour: &str) {
         let y = self.row_y(row);
-        let _ = writeln!(
-            out,
-            "<g class=\"row\" data-flavour=\"{}\"><rect class=\"band\" x=\"0\" y=\"{y}\" \
-             width=\"{}\" height=\"{ROW_H}\"/><text class=\"flavour\" x=\"8\" y=\"{}\">\
-             <title>{}</title>{}</text></g>",
-            html(flavour),
-            self.width(),
-            y + ROW_H / 2 + 5,
-            html(flavour),
-            html(&clip_to(flavour, 30))
-        );
+        out.push_str(&band(row, y, self.width()));
         let spans = self
             .p
             .spans
@@ -542,6 +559,14 @@ struct Bar<'a> {
     n: usize,
     state: &'a State,
     next: Option<usize>,
+}
+
+/// A row's background, striped.
+fn band(row: usize, y: usize, width: usize) -> String {
+    let parity = if row % 2 == 0 { "even" } else { "odd" };
+    format!(
+        "<rect class=\"band {parity}\" x=\"0\" y=\"{y}\" width=\"{width}\" height=\"{ROW_H}\"/>\n"
+    )
 }
 
 /// Each state with the number of the distinct state it is (a return has
