@@ -563,7 +563,7 @@ struct Bar<'a> {
 
 /// A row's background, striped.
 fn band(row: usize, y: usize, width: usize) -> String {
-    let parity = if row % 2 == 0 { "even" } else { "odd" };
+    let parity = if row.is_multiple_of(2) { "even" } else { "odd" };
     format!(
         "<rect class=\"band {parity}\" x=\"0\" y=\"{y}\" width=\"{width}\" height=\"{ROW_H}\"/>\n"
     )
