@@ -412,6 +412,12 @@ fn the_daemon_and_scan_post_attach_the_configured_explanation() {
         &["--repo-name", "linux", "--symtypes-source", &template],
     );
     assert!(markdown.contains(daemon[0].as_str()), "{markdown}");
+    // scan --post takes the sources from the configuration only.
+    let mut refused = post.to_vec();
+    refused.extend(["--symtypes-source", &template]);
+    let (code, _, err) = abibot(&refused);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--symtypes-source"), "{err}");
 }
 
 #[test]
