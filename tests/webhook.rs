@@ -179,13 +179,15 @@ struct Running {
     crc: u32,
 }
 
-fn daemon_config(dir: &Path, repo: &TestRepo, branch: &str, side: &Side, port: u16) -> Config {
+/// The daemon's configuration: `poll_interval` as given, webhooks on.
+fn daemon_config(dir: &Path, repo: &TestRepo, side: &Side, port: u16, interval: &str) -> Config {
+    let branch = repo.repo.head().unwrap().shorthand().unwrap().to_owned();
     let token_file = dir.join("token");
     std::fs::write(&token_file, TOKEN).unwrap();
     let secret_file = dir.join("webhook-secret");
     std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
     let text = format!(
-        "state = \"{state}\"\npoll_interval = \"1h\"\nlisten = \"127.0.0.1:{port}\"\n\
+        "state = \"{state}\"\npoll_interval = \"{interval}\"\nlisten = \"127.0.0.1:{port}\"\n\
          webhook_secret_file = \"{secret}\"\n[[repo]]\nname = \"linux\"\nurl = \"{url}\"\n\
          branches = [\"{branch}\"]\n{table}",
         state = dir.join("state.sqlite").display(),
@@ -198,10 +200,10 @@ fn daemon_config(dir: &Path, repo: &TestRepo, branch: &str, side: &Side, port: u
 
 impl Running {
     async fn start(side: Side) -> Running {
-        Running::start_with(side, Duration::from_secs(10)).await
+        Running::start_with(side, "1h").await
     }
 
-    async fn start_with(side: Side, request_timeout: Duration) -> Running {
+    async fn start_with(side: Side, interval: &str) -> Running {
         let dir = tempfile::tempdir().unwrap();
         let repo = debian_repo();
         repo.write(
@@ -211,10 +213,10 @@ impl Running {
         repo.commit("Release 6.1.170-3");
         let branch = repo.repo.head().unwrap().shorthand().unwrap().to_owned();
         let port = free_port();
-        let config = daemon_config(dir.path(), &repo, &branch, &side, port);
+        let config = daemon_config(dir.path(), &repo, &side, port, interval);
         let daemon = Daemon::new(config)
             .unwrap()
-            .with_retry_policy(quick_retries(4, request_timeout));
+            .with_retry_policy(quick_retries(4, Duration::from_secs(10)));
         let daemon = Arc::new(daemon);
         let task = tokio::spawn(daemon.clone().run());
         let running = Running {
@@ -754,4 +756,102 @@ async fn without_a_secret_the_webhook_routes_are_off() {
         .unwrap()
         .unwrap()
         .unwrap();
+}
+
+/// min / median / max of `samples`, in milliseconds.
+fn spread(samples: &mut [Duration]) -> String {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (min, max) = (samples[0], samples[samples.len() - 1]);
+    let median = samples[samples.len() / 2];
+    format!("{:.1} / {:.1} / {:.1} ms", ms(min), ms(median), ms(max))
+}
+
+/// Commit pushed to comment posted, `RUNS` times each: with a webhook (the
+/// daemon polling hourly), the poll alone that the webhook starts (fetch,
+/// scan, post: the floor), and without a webhook at the shortest poll
+/// interval (1 s, pushes spread over its phase; the wait grows with the
+/// interval: half of it on average).
+/// `cargo test --release --test webhook -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run it alone, in release"]
+async fn commit_to_comment_latency() {
+    const RUNS: usize = 21;
+    let mut running = Running::start(Side::github().await).await;
+    let (mut hooked, mut floor) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let (body, headers) = running.good_push();
+        let pushed = Instant::now();
+        let sha = running.hidden_break();
+        assert_eq!(running.send(&headers, &body).await.0, 202);
+        hooked.push(running.commented(&sha, pushed).await);
+        running.settled().await;
+        let health = running
+            .daemon
+            .health()
+            .repo(&RepoName::new("linux").unwrap());
+        floor.push(Duration::from_secs_f64(
+            health.unwrap().last_poll_seconds.unwrap(),
+        ));
+    }
+    running.stop().await;
+    let mut polling = Running::start_with(Side::github().await, "1s").await;
+    let mut polled = Vec::new();
+    for run in 0..RUNS {
+        // Pushes land at every phase of the interval, not just after a poll.
+        tokio::time::sleep(Duration::from_millis((run * 1000 / RUNS) as u64)).await;
+        let pushed = Instant::now();
+        let sha = polling.hidden_break();
+        polled.push(polling.commented(&sha, pushed).await);
+    }
+    polling.stop().await;
+    eprintln!("commit -> comment over {RUNS} runs (min / median / max):");
+    eprintln!("  webhook (poll interval 1 h):    {}", spread(&mut hooked));
+    eprintln!("  the poll alone (the floor):     {}", spread(&mut floor));
+    eprintln!("  polling, interval 1 s, no hook: {}", spread(&mut polled));
+}
+
+#[test]
+fn the_shipped_examples_webhook_keys_parse_once_uncommented() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/abibot.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let env = text.replace("# webhook_secret_env", "webhook_secret_env");
+    let config = Config::parse(&env, "abibot.toml").unwrap();
+    let expected = abibot::config::SecretRef::Env("ABIBOT_WEBHOOK_SECRET".into());
+    assert_eq!(config.webhook_secret, Some(expected));
+    let file = text.replace("# webhook_secret_file", "webhook_secret_file");
+    let config = Config::parse(&file, "abibot.toml").unwrap();
+    let expected = abibot::config::SecretRef::File("/etc/abibot/webhook-secret".into());
+    assert_eq!(config.webhook_secret, Some(expected));
+}
+
+/// A client that stops sending: the body is given up after 10 s (408), a
+/// request head after 5 s (closed without an answer). Takes 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_is_408_and_a_stalled_head_is_closed() {
+    let running = Running::start(Side::github().await).await;
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{\"ref\":",
+        running.side.route()
+    );
+    let mut body_stalled = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+    body_stalled.write_all(head.as_bytes()).await.unwrap();
+    let mut head_stalled = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+    head_stalled
+        .write_all(b"POST /webhook/github HTTP/1.1\r\nHost:")
+        .await
+        .unwrap();
+    let (status, answer) = response(&mut body_stalled).await;
+    assert_eq!(
+        (status, answer.as_str()),
+        (408, "body not received in time\n")
+    );
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(HANG, head_stalled.read_to_end(&mut rest)).await;
+    assert!(
+        closed.expect("closed").is_err() || rest.is_empty(),
+        "{rest:?}"
+    );
+    assert_eq!(running.webhooks("timeout").await, 1);
+    running.stop().await;
 }
