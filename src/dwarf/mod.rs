@@ -39,6 +39,7 @@
 //! | [`MAX_RECORD_WORK`] | 1 Mi | DIEs visited to spell one record (anonymous types nested in each other) |
 //! | [`UNITS_PER_BATCH`] | 256 | units spelled at once: bounds the records held in memory |
 
+mod package;
 mod sections;
 mod spell;
 mod units;
@@ -50,6 +51,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::elf::{Compression, ReadOptions, decompress};
 use crate::symtypes::Symtypes;
+pub use package::{AHEAD, DebugOptions, load_deb, load_tree};
 
 /// The largest decompressed debug section accepted.
 pub const MAX_SECTION_BYTES: u64 = 1 << 30;
@@ -72,11 +74,23 @@ pub struct DebugTypes {
 }
 
 /// What `abibot explain` compares: symtypes (see [`crate::symtypes::load`])
-/// or, for an ELF file (plain, or a module compressed as `.ko.xz`,
-/// `.ko.zst`, `.ko.gz`), the model read from its debug info.
+/// or the model read from debug info: of an ELF file (plain, or a module
+/// compressed as `.ko.xz`, `.ko.zst`, `.ko.gz`), of a directory of them
+/// (an unpacked `usr/lib/debug/`: a directory with a vmlinux or modules
+/// and no `.symtypes` file) or of a `-dbg` `.deb` read in place; of those
+/// two, the vmlinux only ([`DebugOptions::default`]).
 pub fn load_types(path: &Path) -> Result<Symtypes, LoadError> {
+    load_types_with(path, &DebugOptions::default())
+}
+
+/// [`load_types`], choosing what a package or directory gives.
+pub fn load_types_with(path: &Path, options: &DebugOptions) -> Result<Symtypes, LoadError> {
     if is_elf(path) {
         Ok(load(path)?.symtypes)
+    } else if package::is_deb(path) {
+        Ok(load_deb(path, options)?.symtypes)
+    } else if path.is_dir() && package::is_debug_tree(path) {
+        Ok(load_tree(path, options)?.symtypes)
     } else {
         Ok(crate::symtypes::load(path)?)
     }
@@ -137,6 +151,24 @@ pub fn load(path: &Path) -> Result<DebugTypes, DwarfError> {
 
 /// Reads the debug info of an uncompressed ELF image called `name`.
 pub fn from_elf(name: &str, bytes: &[u8]) -> Result<DebugTypes, DwarfError> {
+    let mut model = Model::default();
+    model.add(name, spell_elf(name, bytes)?)?;
+    Ok(model.finish())
+}
+
+/// One ELF file's records, spelled (the costly part, done in parallel over
+/// its units and, for a tree or package, over files).
+struct Spelled {
+    /// Consolidated symtypes text: one section per unit defining exports.
+    text: String,
+    /// The file's exports.
+    wanted: FxHashSet<String>,
+    /// The exports a declaration was found for.
+    found: FxHashSet<String>,
+}
+
+/// Spells the debug info of the uncompressed ELF image `bytes`.
+fn spell_elf(name: &str, bytes: &[u8]) -> Result<Spelled, DwarfError> {
     let info = crate::elf::read_bytes(bytes, name, "module", &ReadOptions::default())
         .map_err(|e| elf_err(name, e))?;
     let wanted: FxHashSet<String> = info.exports.iter().map(|s| s.name.to_string()).collect();
@@ -144,11 +176,42 @@ pub fn from_elf(name: &str, bytes: &[u8]) -> Result<DebugTypes, DwarfError> {
     let dwarf = loaded.dwarf();
     let units = units::Units::parse(&dwarf, name)?;
     let (text, found) = consolidated(&units, &wanted, name)?;
-    let symtypes = crate::symtypes::load_bytes(name, text.as_bytes())
-        .map_err(|e| DwarfError::new(name, DwarfErrorKind::Model(e.to_string())))?;
-    let mut missing: Vec<String> = wanted.difference(&found).cloned().collect();
-    missing.sort();
-    Ok(DebugTypes { symtypes, missing })
+    Ok(Spelled {
+        text,
+        wanted,
+        found,
+    })
+}
+
+/// The model of one or more ELF files (a vmlinux and its modules), built
+/// one file at a time.
+#[derive(Default)]
+struct Model {
+    symtypes: Symtypes,
+    missing: Vec<String>,
+}
+
+impl Model {
+    /// Adds one file's records.
+    fn add(&mut self, name: &str, spelled: Spelled) -> Result<(), DwarfError> {
+        if !spelled.text.is_empty() {
+            crate::symtypes::parse_consolidated(&mut self.symtypes, name, spelled.text.as_bytes())
+                .map_err(|e| DwarfError::new(name, DwarfErrorKind::Model(e.to_string())))?;
+        }
+        let found = &spelled.found;
+        self.missing
+            .extend(spelled.wanted.into_iter().filter(|w| !found.contains(w)));
+        Ok(())
+    }
+
+    fn finish(mut self) -> DebugTypes {
+        self.missing.sort();
+        self.missing.dedup();
+        DebugTypes {
+            symtypes: self.symtypes,
+            missing: self.missing,
+        }
+    }
 }
 
 /// Every compilation unit's records as one consolidated symtypes text, and
@@ -188,13 +251,28 @@ fn consolidated(
     Ok((text, found))
 }
 
-/// The unit's `DW_AT_name` (its source file), one line long.
+/// The unit's source file, one line long, relative to the source tree
+/// when the unit names it absolutely: Debian builds in
+/// `/build/reproducible-path/linux-6.1.170/debian/build/build_amd64_none_amd64`
+/// and names `/build/reproducible-path/linux-6.1.170/kernel/fork.c`, so the
+/// directories it shares with `DW_AT_comp_dir` are dropped (`kernel/fork.c`,
+/// the same in both versions).
 fn unit_path(units: &units::Units<'_>, unit: usize) -> String {
-    let name = units.all[unit]
-        .name
-        .map(|n| String::from_utf8_lossy(n.slice()).into_owned())
-        .unwrap_or_else(|| format!("<unit {unit}>"));
-    name.replace(['\n', '\r'], "?")
+    let Some(name) = units.all[unit].name else {
+        return format!("<unit {unit}>");
+    };
+    let name = String::from_utf8_lossy(name.slice());
+    let dir = units.comp_dir(unit).unwrap_or_default();
+    let mut shared = 0;
+    for (i, (a, b)) in name.bytes().zip(dir.bytes().chain([b'/'])).enumerate() {
+        if a != b {
+            break;
+        }
+        if a == b'/' {
+            shared = i + 1;
+        }
+    }
+    name[shared..].replace(['\n', '\r'], "?")
 }
 
 fn elf_err(file: &str, e: crate::elf::ElfError) -> DwarfError {
