@@ -478,15 +478,12 @@ async fn gitlab_event_for_an_unknown_project_or_branch_is_202_and_nothing() {
     unwatched_events_are_acknowledged_and_ignored(Side::gitlab().await).await;
 }
 
-/// Content-Length over the cap is refused before the body is sent (the
-/// client reads the answer first, as with `Expect: 100-continue`).
-async fn declared_too_large(running: &Running) -> (u16, String) {
+/// A connection that has sent an authentic push's head, with `framing`
+/// (`Content-Length: N` or `Transfer-Encoding: chunked`), and no body yet.
+async fn head_sent(running: &Running, framing: &str) -> tokio::net::TcpStream {
     let (_, headers) = running.good_push();
-    let mut head = format!(
-        "POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n",
-        running.side.route(),
-        abibot::daemon::http::MAX_BODY + 1
-    );
+    let route = running.side.route();
+    let mut head = format!("POST {route} HTTP/1.1\r\nHost: x\r\n{framing}\r\n");
     for (name, value) in &headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -495,25 +492,21 @@ async fn declared_too_large(running: &Running) -> (u16, String) {
         .write_all(format!("{head}\r\n").as_bytes())
         .await
         .unwrap();
+    stream
+}
+
+/// Content-Length over the cap is refused before the body is sent (the
+/// client reads the answer first, as with `Expect: 100-continue`).
+async fn declared_too_large(running: &Running) -> (u16, String) {
+    let length = abibot::daemon::http::MAX_BODY + 1;
+    let mut stream = head_sent(running, &format!("Content-Length: {length}")).await;
     response(&mut stream).await
 }
 
 /// A chunked body (no Content-Length) that grows past the cap.
 async fn chunked_too_large(running: &Running) -> (u16, String) {
-    let (_, headers) = running.good_push();
-    let mut head = format!(
-        "POST {} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n",
-        running.side.route()
-    );
-    for (name, value) in &headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
+    let mut stream = head_sent(running, "Transfer-Encoding: chunked").await;
     let chunk = vec![b' '; 64 * 1024];
-    let mut stream = tokio::net::TcpStream::connect(running.addr).await.unwrap();
-    stream
-        .write_all(format!("{head}\r\n").as_bytes())
-        .await
-        .unwrap();
     for _ in 0..=abibot::daemon::http::MAX_BODY / chunk.len() {
         let sent = stream
             .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
