@@ -541,6 +541,16 @@ async fn oversized_malformed_and_misrouted_requests(side: Side) {
         assert_eq!(status, 400, "{answer}");
         assert!(answer.starts_with("malformed push event: "), "{answer}");
     }
+    // Authentic, but no event header: what it is cannot be told.
+    let (body, mut headers) = running.good_push();
+    headers.retain(|(name, _)| !name.ends_with("-Event"));
+    let (status, answer) = running.send(&headers, &body).await;
+    assert_eq!(status, 400);
+    assert!(
+        answer.starts_with("malformed push event: no x-g"),
+        "{answer}"
+    );
+    assert_eq!(running.webhooks("malformed").await, 4);
     let route = running.side.route();
     assert_eq!(request(running.addr, "GET", route, &[], b"").await.0, 405);
     assert_eq!(request(running.addr, "PUT", route, &[], b"").await.0, 405);
