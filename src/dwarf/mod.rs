@@ -12,14 +12,20 @@
 //!   included ([`units`]);
 //! - each compilation unit defining an export (a top-level
 //!   `DW_TAG_subprogram`/`DW_TAG_variable` of that name that is no mere
-//!   declaration) becomes one symtypes file named after the unit
-//!   (`kernel/fork.c`), holding the exports' declarations and every
-//!   struct, union, enum and typedef they reach, spelled as genksyms spells
-//!   them ([`spell`]); units are walked in parallel;
+//!   declaration) becomes one symtypes file named after the unit's source
+//!   file relative to the source tree (`kernel/fork.c`), holding the
+//!   exports' declarations and every struct, union, enum and typedef they
+//!   reach, spelled as genksyms spells them ([`spell`]; a named type defined
+//!   in the unit's own `.c` file stays opaque, as genksyms keeps internal
+//!   types); units are walked in parallel;
 //! - the records are written as a consolidated symtypes text (a record equal
 //!   to the last one written under its name is left out, as SUSE's files do)
-//!   and read back by [`crate::symtypes`], which stores each distinct
-//!   definition once: types are deduplicated by content across units.
+//!   and added to one model by [`crate::symtypes::parse_consolidated`], which
+//!   stores each distinct definition once: types are deduplicated by content
+//!   across units and files.
+//!
+//! A `-dbg` package or a directory of debug files adds its vmlinux (and,
+//! when asked, its modules) to one model, file after file ([`package`]).
 //!
 //! What genksyms and DWARF see differently: DWARF has no macros or
 //! attributes (`__attribute__((section))`, `__typeof__`); enumerators always
