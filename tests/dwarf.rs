@@ -8,6 +8,8 @@
 //! `types1.h` and `types2.h`); each export reaches one kind of change (or
 //! none).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -25,23 +27,10 @@ const FLAG_SETS: &[&[&str]] = &[
     &["-gdwarf-4", "-gz"],
 ];
 
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/dwarf")
-        .join(name)
-}
-
 /// `gcc -c` of `source` with `flags` into `dir`.
 fn compile(dir: &Path, source: &str, flags: &[&str]) -> PathBuf {
     let out = dir.join(format!("{source}.o"));
-    let status = Command::new("gcc")
-        .args(["-c", "-O0", "-o"])
-        .arg(&out)
-        .args(flags)
-        .arg(data(source))
-        .status()
-        .expect("tests/dwarf.rs needs gcc on PATH (installed by .ci/run)");
-    assert!(status.success(), "gcc {flags:?} {source} failed");
+    common::gcc::compile(source, &out, flags);
     out
 }
 

@@ -10,6 +10,8 @@
 //! symbolic links as Debian ships them), in an `ar` archive with a
 //! `data.tar.xz` (old) or `data.tar.zst` (new) member.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,23 +19,10 @@ use std::process::Command;
 use abibot::dwarf::{self, DebugOptions};
 use abibot::explain::explain;
 
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/dwarf")
-        .join(name)
-}
-
-/// `gcc -c -g` of `source` with `flags`; the object's bytes.
+/// `gcc -c` of `source` with `flags`; the object's bytes.
 fn object(dir: &Path, source: &str, flags: &[&str]) -> Vec<u8> {
     let out = dir.join(format!("{source}{}.o", flags.join("")));
-    let status = Command::new("gcc")
-        .args(["-c", "-O0", "-o"])
-        .arg(&out)
-        .args(flags)
-        .arg(data(source))
-        .status()
-        .expect("tests/dwarf_package.rs needs gcc on PATH (installed by .ci/run)");
-    assert!(status.success(), "gcc {flags:?} {source} failed");
+    common::gcc::compile(source, &out, flags);
     std::fs::read(out).unwrap()
 }
 

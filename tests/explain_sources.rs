@@ -19,12 +19,13 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use abibot::history::explain::source::{BuildSources, Template};
 use abibot::pipeline::RepoSpec;
 use abibot::symtypes::{crc::all_crcs, load_bytes};
-use common::{TestRepo, abibot, changelog, changelog_to, defines};
+use common::{
+    TestRepo, abibot, changelog, changelog_to, daemon_once_then_post, defines, post_args,
+};
 
 const FLAVOUR: &str = "amd64_none_amd64";
 const REF: &str = "debian/abi/6.1.0-47/amd64_none_amd64";
@@ -241,17 +242,9 @@ fn a_template_that_cannot_tell_the_sides_apart_is_refused() {
     }
 }
 
-/// `gcc -g -c` of `tests/data/dwarf/<source>` into `out`.
+/// `gcc -gdwarf-5 -c` of `tests/data/dwarf/<source>` into `out`.
 fn compile(source: &str, out: &Path) {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/dwarf");
-    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let status = Command::new("gcc")
-        .args(["-c", "-O0", "-gdwarf-5", "-o"])
-        .arg(out)
-        .arg(data.join(source))
-        .status()
-        .expect("tests/explain_sources.rs needs gcc on PATH (installed by .ci/run)");
-    assert!(status.success(), "gcc {source} failed");
+    common::gcc::compile(source, out, &["-gdwarf-5"]);
 }
 
 /// References for the gcc-built objects: `grows_get`'s CRC changes (its
@@ -373,23 +366,7 @@ fn the_daemon_and_scan_post_attach_the_configured_explanation() {
     let branch = branch_of(repo.path());
     let (daemon_config, daemon_sink) = config(dir.path(), "daemon", repo.path(), &branch, &source);
     let (post_config, post_sink) = config(dir.path(), "post", repo.path(), &branch, &source);
-    let (code, _, err) = abibot(&[
-        "daemon",
-        "--once",
-        "--config",
-        daemon_config.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let post = [
-        "scan",
-        "--post",
-        "--config",
-        post_config.to_str().unwrap(),
-        "--format",
-        "json",
-    ];
-    let (code, out, err) = abibot(&post);
-    assert_eq!(code, 1, "{err}");
+    let out = daemon_once_then_post(&daemon_config, &post_config);
     let doc = json(&out);
     assert_eq!(
         the_break(&doc)["flavours"][0]["explanation"]["causes"][0]["type"],
@@ -413,9 +390,9 @@ fn the_daemon_and_scan_post_attach_the_configured_explanation() {
     );
     assert!(markdown.contains(daemon[0].as_str()), "{markdown}");
     // scan --post takes the sources from the configuration only.
-    let mut refused = post.to_vec();
-    refused.extend(["--symtypes-source", &template]);
-    let (code, _, err) = abibot(&refused);
+    let mut refused = post_args(&post_config);
+    refused.extend(["--symtypes-source".into(), template]);
+    let (code, _, err) = abibot(&refused.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--symtypes-source"), "{err}");
 }

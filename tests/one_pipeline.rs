@@ -17,7 +17,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use common::{TestRepo, abibot, changelog, debian_repo, defines, symvers};
+use common::{TestRepo, abibot, changelog, daemon_once_then_post, debian_repo, defines, symvers};
 
 const FAT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -125,23 +125,7 @@ fn daemon_and_post(repo: &TestRepo, branches: &[&str]) -> Both {
     let dir = tempfile::tempdir().unwrap();
     let (daemon_config, daemon_sink) = config(dir.path(), "daemon", repo.path(), branches);
     let (post_config, post_sink) = config(dir.path(), "post", repo.path(), branches);
-    let (code, _, err) = abibot(&[
-        "daemon",
-        "--once",
-        "--config",
-        daemon_config.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let post = [
-        "scan",
-        "--post",
-        "--config",
-        post_config.to_str().unwrap(),
-        "--format",
-        "json",
-    ];
-    let (code, post_json, err) = abibot(&post);
-    assert_eq!(code, 1, "{err}");
+    let post_json = daemon_once_then_post(&daemon_config, &post_config);
     Both {
         _dir: dir,
         daemon_config,

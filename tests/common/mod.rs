@@ -2,6 +2,7 @@
 //! staged straight into the index (no work tree files needed).
 #![allow(dead_code)]
 
+pub mod gcc;
 pub mod markdown;
 
 use std::path::{Path, PathBuf};
@@ -223,6 +224,26 @@ pub fn abibot(args: &[&str]) -> (i32, String, String) {
 pub fn abibot_on(command: &str, repo: &TestRepo, extra: &[&str]) -> (i32, String, String) {
     let path = repo.path().to_str().unwrap();
     abibot(&[&[command, "--repo", path], extra].concat())
+}
+
+/// `scan --post --config <config> --format json`, as arguments.
+pub fn post_args(config: &Path) -> Vec<String> {
+    let config = config.to_str().unwrap();
+    ["scan", "--post", "--config", config, "--format", "json"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// `daemon --once` on one configuration (exit 0), then `scan --post` on
+/// another describing the same repository (exit 1: it has findings);
+/// `scan --post`'s JSON.
+pub fn daemon_once_then_post(daemon: &Path, post: &Path) -> String {
+    let (code, _, err) = abibot(&["daemon", "--once", "--config", daemon.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let args = post_args(post);
+    let (code, json, err) = abibot(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 1, "{err}");
+    json
 }
 
 /// A real bookworm module (6.1.0-50's `fat.ko`) in tests/data.
