@@ -696,7 +696,6 @@ impl<'a> Builder<'a> {
         }
         Ok((sets, broken))
     }
-
 }
 
 impl Walker<'_> {

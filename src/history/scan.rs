@@ -12,8 +12,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::detect::{self, Detector, Facts, facts::kept};
-use super::promises::Promises;
 use super::explain::{Explainer, Sides, source::BuildSources};
+use super::promises::Promises;
 use super::{CommitSha, RevState, RevisionError, Step};
 use crate::compare::Comparison;
 use crate::elf::{ElfError, ElfErrorKind, ObjectKind, ReadErrors, ReadOptions, read_paths};
