@@ -46,10 +46,8 @@ fn generate(dir: &Path, commits: usize) {
     let mut g = Gen::new(&repo);
     let flavours = FEATURESETS.len() * FLAVOURS_PER_FEATURESET;
     let mut abiname = 40;
-    g.write(
-        "debian/changelog",
-        b"linux (6.1.100-1) bookworm; urgency=medium\n\n  * start\n",
-    );
+    let changelog = common::changelog("6.1.100-1", "start");
+    g.write("debian/changelog", changelog.as_bytes());
     for n in 0..commits {
         if n % BUMP_EVERY == 0 {
             if n > 0 {
