@@ -360,29 +360,28 @@ fn the_packaged_unit_runs_the_packaged_binary_as_the_packaged_user() {
 /// a directory that becomes a checkout needs a fresh target).
 fn built_commit(dir: &Path, target: &Path, env: &[(&str, &str)]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let out = Command::new(cargo)
+    let mut cargo_run = Command::new(cargo);
+    cargo_run
         .args(["run", "--quiet", "--offline"])
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target)
         .env_remove("ABIBOT_COMMIT")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        .envs(env.iter().copied());
+    stdout_of(&mut cargo_run)
 }
 
 fn git_in(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+    let mut git = Command::new("git");
+    git.args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
         .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
+        .current_dir(dir);
+    stdout_of(&mut git)
+}
+
+/// The trimmed standard output of a command that must succeed (its
+/// standard error shown when it does not).
+fn stdout_of(command: &mut Command) -> String {
+    let out = command.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
