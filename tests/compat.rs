@@ -432,3 +432,55 @@ fn a_damaged_reference_at_the_end_is_exit_2_naming_commit_file_and_line() {
     let (code, doc) = compat_json(&h.r, &[FAT_KO.to_owned()], &["--branch", "HEAD~1"]);
     assert_eq!(code, 0, "{doc}");
 }
+
+/// Debian's scale: 30 flavours over 1,000 commits that all touch the
+/// changelog, each flavour broken (three of fat.ko's imports) and reverted
+/// in its turn. Each flavour goes through three states (the break its only
+/// failure) and the whole history takes one check per distinct blob: two.
+#[test]
+fn thirty_flavours_over_a_thousand_commits_take_one_check_per_blob() {
+    let flavours: Vec<String> = (0..30).map(|i| format!("amd64_none_f{i:02}")).collect();
+    let real = abi_file("6.1.0-50", "amd64_none_amd64");
+    let broken = broken_amd64(&three_fat_imports());
+    let r = debian_repo();
+    r.write("debian/config/defines", defines("50", &[]));
+    for f in &flavours {
+        r.write(&format!("debian/abi/6.1.0-50/{f}"), &real);
+    }
+    r.write("debian/changelog", changelog("6.1.176-1", "release"));
+    r.commit("Release 6.1.176-1");
+    for n in 0..999 {
+        let (f, at) = (&flavours[n / 33 % 30], n % 33);
+        let path = format!("debian/abi/6.1.0-50/{f}");
+        if at == 10 {
+            r.write(&path, &broken);
+        } else if at == 15 {
+            r.write(&path, &real);
+        }
+        r.write("debian/changelog", changelog("6.1.176-1", &format!("c{n}")));
+        r.commit(&format!("Commit {n}"));
+    }
+    let mut extra = vec![];
+    for f in &flavours {
+        extra.extend(["--flavour", f.as_str()]);
+    }
+    let (code, doc) = compat_json(&r, &[FAT_KO.to_owned()], &extra);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["stats"]["commits"], 1000, "{}", doc["stats"]);
+    assert_eq!(doc["stats"]["checks"], 2, "{}", doc["stats"]);
+    let entries = doc["modules"].as_array().unwrap();
+    assert_eq!(entries.len(), 30);
+    for entry in entries {
+        let states = entry["states"].as_array().unwrap();
+        let verdicts: Vec<(bool, u64)> = states
+            .iter()
+            .map(|s| {
+                (
+                    s["loads"].as_bool().unwrap(),
+                    s["problems"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(verdicts, [(true, 0), (false, 3), (true, 0)], "{entry}");
+    }
+}
