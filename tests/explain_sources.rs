@@ -327,20 +327,10 @@ fn scan_explains_from_debug_info_at_templated_paths() {
     assert_eq!(exports(ex), one("grows_get", "s#grows"), "{out}");
 }
 
-/// A configuration watching `repo` (backfill) with `source` lines in its
+/// A configuration watching `repo`'s `branch` with `source` lines in its
 /// `[[repo]]`, posting to a file sink; returns its path and the sink's.
 fn config(dir: &Path, tag: &str, repo: &Path, branch: &str, source: &str) -> (PathBuf, PathBuf) {
-    let sink = dir.join(format!("{tag}.jsonl"));
-    let text = format!(
-        "state = \"{state}\"\n[[repo]]\nname = \"linux\"\npath = \"{repo}\"\n\
-         branches = [\"{branch}\"]\nbackfill = true\n{source}\n[repo.file]\npath = \"{sink}\"\n",
-        state = dir.join(format!("{tag}.sqlite")).display(),
-        repo = repo.display(),
-        sink = sink.display(),
-    );
-    let path = dir.join(format!("{tag}.toml"));
-    std::fs::write(&path, text).unwrap();
-    (path, sink)
+    common::file_sink_config(dir, tag, repo, &[branch], source)
 }
 
 fn branch_of(repo: &Path) -> String {

@@ -96,19 +96,10 @@ fn history() -> (TestRepo, String) {
 /// A configuration watching `repo` (backfill) as `history` needs it,
 /// posting to a file sink; returns its path and the sink's.
 fn config(dir: &Path, tag: &str, repo: &Path, branches: &[&str]) -> (PathBuf, PathBuf) {
-    let sink = dir.join(format!("{tag}.jsonl"));
-    let branches = format!("{branches:?}");
-    let text = format!(
-        "state = \"{state}\"\n[[repo]]\nname = \"linux\"\npath = \"{repo}\"\n\
-         branches = {branches}\nbackfill = true\nlayout = \"debian\"\nroot = \"{ROOT}\"\n\
-         ignore = [\"name:{CFG_IGNORED}\"]\nmodules = [\"{FAT}\"]\n[repo.file]\npath = \"{sink}\"\n",
-        state = dir.join(format!("{tag}.sqlite")).display(),
-        repo = repo.display(),
-        sink = sink.display(),
+    let extra = format!(
+        "layout = \"debian\"\nroot = \"{ROOT}\"\nignore = [\"name:{CFG_IGNORED}\"]\nmodules = [\"{FAT}\"]"
     );
-    let path = dir.join(format!("{tag}.toml"));
-    std::fs::write(&path, text).unwrap();
-    (path, sink)
+    common::file_sink_config(dir, tag, repo, branches, &extra)
 }
 
 /// What the daemon (`--once`) and `scan --post` left, each run on `repo`

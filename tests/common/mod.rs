@@ -226,6 +226,29 @@ pub fn abibot_on(command: &str, repo: &TestRepo, extra: &[&str]) -> (i32, String
     abibot(&[&[command, "--repo", path], extra].concat())
 }
 
+/// A daemon configuration watching `repo`'s `branches` (backfill) as
+/// repository `linux`, with `extra` lines in its `[[repo]]`, posting to a
+/// file sink: the configuration's path and the sink's, both named `tag`.
+pub fn file_sink_config(
+    dir: &Path,
+    tag: &str,
+    repo: &Path,
+    branches: &[&str],
+    extra: &str,
+) -> (PathBuf, PathBuf) {
+    let sink = dir.join(format!("{tag}.jsonl"));
+    let text = format!(
+        "state = \"{state}\"\n[[repo]]\nname = \"linux\"\npath = \"{repo}\"\n\
+         branches = {branches:?}\nbackfill = true\n{extra}\n[repo.file]\npath = \"{sink}\"\n",
+        state = dir.join(format!("{tag}.sqlite")).display(),
+        repo = repo.display(),
+        sink = sink.display(),
+    );
+    let path = dir.join(format!("{tag}.toml"));
+    std::fs::write(&path, text).unwrap();
+    (path, sink)
+}
+
 /// `scan --post --config <config> --format json`, as arguments.
 pub fn post_args(config: &Path) -> Vec<String> {
     let config = config.to_str().unwrap();
