@@ -364,6 +364,9 @@ fn parse_lines(
     format: Format,
     capacity: usize,
 ) -> Result<Vec<Symbol>, (usize, ParseErrorKind)> {
+    if format == Format::Symvers && Scan::of(text) == Scan::Clean {
+        return parse_clean_symvers(text, capacity);
+    }
     let mut symbols = Vec::with_capacity(capacity);
     for (number, line) in text_lines(text) {
         if is_blank(line) {
@@ -377,6 +380,77 @@ fn parse_lines(
         }
         .map_err(|kind| (number, kind))?;
         symbols.push(symbol);
+    }
+    Ok(symbols)
+}
+
+/// How the characters of a text's fields are checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// The whole text has no control character but tab and line feed, so
+    /// no field can hold one.
+    Clean,
+    /// Each field is looked at.
+    PerField,
+}
+
+impl Scan {
+    /// One pass over `text` in blocks of branch-free compares (vector
+    /// instructions): a reference is clean unless it is damaged or has
+    /// CRLF line ends, and then its fields need no scan of their own.
+    fn of(text: &str) -> Scan {
+        let allowed = |b: u8| (b >= 0x20) & (b != 0x7f) | (b == b'\t') | (b == b'\n');
+        let clean = text
+            .as_bytes()
+            .chunks(64)
+            .all(|block| block.iter().fold(true, |ok, &b| ok & allowed(b)));
+        if clean { Scan::Clean } else { Scan::PerField }
+    }
+}
+
+/// [`parse_lines`] of a [`Clean`](Scan::Clean) `Symvers` text: one vector
+/// search for tabs and line ends over the whole text splits it into lines
+/// and fields at once. A line of another shape (blank, too few or too many
+/// fields) goes to [`parse_symvers_line`], which says what is wrong.
+fn parse_clean_symvers(
+    text: &ArcStr,
+    capacity: usize,
+) -> Result<Vec<Symbol>, (usize, ParseErrorKind)> {
+    let bytes = text.as_bytes();
+    let mut symbols = Vec::with_capacity(capacity);
+    let (mut start, mut number) = (0, 0);
+    // The line's first four tabs, and how many it has.
+    let (mut tabs, mut found) = ([0usize; 4], 0);
+    let stops = memchr::memchr2_iter(b'\t', b'\n', bytes).chain(std::iter::once(bytes.len()));
+    for at in stops {
+        if bytes.get(at) == Some(&b'\t') {
+            if let Some(slot) = tabs.get_mut(found) {
+                *slot = at;
+            }
+            found += 1;
+            continue;
+        }
+        number += 1;
+        let line = &text[start..at];
+        let field = |k: usize| {
+            let from = if k == 0 { start } else { tabs[k - 1] + 1 };
+            &text[from..if k == found { at } else { tabs[k] }]
+        };
+        let parsed = match found {
+            _ if is_blank(line) => None,
+            2..=4 => Some(scanned_symbol(
+                text,
+                [field(0), field(1), field(2)],
+                (found >= 3).then(|| field(3)),
+                (found == 4).then(|| field(4)),
+                Scan::Clean,
+            )),
+            _ => Some(parse_symvers_line(line, text)),
+        };
+        if let Some(parsed) = parsed {
+            symbols.push(parsed.map_err(|kind| (number, kind))?);
+        }
+        (start, found) = (at + 1, 0);
     }
     Ok(symbols)
 }
@@ -493,22 +567,28 @@ fn crc_field(text: &str) -> Result<Crc, ParseErrorKind> {
 }
 
 /// A field must have text and no control characters: a stray `\r` or NUL
-/// means a damaged file, and could not be written back faithfully.
-fn non_empty<'a>(text: &'a str, field: &'static str) -> Result<&'a str, ParseErrorKind> {
+/// means a damaged file, and could not be written back faithfully. The
+/// characters are looked at only when the whole text was not found
+/// [`Clean`](Scan::Clean) first.
+fn non_empty<'a>(
+    text: &'a str,
+    field: &'static str,
+    scan: Scan,
+) -> Result<&'a str, ParseErrorKind> {
     if text.is_empty() {
         Err(ParseErrorKind::EmptyField { field })
-    } else if text.bytes().any(|b| b.is_ascii_control()) {
+    } else if scan == Scan::PerField && text.bytes().any(|b| b.is_ascii_control()) {
         Err(ParseErrorKind::ControlCharacter { field })
     } else {
         Ok(text)
     }
 }
 
-fn namespace(text: &str) -> Result<Option<&str>, ParseErrorKind> {
+fn namespace(text: &str, scan: Scan) -> Result<Option<&str>, ParseErrorKind> {
     if text.is_empty() {
         return Ok(None);
     }
-    bounded(non_empty(text, "namespace")?, "namespace", MAX_PATH).map(Some)
+    bounded(non_empty(text, "namespace", scan)?, "namespace", MAX_PATH).map(Some)
 }
 
 /// Refuses a field longer than the kernel could have written.
@@ -527,25 +607,40 @@ fn bounded<'a>(text: &'a str, field: &'static str, max: usize) -> Result<&'a str
 /// namespace stay slices of it (no copy).
 fn symbol(
     text: &ArcStr,
-    [crc, name, module]: [&str; 3],
+    fields: [&str; 3],
     export: Option<&str>,
     ns: Option<&str>,
 ) -> Result<Symbol, ParseErrorKind> {
+    scanned_symbol(text, fields, export, ns, Scan::PerField)
+}
+
+/// [`symbol`], the fields' characters looked at as `scan` says.
+fn scanned_symbol(
+    text: &ArcStr,
+    [crc, name, module]: [&str; 3],
+    export: Option<&str>,
+    ns: Option<&str>,
+    scan: Scan,
+) -> Result<Symbol, ParseErrorKind> {
     let name = bounded(
-        non_empty(name, "symbol name")?,
+        non_empty(name, "symbol name", scan)?,
         "symbol name",
         MAX_SYMBOL_NAME,
     )?;
-    let module = bounded(non_empty(module, "module")?, "module", MAX_PATH)?;
+    let module = bounded(non_empty(module, "module", scan)?, "module", MAX_PATH)?;
     let slice = |field: &str| -> Text { text.substr_from(field) };
     Ok(Symbol {
         crc: crc_field(crc)?,
         name: slice(name),
         module: slice(module),
         export: export
-            .map(|e| non_empty(e, "export").map(ExportKind::parse))
+            .map(|e| non_empty(e, "export", scan).map(ExportKind::parse))
             .transpose()?,
-        namespace: ns.map(namespace).transpose()?.flatten().map(slice),
+        namespace: ns
+            .map(|ns| namespace(ns, scan))
+            .transpose()?
+            .flatten()
+            .map(slice),
     })
 }
 
@@ -935,6 +1030,65 @@ mod tests {
         }
         assert_eq!(pieces.len(), 3);
         assert_eq!(split_at_lines("no line end", 4), vec![(0, "no line end")]);
+    }
+
+    /// Lines of every shape a `Symvers` reference may hold, good and bad.
+    const SYMVERS_LINES: [&str; 14] = [
+        "0x00000001\tplain\tvmlinux\tEXPORT_SYMBOL\t",
+        "0x2\tshort_crc\tfs/fat/fat\tEXPORT_SYMBOL_GPL\tFAT_NS",
+        "0XaBcD\tthree_fields\tvmlinux",
+        "0x4\tfour_fields\tvmlinux\tEXPORT_SYMBOL",
+        "0x5\tother_export\tvmlinux\tEXPORT_SOMETHING_NEW\t",
+        "",
+        " \t ",
+        "0x6\ttoo\tmany\tEXPORT_SYMBOL\tNS\textra",
+        "0x7\tonly_two",
+        "0xZZ\tbad_crc\tvmlinux\tEXPORT_SYMBOL\t",
+        "0x123456789\tlong_crc\tvmlinux\tEXPORT_SYMBOL\t",
+        "0x8\t\tvmlinux\tEXPORT_SYMBOL\t",
+        "0x9\tno_module\t\tEXPORT_SYMBOL\t",
+        "0xa\tno_export\tvmlinux\t\t",
+    ];
+
+    #[test]
+    fn clean_texts_split_at_once_parse_as_scanned_ones() {
+        // CRLF line ends make a text unclean, so that the same lines go
+        // through the per-field scan: both paths must agree on every
+        // symbol and on the first error, line for line.
+        let long_name = format!("0xb\t{}\tvmlinux\tEXPORT_SYMBOL\t", "n".repeat(512));
+        let mut lines: Vec<String> = SYMVERS_LINES.iter().map(|l| l.to_string()).collect();
+        lines.push(long_name);
+        for skip in 0..lines.len() {
+            let text: String = lines[skip..].iter().map(|l| format!("{l}\n")).collect();
+            let crlf = text.replace('\n', "\r\n");
+            assert!(Scan::of(&text) == Scan::Clean);
+            assert!(Scan::of(&crlf) == Scan::PerField);
+            let clean = parse(text.as_bytes(), Some(Format::Symvers), "f");
+            let scanned = parse(crlf.as_bytes(), Some(Format::Symvers), "f");
+            assert_eq!(clean, scanned, "from line {skip}");
+        }
+        let good: String = SYMVERS_LINES[..7]
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let set = parse(good.as_bytes(), Some(Format::Symvers), "f").unwrap();
+        assert_eq!(set.len(), 5);
+        assert_eq!(set.get("short_crc").unwrap().crc, Crc(2));
+        assert_eq!(set.get("three_fields").unwrap().crc, Crc(0xabcd));
+    }
+
+    #[test]
+    fn a_control_character_makes_a_text_unclean_and_is_found() {
+        for bad in ['\0', '\x01', '\x7f', '\r', '\x1b'] {
+            let text = format!("0x1\tok\tvmlinux\tEXPORT_SYMBOL\t\n0x2\tb{bad}d\tvmlinux\n");
+            assert!(Scan::of(&text) == Scan::PerField, "{bad:?}");
+            let err = parse(text.as_bytes(), Some(Format::Symvers), "f").unwrap_err();
+            assert_eq!(err.line, 2, "{bad:?}");
+            assert!(
+                matches!(err.kind, ParseErrorKind::ControlCharacter { .. }),
+                "{err}"
+            );
+        }
     }
 
     #[test]
