@@ -2,15 +2,17 @@
 //! change between two revisions is the same object and is parsed once.
 //!
 //! Memory: the loader knows every parsed set it produced that is still
-//! alive, whoever holds it (the cache, the revisions a walk compares, a
-//! scanner's baselines), and the budget bounds all of them together. After
-//! each parse, cached sets that nobody else holds are dropped, least
-//! recently used first, until everything alive fits the budget; what the
-//! walk holds itself (one comparison's sets) is never dropped, so a budget
-//! below that is met as closely as the comparison allows.
+//! alive, whoever holds it (the cache, the revisions a walk compares, the
+//! first publication a bump is judged against), and the budget bounds all
+//! of them together. After each parse, cached sets that nobody else holds
+//! are dropped, least recently used first, until everything alive fits the
+//! budget; what the walk holds itself (one comparison's sets) is never
+//! dropped, so a budget below that is met as closely as the comparison
+//! allows.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -151,6 +153,8 @@ pub struct Loader {
     jobs: usize,
     /// Started at the first parse: a walk that parses nothing starts no thread.
     pool: OnceLock<rayon::ThreadPool>,
+    /// The parsing threads' repository handles.
+    handles: Handles,
     /// Work counters.
     pub stats: LoadStats,
 }
@@ -168,6 +172,7 @@ impl Loader {
             budget,
             jobs: jobs.max(1),
             pool: OnceLock::new(),
+            handles: Handles::default(),
             stats: LoadStats::default(),
         }
     }
@@ -200,10 +205,10 @@ impl Loader {
     }
 
     /// Whether the sets held outside the cache (the revisions a walk
-    /// compares, a scanner's baselines) take at most half the budget: a
-    /// walk then builds its next commit ahead ([`super::ahead`]), and the
-    /// cache makes room for what that parses, rather than the budget being
-    /// exceeded.
+    /// compares, a first publication judged against) take at most half
+    /// the budget: a walk then builds its next commit ahead
+    /// ([`super::ahead`]), and the cache makes room for what that parses,
+    /// rather than the budget being exceeded.
     pub fn room_ahead(&self) -> bool {
         self.held().held_bytes() <= self.budget / 2
     }
@@ -228,10 +233,11 @@ impl Loader {
     }
 
     /// Loads several references; `label` prefixes paths in errors (a commit).
-    /// Git reads stay on this thread (a repository handle is not shared
-    /// across threads) while the pool parses what was already read, so
-    /// inflating and parsing overlap. A reference listed twice is parsed
-    /// once.
+    /// Each reference not cached is read (inflated) and parsed on the pool,
+    /// through a repository handle of the parsing thread's own (a handle is
+    /// not shared between threads), so that several references of one
+    /// commit are inflated at once and none is copied before parsing. A
+    /// reference listed twice is loaded once.
     pub fn load_all(
         &self,
         repo: &Repository,
@@ -247,6 +253,7 @@ impl Loader {
         let set = |i: usize, r| *results[i].lock().expect("result slot") = Some(r);
         let mut first: HashMap<Oid, usize> = HashMap::new();
         let mut repeats = Vec::new();
+        let path = repo.path();
         pool.in_place_scope(|scope| {
             for (i, source) in sources.iter().enumerate() {
                 if let Some(&j) = first.get(&source.id) {
@@ -259,25 +266,8 @@ impl Loader {
                     set(i, Ok(cached));
                     continue;
                 }
-                let content = match read_source(repo, source) {
-                    Ok(content) => content,
-                    Err(e) => {
-                        let op = GitOp::new("read").path(format!("{label}:{}", source.path));
-                        set(i, Err(LoadError::Git(Arc::new(op.error(e)))));
-                        continue;
-                    }
-                };
-                let size: usize = content.iter().map(|(_, bytes)| bytes.len()).sum();
-                self.stats.bytes_read.fetch_add(size, Ordering::Relaxed);
                 let set = &set;
-                scope.spawn(move |_| {
-                    let parsed = parse_source(source, &content, label).map(Arc::new);
-                    self.stats.parsed.fetch_add(1, Ordering::Relaxed);
-                    if let Ok(parsed) = &parsed {
-                        self.remember(source.id, parsed.clone());
-                    }
-                    set(i, parsed);
-                });
+                scope.spawn(move |_| set(i, self.read_and_parse(path, source, label)));
             }
         });
         let mut out: Vec<Option<Loaded>> = results
@@ -291,6 +281,59 @@ impl Loader {
             .into_iter()
             .map(|r| r.expect("every source resolved"))
             .collect())
+    }
+
+    /// Reads `source` from the repository at `path` and parses it, on the
+    /// calling (parsing) thread.
+    fn read_and_parse(&self, path: &Path, source: &FlavourSource, label: &str) -> Loaded {
+        let git_error = |e| {
+            let op = GitOp::new("read").path(format!("{label}:{}", source.path));
+            LoadError::Git(Arc::new(op.error(e)))
+        };
+        let parsed = self.handles.with(path, |repo| {
+            let content = read_source(repo, source)?;
+            let size: usize = content.iter().map(|(_, blob)| blob.size()).sum();
+            self.stats.bytes_read.fetch_add(size, Ordering::Relaxed);
+            Ok(parse_source(source, &content, label))
+        });
+        let parsed = parsed.map_err(git_error)?.map(Arc::new)?;
+        self.stats.parsed.fetch_add(1, Ordering::Relaxed);
+        self.remember(source.id, parsed.clone());
+        Ok(parsed)
+    }
+}
+
+/// Repository handles of the parsing threads, by repository path, taken
+/// for one reference and given back: a handle is not shared between
+/// threads, and opening one per reference would cost more than reading it.
+#[derive(Default)]
+struct Handles(Mutex<Vec<Repository>>);
+
+impl Handles {
+    /// Runs `read` with a handle on the repository at `path` that no other
+    /// thread uses meanwhile (one of those given back, or a new one).
+    fn with<T>(
+        &self,
+        path: &Path,
+        read: impl FnOnce(&Repository) -> Result<T, git2::Error>,
+    ) -> Result<T, git2::Error> {
+        let lock = || {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let kept = {
+            let mut all = lock();
+            let at = all.iter().position(|r| r.path() == path);
+            at.map(|at| all.swap_remove(at))
+        };
+        let repo = match kept {
+            Some(repo) => repo,
+            None => Repository::open(path)?,
+        };
+        let out = read(&repo);
+        lock().push(repo);
+        out
     }
 }
 
@@ -324,17 +367,14 @@ impl<'a> Reload<'a> {
     }
 }
 
-/// The raw content of a reference: one blob, or every file of a stablelist,
-/// with its name (empty for a single blob).
-fn read_source(
-    repo: &Repository,
+/// The blobs of a reference: one, or every file of a stablelist with its
+/// name (empty for a single blob).
+fn read_source<'r>(
+    repo: &'r Repository,
     source: &FlavourSource,
-) -> Result<Vec<(String, Vec<u8>)>, git2::Error> {
+) -> Result<Vec<(String, git2::Blob<'r>)>, git2::Error> {
     match source.storage {
-        Storage::File(_) => Ok(vec![(
-            String::new(),
-            repo.find_blob(source.id)?.content().to_vec(),
-        )]),
+        Storage::File(_) => Ok(vec![(String::new(), repo.find_blob(source.id)?)]),
         Storage::KabiDir => {
             let tree = repo.find_tree(source.id)?;
             let mut out = Vec::with_capacity(tree.len());
@@ -344,7 +384,7 @@ fn read_source(
                 if EntryKind::from_mode(entry.filemode()).is_file() {
                     let blob = repo.find_blob(entry.id())?;
                     let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
-                    out.push((name, blob.content().to_vec()));
+                    out.push((name, blob));
                 }
             }
             Ok(out)
@@ -354,15 +394,15 @@ fn read_source(
 
 fn parse_source(
     source: &FlavourSource,
-    content: &[(String, Vec<u8>)],
+    content: &[(String, git2::Blob<'_>)],
     label: &str,
 ) -> Result<SymbolSet, LoadError> {
     let name = format!("{label}:{}", source.path);
     Ok(match source.storage {
-        Storage::File(format) => formats::parse(&content[0].1, format, &name)?,
+        Storage::File(format) => formats::parse(content[0].1.content(), format, &name)?,
         Storage::KabiDir => crate::layouts::redhat::parse_stablelist(
             &name,
-            content.iter().map(|(n, b)| (n.as_str(), b.as_slice())),
+            content.iter().map(|(n, b)| (n.as_str(), b.content())),
         )?,
     })
 }

@@ -360,7 +360,8 @@ pub struct WalkOptions {
     /// Parsing threads (0: all cores; at most [`cache::MAX_JOBS`]).
     pub jobs: usize,
     /// Bytes of parsed references alive at once, whoever holds them (the
-    /// compared revisions, a scanner's baselines, the cache); the sets of
+    /// compared revisions, the first publications judged against, the
+    /// cache); the sets of
     /// one comparison are kept even when they exceed it.
     pub cache_bytes: usize,
 }
