@@ -8,10 +8,13 @@
 //! name already had is a restoration, not a new ABI; any other state is
 //! judged against the first publication, as a hidden break would be.
 //!
-//! Memory stays bounded on long histories: only the first publication of
-//! the name in force for each flavour is held parsed (what `scan` calls a
-//! baseline); every other name keeps object ids and its first source, and
-//! the set is reloaded by object id ([`Reload`]) when the name comes back.
+//! Memory stays bounded on long histories: a name keeps object ids and the
+//! source of its first publication, never a parsed set. The set is had by
+//! object id through the walk's loader ([`Reload`]) when it is needed (a
+//! rename, a name that comes back): from the loader's cache when the
+//! budget left room for it, else parsed again. Holding each flavour's
+//! first publication here would keep a second full state alive outside
+//! the budget once every flavour has been refreshed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -72,9 +75,6 @@ struct Promise {
 #[derive(Debug, Default)]
 pub struct Promises {
     names: BTreeMap<FlavourKey, BTreeMap<AbiName, Promise>>,
-    /// Per flavour, a first publication held parsed: that of the name in
-    /// force, or of a name about to come back.
-    held: BTreeMap<FlavourKey, (AbiName, Arc<SymbolSet>)>,
 }
 
 impl Promises {
@@ -95,46 +95,36 @@ impl Promises {
         })
     }
 
-    /// What `abi` first promised for `key`, parsed: held when the name is in
-    /// force, else reloaded by object id through `reload` (and held until
-    /// another name is in force). `None` when the name never covered the
-    /// flavour.
+    /// What `abi` first promised for `key`, parsed, had by object id
+    /// through `reload` (shared when still alive or cached). `None` when the
+    /// name never covered the flavour.
     pub fn promised(
-        &mut self,
+        &self,
         key: &FlavourKey,
         abi: &AbiName,
         reload: Reload<'_>,
     ) -> Option<Result<Arc<SymbolSet>, PromiseError>> {
-        if let Some((name, set)) = self.held.get(key)
-            && name == abi
-        {
-            return Some(Ok(set.clone()));
-        }
         let promise = self.promise(key, abi)?;
         let label = promise.states.first().map_or("", |p| p.commit.short());
-        let loaded = match reload.load(&promise.first, label) {
-            Ok(Ok(set)) => set,
-            Ok(Err(source)) => {
-                let name = abi.clone();
-                return Some(Err(PromiseError::Load { name, source }));
-            }
-            Err(e) => return Some(Err(e.into())),
-        };
-        self.held.insert(key.clone(), (abi.clone(), loaded.clone()));
-        Some(Ok(loaded))
+        Some(match reload.load(&promise.first, label) {
+            Ok(Ok(set)) => Ok(set),
+            Ok(Err(source)) => Err(PromiseError::Load {
+                name: abi.clone(),
+                source,
+            }),
+            Err(e) => Err(e.into()),
+        })
     }
 
     /// Records what `state`, introduced by `commit`, holds: a new name's
     /// first publication, a state a name had not had yet. Flavours whose
     /// reference fails to parse are left out (their last good set stands
-    /// in for them); a state without parsed sets ([`Walker::promises_until`])
-    /// records object ids only.
+    /// in for them).
     pub fn record(&mut self, commit: &CommitSha, state: &RevState) {
         for (key, source) in &state.sources {
             if state.broken.contains_key(key) {
                 continue;
             }
-            let set = state.reference.flavours.get(key);
             let promise = self
                 .names
                 .entry(key.clone())
@@ -150,19 +140,6 @@ impl Promises {
                     commit: commit.clone(),
                 });
             }
-            let first = promise.first.id;
-            self.hold(key, &source.abi, set.filter(|_| first == source.id));
-        }
-    }
-
-    /// Keeps the first publication of `abi`, the name now in force for
-    /// `key`: `set` when it is that reference, else what is held if it is
-    /// this name's (reloaded on demand otherwise).
-    fn hold(&mut self, key: &FlavourKey, abi: &AbiName, set: Option<&Arc<SymbolSet>>) {
-        if let Some(set) = set {
-            self.held.insert(key.clone(), (abi.clone(), set.clone()));
-        } else if self.held.get(key).is_some_and(|(name, _)| name != abi) {
-            self.held.remove(key);
         }
     }
 
@@ -443,11 +420,9 @@ mod tests {
     #[test]
     fn a_name_that_comes_back_is_judged_against_its_first_publication() {
         let store = Store::new();
-        let (mut promises, first) = recorded(&store, &[("47", 1), ("47", 2), ("50", 3)]);
-        // 6.1.0-47 is no longer in force: only its object id is kept...
-        let held = promises.held.get(&key()).map(|(name, _)| name);
-        assert_eq!(held, Some(&abi("50")));
-        // ...and its first publication is parsed again when asked for.
+        let (promises, first) = recorded(&store, &[("47", 1), ("47", 2), ("50", 3)]);
+        // 6.1.0-47 is no longer in force: its first publication is parsed
+        // again, by object id, when asked for.
         let set = promises.promised(&key(), &abi("47"), store.reload());
         assert_eq!(*set.unwrap().unwrap(), *first.reference.flavours[&key()]);
         assert_eq!(parsed(&store), 1);
@@ -456,16 +431,17 @@ mod tests {
     }
 
     #[test]
-    fn only_the_first_publication_of_the_name_in_force_is_held() {
+    fn a_name_keeps_no_parsed_set_of_its_own() {
         let store = Store::new();
-        let (mut promises, first) = recorded(&store, &[("47", 1), ("47", 2)]);
-        let first = &first.reference.flavours[&key()];
-        let (name, set) = &promises.held[&key()];
-        assert_eq!(name, &abi("47"));
-        assert!(Arc::ptr_eq(set, first));
-        let set = promises.promised(&key(), &abi("47"), store.reload());
-        assert!(Arc::ptr_eq(&set.unwrap().unwrap(), first));
-        assert_eq!(parsed(&store), 0);
+        let (promises, first) = recorded(&store, &[("47", 1), ("47", 2)]);
+        let weak = Arc::downgrade(&first.reference.flavours[&key()]);
+        drop(first);
+        assert_eq!(weak.strong_count(), 0, "the promises hold no set");
+        // Had from the loader: parsed once, then shared while alive.
+        let one = promises.promised(&key(), &abi("47"), store.reload());
+        let two = promises.promised(&key(), &abi("47"), store.reload());
+        assert!(Arc::ptr_eq(&one.unwrap().unwrap(), &two.unwrap().unwrap()));
+        assert_eq!(parsed(&store), 1);
     }
 
     #[test]
