@@ -22,12 +22,13 @@
 //! - A symbol name longer than the kernel allows ([`MAX_SYMBOL_NAME`]), or a
 //!   module path or namespace longer than [`MAX_PATH`], is an error.
 
+mod gather;
+
 use std::fmt;
 use std::io::{self, Write};
 
-use arcstr::ArcStr;
-
-use crate::symbols::{Crc, ExportKind, Symbol, SymbolSet, Text};
+use crate::symbols::{Crc, ExportKind, Symbol, SymbolSet};
+use gather::{Fields, Gathered};
 
 /// A reference file format (see the module docs for the line shapes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -300,7 +301,7 @@ fn parse_symbols(text: &str, format: Format) -> Result<Vec<Symbol>, (usize, Pars
     use rayon::prelude::*;
     let pieces = (text.len() / PARALLEL_PARSE_MIN).clamp(1, rayon::current_num_threads());
     if pieces == 1 || text.len() > PARALLEL_PARSE_MAX {
-        return parse_lines(&ArcStr::from(text), format, text_line_count(text));
+        return parse_lines(text, format, text_line_count(text));
     }
     let lines = text_line_count(text);
     let parts: Vec<Result<Vec<Symbol>, _>> = split_at_lines(text, pieces)
@@ -314,11 +315,10 @@ fn parse_symbols(text: &str, format: Format) -> Result<Vec<Symbol>, (usize, Pars
             } else {
                 text_line_count(piece)
             };
-            // Each piece's own copy of its text: the symbols' fields are
-            // slices of it, and sharing one text between threads would
-            // make every slice's reference count a contended cache line.
-            parse_lines(&ArcStr::from(piece), format, capacity)
-                .map_err(|(line, kind)| (before + line, kind))
+            // Each piece gathers a text of its own: sharing one between
+            // threads would make every slice's reference count a contended
+            // cache line.
+            parse_lines(piece, format, capacity).map_err(|(line, kind)| (before + line, kind))
         })
         .collect();
     let mut parts = parts.into_iter();
@@ -358,30 +358,32 @@ fn split_at_lines(text: &str, n: usize) -> Vec<(usize, &str)> {
 /// The symbol lines of `text` (1-based line numbers in errors), into an
 /// array of `capacity`: one exact allocation, as a reference of millions of
 /// lines would otherwise grow its vector by doubling, briefly holding it
-/// twice. The symbols' fields are slices of `text`.
+/// twice. The symbols' fields are slices of one text gathered from `text`
+/// ([`gather`]).
 fn parse_lines(
-    text: &ArcStr,
+    text: &str,
     format: Format,
     capacity: usize,
 ) -> Result<Vec<Symbol>, (usize, ParseErrorKind)> {
+    let mut gathered = Gathered::with_capacity(capacity, text.len());
     if format == Format::Symvers && Scan::of(text) == Scan::Clean {
-        return parse_clean_symvers(text, capacity);
+        gather_clean_symvers(text, &mut gathered)?;
+        return Ok(gathered.finish(capacity));
     }
-    let mut symbols = Vec::with_capacity(capacity);
     for (number, line) in text_lines(text) {
         if is_blank(line) {
             continue;
         }
-        let symbol = match format {
-            Format::Symvers => parse_symvers_line(line, text),
-            Format::DebianLegacy => parse_legacy_line(line, text),
-            Format::Ubuntu => parse_ubuntu_line(line, text),
+        let fields = match format {
+            Format::Symvers => parse_symvers_line(line),
+            Format::DebianLegacy => parse_legacy_line(line),
+            Format::Ubuntu => parse_ubuntu_line(line),
             Format::Kabi => unreachable!("parse reads kABI entries apart"),
         }
         .map_err(|kind| (number, kind))?;
-        symbols.push(symbol);
+        gathered.push(fields);
     }
-    Ok(symbols)
+    Ok(gathered.finish(capacity))
 }
 
 /// How the characters of a text's fields are checked.
@@ -412,12 +414,11 @@ impl Scan {
 /// search for tabs and line ends over the whole text splits it into lines
 /// and fields at once. A line of another shape (blank, too few or too many
 /// fields) goes to [`parse_symvers_line`], which says what is wrong.
-fn parse_clean_symvers(
-    text: &ArcStr,
-    capacity: usize,
-) -> Result<Vec<Symbol>, (usize, ParseErrorKind)> {
+fn gather_clean_symvers<'t>(
+    text: &'t str,
+    gathered: &mut Gathered<'t>,
+) -> Result<(), (usize, ParseErrorKind)> {
     let bytes = text.as_bytes();
-    let mut symbols = Vec::with_capacity(capacity);
     let (mut start, mut number) = (0, 0);
     // The line's first four tabs, and how many it has.
     let (mut tabs, mut found) = ([0usize; 4], 0);
@@ -438,21 +439,20 @@ fn parse_clean_symvers(
         };
         let parsed = match found {
             _ if is_blank(line) => None,
-            2..=4 => Some(scanned_symbol(
-                text,
+            2..=4 => Some(scanned_fields(
                 [field(0), field(1), field(2)],
                 (found >= 3).then(|| field(3)),
                 (found == 4).then(|| field(4)),
                 Scan::Clean,
             )),
-            _ => Some(parse_symvers_line(line, text)),
+            _ => Some(parse_symvers_line(line)),
         };
         if let Some(parsed) = parsed {
-            symbols.push(parsed.map_err(|kind| (number, kind))?);
+            gathered.push(parsed.map_err(|kind| (number, kind))?);
         }
         (start, found) = (at + 1, 0);
     }
-    Ok(symbols)
+    Ok(())
 }
 
 /// An empty file is an empty reference; anything else of unknown shape is an error.
@@ -515,8 +515,10 @@ pub(crate) fn parse_kabi_line(bytes: &[u8], file: &str) -> Result<(KabiEntry, us
     let rest: Vec<(usize, &str)> = content.collect();
     match rest.as_slice() {
         [(line, text)] => {
-            let own = ArcStr::from(*text);
-            let symbol = parse_symvers_line(&own, &own).map_err(|kind| err(*line, kind))?;
+            let fields = parse_symvers_line(text).map_err(|kind| err(*line, kind))?;
+            let mut gathered = Gathered::with_capacity(1, text.len());
+            gathered.push(fields);
+            let symbol = gathered.finish(1).pop().expect("one symbol gathered");
             Ok((KabiEntry { release, symbol }, *line))
         }
         other => Err(err(
@@ -603,50 +605,42 @@ fn bounded<'a>(text: &'a str, field: &'static str, max: usize) -> Result<&'a str
     Ok(text)
 }
 
-/// A symbol from its fields, slices of `text`: its name, module and
-/// namespace stay slices of it (no copy).
-fn symbol(
-    text: &ArcStr,
-    fields: [&str; 3],
-    export: Option<&str>,
-    ns: Option<&str>,
-) -> Result<Symbol, ParseErrorKind> {
-    scanned_symbol(text, fields, export, ns, Scan::PerField)
+/// A symbol's fields checked: `[crc, name, module]`, the export column
+/// and the namespace where the line has them.
+fn checked_fields<'t>(
+    fields: [&'t str; 3],
+    export: Option<&'t str>,
+    ns: Option<&'t str>,
+) -> Result<Fields<'t>, ParseErrorKind> {
+    scanned_fields(fields, export, ns, Scan::PerField)
 }
 
-/// [`symbol`], the fields' characters looked at as `scan` says.
-fn scanned_symbol(
-    text: &ArcStr,
-    [crc, name, module]: [&str; 3],
-    export: Option<&str>,
-    ns: Option<&str>,
+/// [`checked_fields`], their characters looked at as `scan` says.
+fn scanned_fields<'t>(
+    [crc, name, module]: [&'t str; 3],
+    export: Option<&'t str>,
+    ns: Option<&'t str>,
     scan: Scan,
-) -> Result<Symbol, ParseErrorKind> {
+) -> Result<Fields<'t>, ParseErrorKind> {
     let name = bounded(
         non_empty(name, "symbol name", scan)?,
         "symbol name",
         MAX_SYMBOL_NAME,
     )?;
     let module = bounded(non_empty(module, "module", scan)?, "module", MAX_PATH)?;
-    let slice = |field: &str| -> Text { text.substr_from(field) };
-    Ok(Symbol {
+    Ok(Fields {
         crc: crc_field(crc)?,
-        name: slice(name),
-        module: slice(module),
+        name,
+        module,
         export: export
             .map(|e| non_empty(e, "export", scan).map(ExportKind::parse))
             .transpose()?,
-        namespace: ns
-            .map(|ns| namespace(ns, scan))
-            .transpose()?
-            .flatten()
-            .map(slice),
+        namespace: ns.map(|ns| namespace(ns, scan)).transpose()?.flatten(),
     })
 }
 
-/// `crc<TAB>name<TAB>module[<TAB>export[<TAB>namespace]]`; `line` is a
-/// slice of `text`.
-fn parse_symvers_line(line: &str, text: &ArcStr) -> Result<Symbol, ParseErrorKind> {
+/// `crc<TAB>name<TAB>module[<TAB>export[<TAB>namespace]]`.
+fn parse_symvers_line(line: &str) -> Result<Fields<'_>, ParseErrorKind> {
     let mut fields = [""; 5];
     let mut found = 0;
     let mut start = 0;
@@ -667,15 +661,9 @@ fn parse_symvers_line(line: &str, text: &ArcStr) -> Result<Symbol, ParseErrorKin
     }
     found += 1;
     match found {
-        3 => symbol(text, [fields[0], fields[1], fields[2]], None, None),
-        4 => symbol(
-            text,
-            [fields[0], fields[1], fields[2]],
-            Some(fields[3]),
-            None,
-        ),
-        5 => symbol(
-            text,
+        3 => checked_fields([fields[0], fields[1], fields[2]], None, None),
+        4 => checked_fields([fields[0], fields[1], fields[2]], Some(fields[3]), None),
+        5 => checked_fields(
             [fields[0], fields[1], fields[2]],
             Some(fields[3]),
             Some(fields[4]),
@@ -689,7 +677,11 @@ fn parse_symvers_line(line: &str, text: &ArcStr) -> Result<Symbol, ParseErrorKin
 }
 
 /// The error for a line with `found` fields where `expected` says how many.
-fn wrong_count(expected: &'static str, found: usize, line: &str) -> Result<Symbol, ParseErrorKind> {
+fn wrong_count<'t>(
+    expected: &'static str,
+    found: usize,
+    line: &str,
+) -> Result<Fields<'t>, ParseErrorKind> {
     Err(ParseErrorKind::Fields {
         expected,
         found,
@@ -713,12 +705,12 @@ fn tokens<const N: usize>(line: &str) -> ([&str; N], usize) {
 }
 
 /// `crc name module [export]`, separated by any white space.
-fn parse_legacy_line(line: &str, text: &ArcStr) -> Result<Symbol, ParseErrorKind> {
+fn parse_legacy_line(line: &str) -> Result<Fields<'_>, ParseErrorKind> {
     let (tokens, found) = tokens::<4>(line);
     let fields = [tokens[0], tokens[1], tokens[2]];
     match found {
-        3 => symbol(text, fields, None, None),
-        4 => symbol(text, fields, Some(tokens[3]), None),
+        3 => checked_fields(fields, None, None),
+        4 => checked_fields(fields, Some(tokens[3]), None),
         _ => wrong_count(
             "3 or 4 space-separated fields (crc, name, module, export)",
             found,
@@ -729,17 +721,11 @@ fn parse_legacy_line(line: &str, text: &ArcStr) -> Result<Symbol, ParseErrorKind
 
 /// `type location crc name`, or `namespace type crc name location` (what
 /// Ubuntu's sed makes of a 5-field Module.symvers line with a namespace).
-fn parse_ubuntu_line(line: &str, text: &ArcStr) -> Result<Symbol, ParseErrorKind> {
+fn parse_ubuntu_line(line: &str) -> Result<Fields<'_>, ParseErrorKind> {
     let (tokens, found) = tokens::<5>(line);
     match found {
-        4 => symbol(
-            text,
-            [tokens[2], tokens[3], tokens[1]],
-            Some(tokens[0]),
-            None,
-        ),
-        5 => symbol(
-            text,
+        4 => checked_fields([tokens[2], tokens[3], tokens[1]], Some(tokens[0]), None),
+        5 => checked_fields(
             [tokens[2], tokens[3], tokens[4]],
             Some(tokens[1]),
             Some(tokens[0]),
@@ -1075,6 +1061,27 @@ mod tests {
         assert_eq!(set.len(), 5);
         assert_eq!(set.get("short_crc").unwrap().crc, Crc(2));
         assert_eq!(set.get("three_fields").unwrap().crc, Crc(0xabcd));
+    }
+
+    #[test]
+    fn a_set_keeps_names_and_each_module_path_once_not_the_reference() {
+        for text in [
+            large_reference(40_000),
+            large_reference(40_000).replace('\n', "\r\n"),
+        ] {
+            let set = in_pool(2, || parse(text.as_bytes(), None, "big")).unwrap();
+            // 7 module paths, each gathered once per piece parsed: every
+            // symbol of one module points at the same bytes.
+            let mut modules: Vec<*const u8> = set.iter().map(|s| s.module.as_ptr()).collect();
+            modules.sort();
+            modules.dedup();
+            assert!(modules.len() <= 2 * 7, "{} module texts", modules.len());
+            // The CRC, export and tab columns are not kept: the names
+            // (10 bytes each) and the array, less than the reference.
+            let text_kept = set.approx_bytes() - set.len() * std::mem::size_of::<Symbol>();
+            assert!(text_kept < 40_000 * 11, "{text_kept} bytes of text kept");
+            assert!(text_kept >= 40_000 * 10);
+        }
     }
 
     #[test]

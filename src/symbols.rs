@@ -94,8 +94,9 @@ pub enum ExportKind {
     Unused,
     /// `EXPORT_UNUSED_SYMBOL_GPL` (removed in 5.12): GPL-only.
     UnusedGpl,
-    /// Any other word found in the export column, kept as written.
-    Other(Box<str>),
+    /// Any other word found in the export column, kept as written (a
+    /// shared string: one pointer, so that a [`Symbol`] stays small).
+    Other(arcstr::ArcStr),
 }
 
 impl ExportKind {
@@ -219,42 +220,41 @@ pub struct DuplicateSymbol {
 /// Indices of `symbols` in name order, the first definition of each name
 /// only; a name defined twice differently is refused.
 fn sorted_order(symbols: &[Symbol]) -> Result<Vec<usize>, DuplicateSymbol> {
-    // Sort small integer keys rather than whole symbols: the first 16
-    // bytes of the name as a big-endian number order most names without a
-    // memcmp. Names sharing those bytes (`__tracepoint_sched_...`) are then
-    // ordered by the rest within their run, stably, so that the first
-    // definition of a name stays first.
-    let prefix = |name: &str| {
+    // Sort one integer per symbol rather than whole symbols: the first 12
+    // bytes of the name, big-endian, above the symbol's index, order most
+    // names without reading them again. Names sharing those bytes
+    // (`__tracepoint_sched_...`) are then ordered by the rest within their
+    // run, stably, so that the first definition of a name stays first.
+    // References beyond 2^32 symbols are refused long before (their size).
+    let key = |(i, s): (usize, &Symbol)| {
         let mut bytes = [0u8; 16];
-        let n = name.len().min(16);
-        bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
-        u128::from_be_bytes(bytes)
+        let n = s.name.len().min(12);
+        bytes[..n].copy_from_slice(&s.name.as_bytes()[..n]);
+        u128::from_be_bytes(bytes) | i as u128
     };
-    let mut order: Vec<(u128, usize)> = symbols
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (prefix(&s.name), i))
-        .collect();
+    let mut order: Vec<u128> = symbols.iter().enumerate().map(key).collect();
     order.sort_unstable();
-    let name = |i: usize| symbols[i].name.as_str();
-    for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
+    let index = |k: u128| (k & u128::from(u32::MAX)) as usize;
+    let name = |k: u128| symbols[index(k)].name.as_str();
+    let prefix = |k: u128| k >> 32;
+    for run in order.chunk_by_mut(|a, b| prefix(*a) == prefix(*b)) {
         if run.len() > 1 {
-            run.sort_by(|a, b| name(a.1).cmp(name(b.1)));
+            run.sort_by(|a, b| name(*a).cmp(name(*b)));
         }
     }
-    let same = |a: &(u128, usize), b: &(u128, usize)| a.0 == b.0 && name(a.1) == name(b.1);
+    let same = |a: u128, b: u128| prefix(a) == prefix(b) && name(a) == name(b);
     for pair in order.windows(2) {
-        let ((_, first), (_, second)) = (pair[0], pair[1]);
-        if same(&pair[0], &pair[1]) && symbols[first] != symbols[second] {
+        let (first, second) = (index(pair[0]), index(pair[1]));
+        if same(pair[0], pair[1]) && symbols[first] != symbols[second] {
             return Err(DuplicateSymbol {
-                name: name(first).to_owned(),
+                name: name(pair[0]).to_owned(),
                 first,
                 second,
             });
         }
     }
-    order.dedup_by(|later, earlier| same(later, earlier));
-    Ok(order.into_iter().map(|(_, i)| i).collect())
+    order.dedup_by(|later, earlier| same(*later, *earlier));
+    Ok(order.into_iter().map(index).collect())
 }
 
 impl SymbolSet {
