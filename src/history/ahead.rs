@@ -5,6 +5,9 @@
 //! handle of its own (a handle is not shared between threads), so that
 //! both cores work. At most [`AHEAD`] built commits wait for the visitor:
 //! what is built ahead counts against the loader's budget like any set.
+//! That thread also looks further ahead ([`Peek`]) for references changed
+//! in place and begins loading them, so that inflating a commit's one
+//! changed reference does not wait for the commit before it.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -12,6 +15,7 @@ use std::sync::mpsc;
 use git2::{Oid, Repository};
 
 use super::cache::{Loader, PoolError};
+use super::peek::Peek;
 use super::{Builder, HistoryError, KeptStates, RevState, RevisionError, WalkOptions};
 use crate::git_error::GitOp;
 
@@ -37,7 +41,7 @@ pub(super) struct Built {
 /// parent's.
 struct States<'a> {
     builder: Builder<'a>,
-    commits: std::vec::IntoIter<Oid>,
+    commits: Vec<Oid>,
     kept: KeptStates,
 }
 
@@ -45,7 +49,7 @@ impl<'a> States<'a> {
     fn new(builder: Builder<'a>, commits: Vec<Oid>, kept: KeptStates) -> States<'a> {
         States {
             builder,
-            commits: commits.into_iter(),
+            commits,
             kept,
         }
     }
@@ -79,10 +83,19 @@ impl<'a> States<'a> {
     }
 
     /// Hands each built commit to `send` until it refuses one (`false`) or
-    /// a commit cannot be built (that error is the last one handed).
-    fn each(&mut self, mut send: impl FnMut(Result<Built, HistoryError>) -> bool) {
-        while let Some(oid) = self.commits.next() {
-            let built = self.build(oid);
+    /// a commit cannot be built (that error is the last one handed); shows
+    /// `after` each state built first, with its index and the walk's
+    /// commits.
+    fn each(
+        &mut self,
+        mut after: impl FnMut(usize, &RevState, &Repository, &[Oid]),
+        mut send: impl FnMut(Result<Built, HistoryError>) -> bool,
+    ) {
+        for at in 0..self.commits.len() {
+            let built = self.build(self.commits[at]);
+            if let Ok(built) = &built {
+                after(at, &built.state, self.builder.repo, &self.commits);
+            }
             let failed = built.is_err();
             if !send(built) || failed {
                 return;
@@ -121,26 +134,13 @@ pub(super) struct Ran {
 /// this one. The second thread builds the next commit before the visitor
 /// is done only while [`Loader::room_ahead`] says so.
 pub(super) fn run(plan: Plan<'_>, mut see: impl FnMut(Built) -> Result<(), HistoryError>) -> Ran {
-    let Plan {
-        repo,
-        options,
-        loader,
-        commits,
-        kept,
-    } = plan;
-    let Ok(second) = Repository::open(repo.path()) else {
-        let mut states = States::new(Builder::new(repo, options, loader), commits, kept);
-        let mut result = Ok(());
-        states.each(|built| {
-            result = built.and_then(&mut see);
-            result.is_ok()
-        });
-        let counts = states.builder.counts();
-        return Ran {
-            counts,
-            built_ahead: 0,
-            result,
-        };
+    let Ok(second) = Repository::open(plan.repo.path()) else {
+        return in_turn(plan, see);
+    };
+    // Started here, so that threads the system refuses are said as such.
+    let pool = match plan.loader.pool() {
+        Ok(pool) => pool,
+        Err(e) => return refused(e),
     };
     let (tx, rx) = mpsc::sync_channel(AHEAD);
     // The visitor says when it is done with a commit (and has dropped it).
@@ -148,36 +148,33 @@ pub(super) fn run(plan: Plan<'_>, mut see: impl FnMut(Built) -> Result<(), Histo
     std::thread::scope(|scope| {
         let builder = std::thread::Builder::new().name("abibot-walk-ahead".into());
         let spawned = builder.spawn_scoped(scope, move || {
-            let builder = Builder::new(&second, options, loader);
-            let mut states = States::new(builder, commits, kept);
-            let (mut sent, mut visited, mut ahead) = (0, 0, 0);
-            states.each(|built| {
-                if tx.send(built).is_err() {
-                    return false;
-                }
-                sent += 1;
-                visited += done_rx.try_iter().count();
-                while visited < sent && !loader.room_ahead() {
-                    let Ok(()) = done_rx.recv() else {
-                        return false;
-                    };
-                    visited += 1;
-                }
-                ahead += usize::from(visited < sent);
-                true
+            let Plan {
+                options,
+                loader,
+                commits,
+                kept,
+                ..
+            } = plan;
+            let mut states = States::new(Builder::new(&second, options, loader), commits, kept);
+            let mut ahead = 0;
+            pool.in_place_scope(|scope| {
+                let mut peek = Peek::default();
+                let look = |at, state: &RevState, repo: &Repository, commits: &[Oid]| {
+                    if loader.room_ahead() {
+                        let path = second.path();
+                        peek.after((at, state), (repo, commits), (loader, scope), path);
+                    }
+                };
+                states.each(look, handing(loader, (tx, done_rx), &mut ahead));
             });
+            loader.forget_early();
             (states.builder.counts(), ahead)
         });
         let ahead = match spawned {
             Ok(ahead) => ahead,
             Err(e) => {
                 let message = e.to_string();
-                let error = PoolError::Spawn { jobs: 1, message };
-                return Ran {
-                    counts: (0, 0),
-                    built_ahead: 0,
-                    result: Err(HistoryError::Threads(error)),
-                };
+                return refused(PoolError::Spawn { jobs: 1, message });
             }
         };
         // Dropping the receiver on an error stops the builder at its next
@@ -198,4 +195,68 @@ pub(super) fn run(plan: Plan<'_>, mut see: impl FnMut(Built) -> Result<(), Histo
             result,
         }
     })
+}
+
+/// What the building thread does with each commit built: sends it to the
+/// visitor, then waits for the visitor while there is no room to build
+/// ahead; counts in `ahead` the commits built before the visitor was done
+/// with the one before.
+fn handing<'h>(
+    loader: &'h Loader,
+    (tx, done_rx): (
+        mpsc::SyncSender<Result<Built, HistoryError>>,
+        mpsc::Receiver<()>,
+    ),
+    ahead: &'h mut usize,
+) -> impl FnMut(Result<Built, HistoryError>) -> bool + 'h {
+    let (mut sent, mut visited) = (0, 0);
+    move |built| {
+        if tx.send(built).is_err() {
+            return false;
+        }
+        sent += 1;
+        visited += done_rx.try_iter().count();
+        while visited < sent && !loader.room_ahead() {
+            let Ok(()) = done_rx.recv() else {
+                return false;
+            };
+            visited += 1;
+        }
+        *ahead += usize::from(visited < sent);
+        true
+    }
+}
+
+/// [`run`] with every state built on this thread, in turn.
+fn in_turn(plan: Plan<'_>, mut see: impl FnMut(Built) -> Result<(), HistoryError>) -> Ran {
+    let Plan {
+        repo,
+        options,
+        loader,
+        commits,
+        kept,
+    } = plan;
+    let mut states = States::new(Builder::new(repo, options, loader), commits, kept);
+    let mut result = Ok(());
+    states.each(
+        |_, _, _, _| {},
+        |built| {
+            result = built.and_then(&mut see);
+            result.is_ok()
+        },
+    );
+    Ran {
+        counts: states.builder.counts(),
+        built_ahead: 0,
+        result,
+    }
+}
+
+/// A walk whose threads could not be started.
+fn refused(error: PoolError) -> Ran {
+    Ran {
+        counts: (0, 0),
+        built_ahead: 0,
+        result: Err(HistoryError::Threads(error)),
+    }
 }

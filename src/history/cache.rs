@@ -40,6 +40,10 @@ pub enum LoadError {
 /// parse is CPU-bound, so threads beyond the cores only add stacks.
 pub const MAX_JOBS: usize = 256;
 
+/// Most loads begun ahead of the commits that need them at once: each holds
+/// a parsed set outside the budget until taken.
+pub const MAX_EARLY: usize = 2;
+
 /// The parsing threads could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
@@ -69,6 +73,9 @@ pub struct LoadStats {
     pub parsed: AtomicUsize,
     /// References served from the cache or from a set still held elsewhere.
     pub hits: AtomicUsize,
+    /// References parsed by a load begun ahead of their commit (counted in
+    /// `parsed` too).
+    pub early_taken: AtomicUsize,
     /// Bytes of reference content read from git.
     pub bytes_read: AtomicUsize,
     /// The most bytes of parsed sets alive at once, measured after each
@@ -151,10 +158,13 @@ pub struct Loader {
     held: Mutex<Held>,
     budget: usize,
     jobs: usize,
-    /// Started at the first parse: a walk that parses nothing starts no thread.
+    /// Started at the first parse, or when a walk builds ahead.
     pool: OnceLock<rayon::ThreadPool>,
     /// The parsing threads' repository handles.
     handles: Handles,
+    /// Loads begun ahead of the commit that needs them ([`Loader::begin`]),
+    /// by object id: `None` while running. Taken by that commit's load.
+    early: Mutex<HashMap<Oid, Option<Loaded>>>,
     /// Work counters.
     pub stats: LoadStats,
 }
@@ -173,11 +183,13 @@ impl Loader {
             jobs: jobs.max(1),
             pool: OnceLock::new(),
             handles: Handles::default(),
+            early: Mutex::default(),
             stats: LoadStats::default(),
         }
     }
 
-    fn pool(&self) -> Result<&rayon::ThreadPool, PoolError> {
+    /// The parsing threads, started on first use.
+    pub(super) fn pool(&self) -> Result<&rayon::ThreadPool, PoolError> {
         if let Some(pool) = self.pool.get() {
             return Ok(pool);
         }
@@ -267,7 +279,7 @@ impl Loader {
                     continue;
                 }
                 let set = &set;
-                scope.spawn(move |_| set(i, self.read_and_parse(path, source, label)));
+                scope.spawn(move |_| set(i, self.load_one(path, source, label)));
             }
         });
         let mut out: Vec<Option<Loaded>> = results
@@ -283,6 +295,69 @@ impl Loader {
             .collect())
     }
 
+    /// Begins loading `source` in `scope` (a reference a later commit of
+    /// the walk will change to), unless it is cached, already begun, or
+    /// [`MAX_EARLY`] loads wait already. `label` must be what that commit's
+    /// load will say (its short id), so that an error reads the same.
+    pub(super) fn begin<'s>(
+        &'s self,
+        scope: &rayon::Scope<'s>,
+        path: &'s Path,
+        source: FlavourSource,
+        label: String,
+    ) {
+        {
+            let mut early = self.early();
+            let id = source.id;
+            if early.len() >= MAX_EARLY || early.contains_key(&id) || self.cached(id).is_some() {
+                return;
+            }
+            early.insert(id, None);
+        }
+        scope.spawn(move |_| {
+            let loaded = self.read_and_parse(path, &source, &label);
+            // Given back only if still waited for.
+            if let Some(slot) = self.early().get_mut(&source.id) {
+                *slot = Some(loaded);
+            }
+        });
+    }
+
+    /// Loads begun ahead and not yet taken.
+    pub(super) fn early_waiting(&self) -> usize {
+        self.early().len()
+    }
+
+    /// Forgets loads begun ahead that no commit took (a walk that ended,
+    /// or a reference the layout did not read after all).
+    pub(super) fn forget_early(&self) {
+        self.early().clear();
+    }
+
+    fn early(&self) -> std::sync::MutexGuard<'_, HashMap<Oid, Option<Loaded>>> {
+        self.early
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Loads `source`: the load begun ahead of it when that is done, else
+    /// read and parsed here (never waiting for one still running: a parsing
+    /// thread that waited could be the one running it); counts and caches
+    /// what it parsed.
+    fn load_one(&self, path: &Path, source: &FlavourSource, label: &str) -> Loaded {
+        let early = self.early().remove(&source.id).flatten();
+        let parsed = match early {
+            Some(loaded) => {
+                self.stats.early_taken.fetch_add(1, Ordering::Relaxed);
+                loaded?
+            }
+            None => self.read_and_parse(path, source, label)?,
+        };
+        self.stats.parsed.fetch_add(1, Ordering::Relaxed);
+        self.remember(source.id, parsed.clone());
+        Ok(parsed)
+    }
+
     /// Reads `source` from the repository at `path` and parses it, on the
     /// calling (parsing) thread.
     fn read_and_parse(&self, path: &Path, source: &FlavourSource, label: &str) -> Loaded {
@@ -296,10 +371,7 @@ impl Loader {
             self.stats.bytes_read.fetch_add(size, Ordering::Relaxed);
             Ok(parse_source(source, &content, label))
         });
-        let parsed = parsed.map_err(git_error)?.map(Arc::new)?;
-        self.stats.parsed.fetch_add(1, Ordering::Relaxed);
-        self.remember(source.id, parsed.clone());
-        Ok(parsed)
+        parsed.map_err(git_error)?.map(Arc::new)
     }
 }
 

@@ -22,6 +22,7 @@ mod ahead;
 pub mod cache;
 pub mod detect;
 pub mod explain;
+mod peek;
 pub mod promises;
 pub mod scan;
 pub mod timeline;
