@@ -27,6 +27,11 @@ mod synthetic;
 
 use synthetic::{FEATURESETS, FLAVOURS_PER_FEATURESET, Gen, derive, flavour_name, flavour_salt};
 
+/// The allocator the `abibot` binary ships with (see `src/main.rs`), so
+/// that the walk is timed as users run it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn flavour_names() -> Vec<String> {
     (0..FEATURESETS.len() * FLAVOURS_PER_FEATURESET)
         .map(flavour_name)

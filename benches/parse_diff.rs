@@ -9,6 +9,11 @@ use abibot::formats;
 use abibot::ignore::IgnoreRules;
 use criterion::{Criterion, criterion_group, criterion_main};
 
+/// The allocator the `abibot` binary ships with (see `src/main.rs`), so
+/// that the walk is timed as users run it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ABI: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/debian-bookworm/abi"
