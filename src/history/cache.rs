@@ -10,7 +10,7 @@
 //! dropped, so a budget below that is met as closely as the comparison
 //! allows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -97,6 +97,8 @@ struct Held {
     /// Every set produced that may still be alive, by object id (a set is
     /// parsed again only once its earlier copy is gone).
     produced: HashMap<Oid, Produced>,
+    /// Sets dropped last ([`Loader::prefer`]).
+    preferred: HashSet<Oid>,
 }
 
 impl Held {
@@ -126,8 +128,8 @@ impl Held {
             .sum()
     }
 
-    /// Drops cached sets nobody else holds, least recently used first,
-    /// until the sets alive fit `budget` (a set held elsewhere costs
+    /// Drops cached sets nobody else holds, least recently used first and
+    /// preferred ones last, until the sets alive fit `budget` (a set held elsewhere costs
     /// nothing to keep, and dropping it would free nothing). Returns the
     /// bytes alive after.
     fn trim(&mut self, budget: usize) -> usize {
@@ -135,18 +137,20 @@ impl Held {
         if live <= budget {
             return live;
         }
-        let only_cached: Vec<Oid> = self
+        let only_cached = self
             .lru
             .iter()
             .rev()
             .filter(|(_, set)| Arc::strong_count(set) == 1)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in only_cached {
+            .map(|(id, _)| *id);
+        let (preferred, others): (Vec<Oid>, Vec<Oid>) =
+            only_cached.partition(|id| self.preferred.contains(id));
+        for id in others.into_iter().chain(preferred) {
             if live <= budget {
                 break;
             }
             self.lru.pop(&id);
+            self.preferred.remove(&id);
             live -= self.produced.remove(&id).map_or(0, |p| p.bytes);
         }
         live
@@ -178,6 +182,7 @@ impl Loader {
             held: Mutex::new(Held {
                 lru: LruCache::unbounded(),
                 produced: HashMap::new(),
+                preferred: HashSet::new(),
             }),
             budget,
             jobs: jobs.max(1),
@@ -223,6 +228,16 @@ impl Loader {
     /// rather than the budget being exceeded.
     pub fn room_ahead(&self) -> bool {
         self.held().held_bytes() <= self.budget / 2
+    }
+
+    /// Keeps the set of object `id`, once only cached, longer than others:
+    /// an ABI name's first publication, which the bump that replaces the
+    /// name is judged against. Still dropped when the budget needs it.
+    pub fn prefer(&self, id: Oid) {
+        let mut held = self.held();
+        if held.produced.contains_key(&id) {
+            held.preferred.insert(id);
+        }
     }
 
     fn cached(&self, id: Oid) -> Option<Arc<SymbolSet>> {
@@ -432,6 +447,11 @@ impl<'a> Reload<'a> {
         Ok(loaded.pop().expect("one result per source"))
     }
 
+    /// See [`Loader::prefer`].
+    pub fn prefer(&self, id: Oid) {
+        self.loader.prefer(id);
+    }
+
     /// The content of blob `id` as the repository holds it, uncached (a
     /// symtypes file, read once per finding that needs it).
     pub fn blob(&self, id: Oid) -> Result<Vec<u8>, git2::Error> {
@@ -496,5 +516,57 @@ pub fn jobs_or_cores(jobs: usize) -> usize {
             .min(MAX_JOBS)
     } else {
         jobs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(repo: &Repository, crc: u32) -> FlavourSource {
+        let text = format!("0x{crc:08x}\tsym\tvmlinux\tEXPORT_SYMBOL\t\n");
+        FlavourSource {
+            abi: crate::symbols::AbiName::new("6.1.0-47").unwrap(),
+            path: format!("debian/abi/6.1.0-47/f{crc}"),
+            id: repo.blob(text.as_bytes()).unwrap(),
+            storage: Storage::File(None),
+            ignore: Arc::default(),
+            symtypes: None,
+        }
+    }
+
+    #[test]
+    fn a_preferred_set_is_dropped_after_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let [a, b, c] = [1, 2, 3].map(|crc| source(&repo, crc));
+        let load = |loader: &Loader, s: &FlavourSource| {
+            loader
+                .load_all(&repo, &[s], "t")
+                .unwrap()
+                .pop()
+                .unwrap()
+                .unwrap()
+        };
+        let parsed = |loader: &Loader| loader.stats.parsed.load(Ordering::Relaxed);
+        for prefer in [false, true] {
+            let one = load(&Loader::new(usize::MAX, 1), &a).approx_bytes();
+            // Room for two sets: the third parse drops one cached set.
+            let loader = Loader::new(2 * one + one / 2, 1);
+            drop(load(&loader, &a));
+            if prefer {
+                loader.prefer(a.id);
+            }
+            drop(load(&loader, &b));
+            drop(load(&loader, &c));
+            assert_eq!(parsed(&loader), 3);
+            drop(load(&loader, &a));
+            // Least recently used, `a` went first, unless it was preferred.
+            assert_eq!(
+                parsed(&loader),
+                if prefer { 3 } else { 4 },
+                "prefer {prefer}"
+            );
+        }
     }
 }

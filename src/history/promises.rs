@@ -119,8 +119,10 @@ impl Promises {
     /// Records what `state`, introduced by `commit`, holds: a new name's
     /// first publication, a state a name had not had yet. Flavours whose
     /// reference fails to parse are left out (their last good set stands
-    /// in for them).
-    pub fn record(&mut self, commit: &CommitSha, state: &RevState) {
+    /// in for them). Returns the object ids of the first publications it
+    /// recorded (worth keeping parsed a while: [`Reload::prefer`]).
+    pub fn record(&mut self, commit: &CommitSha, state: &RevState) -> Vec<Oid> {
+        let mut firsts = Vec::new();
         for (key, source) in &state.sources {
             if state.broken.contains_key(key) {
                 continue;
@@ -130,9 +132,12 @@ impl Promises {
                 .entry(key.clone())
                 .or_default()
                 .entry(source.abi.clone())
-                .or_insert_with(|| Promise {
-                    first: source.clone(),
-                    states: Vec::new(),
+                .or_insert_with(|| {
+                    firsts.push(source.id);
+                    Promise {
+                        first: source.clone(),
+                        states: Vec::new(),
+                    }
                 });
             if !promise.states.iter().any(|p| p.id == source.id) {
                 promise.states.push(Publication {
@@ -141,6 +146,7 @@ impl Promises {
                 });
             }
         }
+        firsts
     }
 
     fn promise(&self, key: &FlavourKey, abi: &AbiName) -> Option<&Promise> {
@@ -241,7 +247,9 @@ impl Walker<'_> {
     /// commits: a revision that cannot be read is passed over.
     pub fn promises_until(&mut self, to: Option<Oid>) -> Result<Promises, HistoryError> {
         let mut promises = Promises::default();
-        self.history_until(to, |commit, _, state| promises.record(commit, state))?;
+        self.history_until(to, |commit, _, state| {
+            promises.record(commit, state);
+        })?;
         Ok(promises)
     }
 

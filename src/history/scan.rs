@@ -223,7 +223,9 @@ impl Scanner {
             }
         }
         self.report.findings.extend(findings);
-        self.promises.record(&step.commit, step.state);
+        for first in self.promises.record(&step.commit, step.state) {
+            step.reload.prefer(first);
+        }
     }
 }
 

@@ -126,7 +126,9 @@ impl Timeline {
             let state = self.judge(&step, key, source, content);
             self.states(&source.abi, key).push(state);
         }
-        self.promises.record(&step.commit, step.state);
+        for first in self.promises.record(&step.commit, step.state) {
+            step.reload.prefer(first);
+        }
     }
 
     /// The new state `source` of flavour `key` at `step`: a return when the
