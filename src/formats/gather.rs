@@ -7,8 +7,6 @@
 //! is about a third of the reference; a set keeps it for as long as it is
 //! cached or compared.
 
-use std::ops::Range;
-
 use arcstr::ArcStr;
 use rustc_hash::FxHashMap;
 
@@ -28,23 +26,51 @@ pub(super) struct Fields<'t> {
     pub namespace: Option<&'t str>,
 }
 
-/// A symbol whose text is being gathered: where its fields are.
+/// Where a field is in the gathered text. Fields are checked against the
+/// kernel's limits (at most 4,095 bytes) before they are gathered, and a
+/// reference is at most 256 MiB, so offsets fit in 32 bits and lengths in
+/// 16: the array of placed symbols is held beside the symbols' own while
+/// they are made, 40 bytes each rather than 80.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u16,
+}
+
+impl Span {
+    /// No namespace.
+    const NONE: Span = Span { start: 0, len: 0 };
+
+    fn of(start: usize, end: usize) -> Span {
+        Span {
+            start: u32::try_from(start).expect("a reference is at most 256 MiB"),
+            len: u16::try_from(end - start).expect("fields are checked against MAX_PATH"),
+        }
+    }
+
+    fn range(self) -> std::ops::Range<usize> {
+        let start = self.start as usize;
+        start..start + usize::from(self.len)
+    }
+}
+
+/// A symbol whose text is being gathered: where its name, module and
+/// namespace are (the spans' parts apart, so that no padding is added).
 struct Placed {
     crc: Crc,
-    name: Range<usize>,
-    module: Range<usize>,
     export: Option<ExportKind>,
-    namespace: Option<Range<usize>>,
+    starts: [u32; 3],
+    lens: [u16; 3],
 }
 
 /// The symbols of one text, in order, and the text they will share.
 pub(super) struct Gathered<'t> {
     text: String,
     /// Where each module path and namespace already is in `text`.
-    shared: FxHashMap<&'t str, Range<usize>>,
+    shared: FxHashMap<&'t str, Span>,
     /// The last module path placed, looked at first: the lines of one
     /// module follow each other.
-    last: Option<(&'t str, Range<usize>)>,
+    last: Option<(&'t str, Span)>,
     placed: Vec<Placed>,
 }
 
@@ -63,39 +89,39 @@ impl<'t> Gathered<'t> {
     pub fn push(&mut self, fields: Fields<'t>) {
         let name = self.append(fields.name);
         let module = self.module(fields.module);
-        let namespace = fields.namespace.map(|ns| self.shared(ns));
+        let namespace = fields.namespace.map_or(Span::NONE, |ns| self.shared(ns));
+        let spans = [name, module, namespace];
         self.placed.push(Placed {
             crc: fields.crc,
-            name,
-            module,
             export: fields.export,
-            namespace,
+            starts: spans.map(|s| s.start),
+            lens: spans.map(|s| s.len),
         });
     }
 
-    fn append(&mut self, field: &str) -> Range<usize> {
+    fn append(&mut self, field: &str) -> Span {
         let start = self.text.len();
         self.text.push_str(field);
-        start..self.text.len()
+        Span::of(start, self.text.len())
     }
 
-    fn module(&mut self, module: &'t str) -> Range<usize> {
-        if let Some((last, at)) = &self.last
-            && *last == module
+    fn module(&mut self, module: &'t str) -> Span {
+        if let Some((last, at)) = self.last
+            && last == module
         {
-            return at.clone();
+            return at;
         }
         let at = self.shared(module);
-        self.last = Some((module, at.clone()));
+        self.last = Some((module, at));
         at
     }
 
-    fn shared(&mut self, field: &'t str) -> Range<usize> {
-        if let Some(at) = self.shared.get(field) {
-            return at.clone();
+    fn shared(&mut self, field: &'t str) -> Span {
+        if let Some(&at) = self.shared.get(field) {
+            return at;
         }
         let at = self.append(field);
-        self.shared.insert(field, at.clone());
+        self.shared.insert(field, at);
         at
     }
 
@@ -104,12 +130,18 @@ impl<'t> Gathered<'t> {
     pub fn finish(self, capacity: usize) -> Vec<Symbol> {
         let text = ArcStr::from(self.text);
         let mut symbols = Vec::with_capacity(capacity.max(self.placed.len()));
-        symbols.extend(self.placed.into_iter().map(|p| Symbol {
-            name: text.substr(p.name),
-            crc: p.crc,
-            module: text.substr(p.module),
-            export: p.export,
-            namespace: p.namespace.map(|ns| text.substr(ns)),
+        symbols.extend(self.placed.into_iter().map(|p| {
+            let [name, module, namespace] = [0, 1, 2].map(|k| Span {
+                start: p.starts[k],
+                len: p.lens[k],
+            });
+            Symbol {
+                name: text.substr(name.range()),
+                crc: p.crc,
+                module: text.substr(module.range()),
+                export: p.export,
+                namespace: (namespace != Span::NONE).then(|| text.substr(namespace.range())),
+            }
         }));
         symbols
     }
