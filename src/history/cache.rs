@@ -499,13 +499,13 @@ fn parse_source(
     })
 }
 
-/// The default budget of parsed references alive at once: about 70
+/// The default budget of parsed references alive at once: about 60
 /// Debian-sized flavours (2.3 MB each). The revisions a walk compares count
 /// against it first; what is left caches sets for reverts, renames, bumps
 /// that copy references, merges and bisect probes. With what the walk
 /// needs besides (the allocator's pages awaiting reuse, blobs being read,
 /// the findings), a scan of 30 churning flavours peaks under 300 MB.
-pub const DEFAULT_CACHE_BYTES: usize = 160 << 20;
+pub const DEFAULT_CACHE_BYTES: usize = 144 << 20;
 
 /// Rounds a job count the way `--jobs 0` means "all cores" (at most
 /// [`MAX_JOBS`]).
