@@ -525,14 +525,8 @@ mod tests {
 
     fn source(repo: &Repository, crc: u32) -> FlavourSource {
         let text = format!("0x{crc:08x}\tsym\tvmlinux\tEXPORT_SYMBOL\t\n");
-        FlavourSource {
-            abi: crate::symbols::AbiName::new("6.1.0-47").unwrap(),
-            path: format!("debian/abi/6.1.0-47/f{crc}"),
-            id: repo.blob(text.as_bytes()).unwrap(),
-            storage: Storage::File(None),
-            ignore: Arc::default(),
-            symtypes: None,
-        }
+        let id = repo.blob(text.as_bytes()).unwrap();
+        FlavourSource::file("6.1.0-47", &format!("debian/abi/6.1.0-47/f{crc}"), id)
     }
 
     #[test]

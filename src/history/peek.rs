@@ -116,13 +116,11 @@ fn split(path: &str) -> (&str, &str) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::Ordering;
 
     use super::*;
     use crate::history::file_entry;
-    use crate::layouts::Storage;
-    use crate::symbols::{AbiName, FlavourKey};
+    use crate::symbols::FlavourKey;
 
     const PATH: &str = "debian/abi/6.1.0-47/amd64_none_amd64";
 
@@ -141,14 +139,7 @@ mod tests {
     }
 
     fn source(id: Oid) -> FlavourSource {
-        FlavourSource {
-            abi: AbiName::new("6.1.0-47").unwrap(),
-            path: PATH.to_owned(),
-            id,
-            storage: Storage::File(None),
-            ignore: Arc::default(),
-            symtypes: None,
-        }
+        FlavourSource::file("6.1.0-47", PATH, id)
     }
 
     #[test]

@@ -317,7 +317,6 @@ impl Walker<'_> {
 mod tests {
     use super::*;
     use crate::history::cache::Loader;
-    use crate::layouts::Storage;
     use crate::symbols::ReferenceSet;
     use git2::Repository;
 
@@ -354,14 +353,7 @@ mod tests {
             let key = FlavourKey::new("amd64", "none", "amd64");
             let id = self.repo.blob(body.as_bytes()).unwrap();
             let set = crate::formats::parse(body.as_bytes(), None, "t").unwrap();
-            let source = FlavourSource {
-                abi: AbiName::new(abi).unwrap(),
-                path: format!("debian/abi/{abi}/{CURRENT}"),
-                id,
-                storage: Storage::File(None),
-                ignore: Arc::default(),
-                symtypes: None,
-            };
+            let source = FlavourSource::file(abi, &format!("debian/abi/{abi}/{CURRENT}"), id);
             RevState {
                 sources: [(key.clone(), source)].into(),
                 reference: ReferenceSet {

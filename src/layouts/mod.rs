@@ -257,6 +257,22 @@ pub struct FlavourSource {
     pub symtypes: Option<SymtypesSource>,
 }
 
+#[cfg(test)]
+impl FlavourSource {
+    /// A single-file reference of any format at `path` under ABI `abi`,
+    /// with no ignore rules or symtypes (unit tests' stand-in).
+    pub(crate) fn file(abi: &str, path: &str, id: Oid) -> FlavourSource {
+        FlavourSource {
+            abi: AbiName::new(abi).expect("a valid ABI name"),
+            path: path.to_owned(),
+            id,
+            storage: Storage::File(None),
+            ignore: Arc::default(),
+            symtypes: None,
+        }
+    }
+}
+
 /// Where a flavour's symtypes file is at a revision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SymtypesSource {
