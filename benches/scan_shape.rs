@@ -10,10 +10,13 @@
 //! Timed, alternating, `ABIBOT_BENCH_RUNS` times each (default 3), with the
 //! wall and CPU (user + system) time of each child process:
 //! - `git cat-file --batch` of the distinct reference blobs (the floor:
-//!   the least any tool must read);
+//!   the least any tool must read), to `/dev/null` and through a pipe;
 //! - the built `abibot scan --format json` (a child process, as a user
 //!   runs it), and any other build listed in `ABIBOT_BENCH_OTHER_BINS`
 //!   (colon-separated paths) in the same round, for before and after;
+//! - this build's `abibot daemon --once` backfilling the history into a
+//!   file sink from a fresh state (the daemon's first start: the same walk,
+//!   each finding recorded and rendered as its commit is scanned);
 //! - naive: read and parse every reference at every commit, timed on 40
 //!   evenly spaced commits and scaled to the history.
 //!
@@ -108,16 +111,18 @@ fn binaries() -> Vec<PathBuf> {
     bins
 }
 
-/// One round: the floor, then `abibot scan` with each binary; (wall, cpu)
-/// of each.
+/// One round: the floor (`git cat-file --batch` to `/dev/null`, then
+/// through a pipe read as `abibot` reads it), then `abibot scan` with each
+/// binary; (wall, cpu) of each.
 fn round(dir: &Path, input: &[u8], bins: &[PathBuf]) -> Vec<(f64, f64)> {
-    let cat = synthetic::timed(
-        Command::new("git")
-            .args(["cat-file", "--batch"])
-            .current_dir(dir),
-        input.to_vec(),
-    );
-    let mut out = vec![(cat.wall, cat.cpu)];
+    let cat = || {
+        let mut command = Command::new("git");
+        command.args(["cat-file", "--batch"]).current_dir(dir);
+        command
+    };
+    let null = synthetic::timed_to_null(&mut cat(), input.to_vec());
+    let piped = synthetic::timed(&mut cat(), input.to_vec());
+    let mut out = vec![(null.wall, null.cpu), (piped.wall, piped.cpu)];
     for bin in bins {
         let scan = synthetic::timed(
             Command::new(bin)
@@ -176,15 +181,27 @@ fn main() {
     let bins = binaries();
     for run in 1..=runs {
         let times = round(&dir, input.as_bytes(), &bins);
-        let (cw, cc) = times[0];
-        println!("run {run}: git cat-file --batch {cw:.2} s wall / {cc:.2} s cpu");
-        for (bin, (sw, sc)) in bins.iter().zip(&times[1..]) {
+        let ((cw, cc), (pw, pc)) = (times[0], times[1]);
+        println!(
+            "run {run}: git cat-file --batch > /dev/null {cw:.2} s wall / {cc:.2} s cpu; through a pipe {pw:.2} s / {pc:.2} s"
+        );
+        for (bin, (sw, sc)) in bins.iter().zip(&times[2..]) {
             println!(
                 "  {} scan --format json: {sw:.2} s wall / {sc:.2} s cpu ({:.2}x the floor's wall)",
                 bin.display(),
                 sw / cw
             );
         }
+        let work = tempfile::tempdir().unwrap();
+        let (daemon, comments) = synthetic::backfill(&bins[0], &dir, work.path());
+        println!(
+            "  {} daemon --once (backfill, {comments} comments): {:.2} s wall / {:.2} s cpu ({:.2}x the floor's wall, {:.2}x its scan's)",
+            bins[0].display(),
+            daemon.wall,
+            daemon.cpu,
+            daemon.wall / cw,
+            daemon.wall / times[2].0
+        );
         println!("  load average {}", synthetic::load_average());
     }
     let (per_wall, per_cpu) = naive(&repo, &all);

@@ -9,7 +9,9 @@
 //! Each measurement runs the built `abibot scan --format json` as a child
 //! and reads its peak resident set from `wait4` (`ru_maxrss`): after the
 //! first 100, 500, 1,000 and 2,000 commits with the default budget, then
-//! the whole history with other budgets (`--cache-mib`).
+//! the whole history with other budgets (`--cache-mib`). Last, the
+//! daemon's first start on the whole history (`daemon --once` backfilling
+//! into a file sink), its peak resident set and time beside the scan's.
 //!
 //! Run: `cargo bench --bench walk_memory` (env `ABIBOT_BENCH_COMMITS`,
 //! `ABIBOT_BENCH_BUDGETS`: comma-separated MiB, `default` for none).
@@ -134,6 +136,7 @@ fn main() {
     {
         runs.push((commits, Some(mib)));
     }
+    let mut whole_scan = None;
     for (limit, budget) in runs {
         let (kib, wall, report) = measure(&dir, all[limit - 1], budget);
         let stats = &report["stats"];
@@ -145,5 +148,17 @@ fn main() {
             stats["references_parsed"],
             stats["cache_hits"]
         );
+        if limit == commits && budget.is_none() {
+            whole_scan = Some(wall);
+        }
     }
+    let work = tempfile::tempdir().unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_abibot"));
+    let (daemon, comments) = synthetic::backfill(bin, &dir, work.path());
+    println!(
+        "daemon --once backfill of the {commits} commits, default budget: peak RSS {} MiB, {:.1} s ({:.2}x the scan's), {comments} comments",
+        daemon.peak_kib / 1024,
+        daemon.wall,
+        daemon.wall / whole_scan.unwrap_or(f64::NAN)
+    );
 }

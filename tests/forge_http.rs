@@ -713,3 +713,45 @@ fn a_file_sink_that_is_a_fifo_or_a_device_is_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_file_sink_lists_each_commit_even_when_the_file_changes_under_it() {
+    /// The bodies `sink` lists for commit `sha(n)`.
+    async fn listed(sink: &abibot::forge::sink::FileSink, n: u8) -> Vec<String> {
+        let comments = sink.list_comments(&sha(n)).await.unwrap();
+        comments.into_iter().map(|c| c.body).collect()
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("comments.jsonl");
+    let sink = abibot::forge::sink::FileSink::new(&path);
+    assert!(listed(&sink, 40).await.is_empty(), "no file yet");
+    for i in 0..50u8 {
+        sink.post_comment(&sha(40 + i % 5), &format!("body {i}"))
+            .await
+            .unwrap();
+        if i == 20 {
+            // Read (and indexed) halfway: later posts keep the index.
+            assert_eq!(listed(&sink, 41).await.len(), 4);
+        }
+    }
+    for k in 0..5u8 {
+        let want: Vec<String> = (0..10).map(|j| format!("body {}", j * 5 + k)).collect();
+        assert_eq!(listed(&sink, 40 + k).await, want);
+    }
+    // Another writer of the same file (a second daemon, a person).
+    let other = abibot::forge::sink::FileSink::new(&path);
+    other
+        .post_comment(&sha(40), "from elsewhere")
+        .await
+        .unwrap();
+    assert_eq!(listed(&sink, 40).await.last().unwrap(), "from elsewhere");
+    sink.post_comment(&sha(41), "after").await.unwrap();
+    assert_eq!(listed(&sink, 41).await.len(), 11);
+    assert_eq!(listed(&other, 41).await.len(), 11);
+    // Rotated: replaced by a shorter file.
+    let record = serde_json::json!({"commit": sha(42).as_str(), "body": "rotated"});
+    std::fs::write(&path, format!("{record}\n")).unwrap();
+    assert_eq!(listed(&sink, 42).await, ["rotated"]);
+    assert!(listed(&sink, 40).await.is_empty());
+}

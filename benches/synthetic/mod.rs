@@ -192,33 +192,48 @@ pub struct Timed {
     pub cpu: f64,
     /// Bytes written to its standard output.
     pub out_bytes: usize,
+    /// Its peak resident set, in KiB (`ru_maxrss`).
+    pub peak_kib: i64,
 }
 
 /// Runs `command` with `input` on its standard input and times it through
-/// `wait4` (which gives the child's own CPU time); panics if it fails.
+/// `wait4` (which gives the child's own CPU time), reading its standard
+/// output through a pipe and dropping it; panics if it fails.
+pub fn timed(command: &mut std::process::Command, input: Vec<u8>) -> Timed {
+    run_timed(command, input, true)
+}
+
+/// Like [`timed`], with the standard output going to `/dev/null`: a
+/// floor without the cost of a pipe (`git cat-file --batch > /dev/null`).
+pub fn timed_to_null(command: &mut std::process::Command, input: Vec<u8>) -> Timed {
+    run_timed(command, input, false)
+}
+
 #[expect(
     clippy::zombie_processes,
     reason = "the child is reaped by wait4, which also gives its own rusage"
 )]
-pub fn timed(command: &mut std::process::Command, input: Vec<u8>) -> Timed {
+fn run_timed(command: &mut std::process::Command, input: Vec<u8>, piped: bool) -> Timed {
     use std::io::Read as _;
     use std::process::Stdio;
     let t = Instant::now();
+    let stdout = if piped { Stdio::piped() } else { Stdio::null() };
     let mut child = command
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || stdin.write_all(&input));
-    let mut stdout = child.stdout.take().unwrap();
     let mut out_bytes = 0;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        match stdout.read(&mut buf).unwrap() {
-            0 => break,
-            n => out_bytes += n,
+    if let Some(mut stdout) = child.stdout.take() {
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match stdout.read(&mut buf).unwrap() {
+                0 => break,
+                n => out_bytes += n,
+            }
         }
     }
     let mut status = 0;
@@ -235,7 +250,34 @@ pub fn timed(command: &mut std::process::Command, input: Vec<u8>) -> Timed {
         wall,
         cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
         out_bytes,
+        peak_kib: usage.ru_maxrss,
     }
+}
+
+/// The daemon's first start on `repo`: `abibot daemon --once` backfilling
+/// its checked-out branch into a file sink, with a state database created
+/// in the fresh directory `work`. Returns the run and the comments posted.
+pub fn backfill(bin: &Path, repo: &Path, work: &Path) -> (Timed, usize) {
+    let branch = Repository::open(repo).unwrap();
+    let branch = branch.head().unwrap();
+    let config = work.join("abibot.toml");
+    let toml = format!(
+        "state = \"state.db\"\n\
+         [[repo]]\nname = \"bench\"\npath = \"{}\"\nbranches = [\"{}\"]\nbackfill = true\n\
+         [repo.file]\npath = \"comments.jsonl\"\n",
+        repo.display(),
+        branch.shorthand().unwrap()
+    );
+    std::fs::write(&config, toml).unwrap();
+    let run = timed(
+        std::process::Command::new(bin)
+            .args(["daemon", "--once", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "warn"),
+        Vec::new(),
+    );
+    let comments = std::fs::read_to_string(work.join("comments.jsonl")).unwrap_or_default();
+    (run, comments.lines().count())
 }
 
 /// CPU seconds (user + system) this process has used so far.

@@ -169,6 +169,14 @@ pub struct Daemon {
     unknown_commit_attempts: u32,
 }
 
+/// The parsing threads of one repository's walk: the cores shared by the
+/// repositories polled at once, which are never more than there are, so
+/// that a single repository's backfill gets every core, as `scan` does.
+fn jobs_per_repo(cores: usize, concurrency: usize, repos: usize) -> usize {
+    let at_once = concurrency.min(repos).max(1);
+    (cores / at_once).max(1)
+}
+
 impl Daemon {
     /// A daemon for `config`, opening its state database.
     pub fn new(config: Config) -> Result<Daemon, DaemonError> {
@@ -187,7 +195,7 @@ impl Daemon {
             tracing::warn!(error = %e, "fetches are not bounded in time");
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let jobs = (cores / config.concurrency).max(1);
+        let jobs = jobs_per_repo(cores, config.concurrency, config.repos.len());
         let wakeups = config
             .repos
             .iter()
@@ -499,14 +507,15 @@ impl Daemon {
             // An error leaves the revision unread; a warning, one entry.
             tracing::warn!(commit = %e.commit.short(), path = %e.path, error = %e.message, severity = ?e.severity, "revision problem");
         }
+        // Moved, not copied: a backfill's bodies can be a hundred MB.
         let findings: Vec<NewFinding> = scan
             .findings
-            .iter()
+            .into_iter()
             .map(|s| NewFinding {
-                id: s.id.clone(),
-                commit: s.commit.clone(),
+                id: s.id,
+                commit: s.commit,
                 kind: s.kind.name(),
-                body: s.body.clone(),
+                body: s.body,
                 post: s.kind.is_problem(),
             })
             .collect();
@@ -692,4 +701,18 @@ pub fn config_summary(config: &Config) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jobs_per_repo;
+
+    #[test]
+    fn one_repository_gets_every_core() {
+        assert_eq!(jobs_per_repo(8, 2, 1), 8);
+        assert_eq!(jobs_per_repo(8, 2, 5), 4);
+        assert_eq!(jobs_per_repo(8, 3, 3), 2);
+        assert_eq!(jobs_per_repo(1, 4, 4), 1);
+        assert_eq!(jobs_per_repo(4, 2, 0), 4);
+    }
 }

@@ -2,7 +2,8 @@
 //! writer), or appended to a JSON Lines file. The file sink can list what it
 //! wrote, so the at-most-once guarantee holds for it as for a real forge.
 
-use std::io::Write;
+use std::collections::HashMap;
+use std::io::{BufRead as _, Write};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -17,8 +18,9 @@ use crate::history::CommitSha;
 /// (GitHub's), so what a sink shows is what any forge would accept.
 pub const MAX_BODY_CHARS: usize = super::github::MAX_BODY_CHARS;
 
-/// The most a `[repo.file]` sink file may hold: it is read whole to list
-/// what was posted. 4,000 comments of the largest body; rotate it beyond.
+/// The most a `[repo.file]` sink file may hold: it is read through once to
+/// index what was posted. 4,000 comments of the largest body; rotate it
+/// beyond.
 pub const MAX_FILE: crate::input::Limit = crate::input::Limit::new("comment sink file", 256 << 20);
 
 /// Writes each comment, with a header naming its commit, to a writer.
@@ -110,12 +112,100 @@ struct Line {
     body: String,
 }
 
+/// Just the commit of a line (its body is skipped when indexing).
+#[derive(Deserialize)]
+struct LineCommit {
+    commit: CommitSha,
+}
+
+/// Where each commit's records are in the sink file: read through once,
+/// then kept up to date by the sink's own appends, so that listing one
+/// commit's comments reads its records only (a backfill posting thousands
+/// of comments would otherwise read the whole file for each).
+#[derive(Default)]
+struct Index {
+    /// The file as last read or written here: any other file, length or
+    /// time of change means something else changed it, and it is read again.
+    seen: Option<Seen>,
+    /// Offset and length of each complete record, by commit.
+    records: HashMap<CommitSha, Vec<(u64, usize)>>,
+}
+
+/// What tells one state of the sink file from another.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Seen {
+    fn of(meta: &std::fs::Metadata) -> Seen {
+        use std::os::unix::fs::MetadataExt as _;
+        Seen {
+            inode: meta.ino(),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+}
+
+impl Index {
+    /// Indexes `file` as `seen`, a line at a time. A torn last line (a
+    /// crash while appending) or a line that is not a record is not a
+    /// comment.
+    fn read(file: &std::fs::File, seen: Seen) -> std::io::Result<Index> {
+        use std::io::Read as _;
+        let mut index = Index {
+            seen: Some(seen),
+            records: HashMap::new(),
+        };
+        let mut lines = std::io::BufReader::new(file.take(seen.len));
+        let (mut offset, mut line) = (0u64, Vec::new());
+        loop {
+            line.clear();
+            let n = lines.read_until(b'\n', &mut line)?;
+            if n == 0 || line.last() != Some(&b'\n') {
+                return Ok(index);
+            }
+            if let Ok(record) = serde_json::from_slice::<LineCommit>(&line) {
+                let at = index.records.entry(record.commit).or_default();
+                at.push((offset, n));
+            }
+            offset += n as u64;
+        }
+    }
+
+    /// Records a line of `n` bytes for `commit` appended at `offset` to
+    /// the file, which was as `before` (then cut to `offset`, dropping a
+    /// torn line) and is now as `after`; forgets everything when the file
+    /// was not as last seen.
+    fn appended(
+        index: &mut Option<Index>,
+        (before, after): (Seen, Seen),
+        commit: &CommitSha,
+        (offset, n): (u64, usize),
+    ) {
+        match index {
+            Some(i) if i.seen == Some(before) => {
+                i.seen = Some(after);
+                i.records
+                    .entry(commit.clone())
+                    .or_default()
+                    .push((offset, n));
+            }
+            _ => *index = None,
+        }
+    }
+}
+
 /// Appends `{"commit", "body"}` lines to a file (`jq -r .body` shows them).
 /// Each record is one complete line written at once; a torn line left by a
 /// crash is cut off before the next record, so every line is valid JSON.
 pub struct FileSink {
     path: PathBuf,
-    lock: Mutex<()>,
+    /// Also serializes listing and posting.
+    index: Mutex<Option<Index>>,
 }
 
 impl FileSink {
@@ -123,14 +213,54 @@ impl FileSink {
     pub fn new(path: &Path) -> FileSink {
         FileSink {
             path: path.to_owned(),
-            lock: Mutex::new(()),
+            index: Mutex::new(None),
         }
+    }
+
+    /// The bodies of the records of `sha`, through the index (read again
+    /// when the file is not as this sink last saw it).
+    fn bodies(
+        &self,
+        index: &mut Option<Index>,
+        sha: &CommitSha,
+    ) -> Result<Vec<String>, ForgeError> {
+        let (file, _) = match crate::input::open(&self.path, MAX_FILE) {
+            Ok(opened) => opened,
+            Err(crate::input::InputError {
+                kind: crate::input::InputErrorKind::Io(e),
+                ..
+            }) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.io(std::io::Error::other(e))),
+        };
+        let seen = Seen::of(&file.metadata().map_err(|e| self.io(e))?);
+        if index.as_ref().is_none_or(|i| i.seen != Some(seen)) {
+            *index = Some(Index::read(&file, seen).map_err(|e| self.io(e))?);
+        }
+        let records = index.as_ref().and_then(|i| i.records.get(sha));
+        let mut bodies = Vec::new();
+        for &(offset, n) in records.into_iter().flatten() {
+            let mut line = vec![0; n];
+            file.read_exact_at(&mut line, offset)
+                .map_err(|e| self.io(e))?;
+            if let Ok(record) = serde_json::from_slice::<Line>(&line) {
+                bodies.push(record.body);
+            }
+        }
+        Ok(bodies)
+    }
+
+    fn index(&self) -> std::sync::MutexGuard<'_, Option<Index>> {
+        // Every update is one assignment: a poisoned lock is usable.
+        self.index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A crash mid-write leaves a torn last line. A torn record is never
     /// listed, so its finding is still pending and is posted again: the
     /// torn line is cut off rather than kept as an invalid line.
-    fn drop_torn_line(&self, file: &std::fs::File) -> Result<(), ForgeError> {
+    /// Returns the file's length after.
+    fn drop_torn_line(&self, file: &std::fs::File) -> Result<u64, ForgeError> {
         let meta = file.metadata().map_err(|e| self.io(e))?;
         if !meta.is_file() {
             let what = std::io::Error::other("not a regular file");
@@ -140,7 +270,7 @@ impl FileSink {
         if complete < meta.len() {
             file.set_len(complete).map_err(|e| self.io(e))?;
         }
-        Ok(())
+        Ok(complete)
     }
 
     fn io(&self, source: std::io::Error) -> ForgeError {
@@ -158,28 +288,14 @@ impl Forge for FileSink {
 
     fn list_comments<'a>(&'a self, sha: &'a CommitSha) -> ForgeFuture<'a, Vec<Comment>> {
         Box::pin(async move {
-            let _guard = self.lock.lock().expect("sink lock");
-            let text = match crate::input::read_text(&self.path, MAX_FILE) {
-                Ok(text) => text,
-                Err(crate::input::InputError {
-                    kind: crate::input::InputErrorKind::Io(e),
-                    ..
-                }) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(e) => return Err(self.io(std::io::Error::other(e))),
-            };
-            // A torn last line (a crash while appending) is not a comment.
-            Ok(text
-                .lines()
-                .filter_map(|l| serde_json::from_str::<Line>(l).ok())
-                .filter(|l| &l.commit == sha)
-                .map(|l| Comment::body_only(&l.body))
-                .collect())
+            let bodies = self.bodies(&mut self.index(), sha)?;
+            Ok(bodies.iter().map(|b| Comment::body_only(b)).collect())
         })
     }
 
     fn post_comment<'a>(&'a self, sha: &'a CommitSha, body: &'a str) -> ForgeFuture<'a, Comment> {
         Box::pin(async move {
-            let _guard = self.lock.lock().expect("sink lock");
+            let mut index = self.index();
             let record = serde_json::to_string(&Line {
                 commit: sha.clone(),
                 body: body.to_owned(),
@@ -194,12 +310,15 @@ impl Forge for FileSink {
                 .append(true)
                 .open(&self.path)
                 .map_err(|e| self.io(e))?;
-            self.drop_torn_line(&file)?;
+            let before = Seen::of(&file.metadata().map_err(|e| self.io(e))?);
+            let offset = self.drop_torn_line(&file)?;
             // One write of a whole line, appended (O_APPEND) as a unit.
             let line = format!("{record}\n");
             file.write_all(line.as_bytes())
                 .and_then(|()| file.sync_data())
                 .map_err(|e| self.io(e))?;
+            let after = Seen::of(&file.metadata().map_err(|e| self.io(e))?);
+            Index::appended(&mut index, (before, after), sha, (offset, line.len()));
             Ok(Comment::body_only(body))
         })
     }

@@ -42,7 +42,7 @@ pub const MAX_JOBS: usize = 256;
 
 /// Most loads begun ahead of the commits that need them at once: each holds
 /// a parsed set outside the budget until taken.
-pub const MAX_EARLY: usize = 2;
+pub const MAX_EARLY: usize = 4;
 
 /// The parsing threads could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -445,6 +445,22 @@ impl<'a> Reload<'a> {
     pub fn load(&self, source: &FlavourSource, label: &str) -> Result<Loaded, PoolError> {
         let mut loaded = self.loader.load_all(self.repo, &[source], label)?;
         Ok(loaded.pop().expect("one result per source"))
+    }
+
+    /// The parsed sets of `sources`, read and parsed in parallel where not
+    /// cached (the first publications a bump is judged against); `label`
+    /// prefixes their paths in errors.
+    pub fn load_all(
+        &self,
+        sources: &[&FlavourSource],
+        label: &str,
+    ) -> Result<Vec<Loaded>, PoolError> {
+        self.loader.load_all(self.repo, sources, label)
+    }
+
+    /// How many references the loader parses at once.
+    pub fn jobs(&self) -> usize {
+        self.loader.jobs
     }
 
     /// See [`Loader::prefer`].

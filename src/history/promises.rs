@@ -16,7 +16,7 @@
 //! first publication here would keep a second full state alive outside
 //! the budget once every flavour has been refreshed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use git2::Oid;
@@ -180,6 +180,9 @@ pub struct Consult<'p> {
     promises: &'p mut Promises,
     reload: Reload<'p>,
     commit: &'p CommitSha,
+    /// First publications loaded ahead ([`Consult::warm`]) by object id,
+    /// for [`Consult::first`] to take whatever the budget.
+    warm: HashMap<Oid, Arc<SymbolSet>>,
     /// Problems reloading a first publication, as errors of the commit.
     pub errors: Vec<RevisionError>,
 }
@@ -191,7 +194,39 @@ impl<'p> Consult<'p> {
             promises,
             reload,
             commit,
+            warm: HashMap::new(),
             errors: Vec::new(),
+        }
+    }
+
+    /// How many first publications [`Consult::warm`] loads at once.
+    pub fn jobs(&self) -> usize {
+        self.reload.jobs()
+    }
+
+    /// Whether `abi` covered `key` before (its first publication exists).
+    pub fn covered(&self, key: &FlavourKey, abi: &AbiName) -> bool {
+        self.promises.promise(key, abi).is_some()
+    }
+
+    /// Loads the first publications of `names` in parallel and keeps them
+    /// until the next call: at a bump every flavour is judged against its
+    /// old name's, which the budget has usually let go, and parsing them
+    /// one after the other would leave the other cores idle. A failure is
+    /// left for [`Consult::first`] to meet and report.
+    pub fn warm(&mut self, names: &[(&FlavourKey, &AbiName)]) {
+        self.warm.clear();
+        let sources: Vec<&FlavourSource> = names
+            .iter()
+            .filter_map(|(key, abi)| self.promises.promise(key, abi))
+            .map(|p| &p.first)
+            .collect();
+        if let Ok(loaded) = self.reload.load_all(&sources, "") {
+            for (source, set) in sources.iter().zip(loaded) {
+                if let Ok(set) = set {
+                    self.warm.insert(source.id, set);
+                }
+            }
         }
     }
 
@@ -220,6 +255,10 @@ impl<'p> Consult<'p> {
         path: &str,
     ) -> Option<(Arc<SymbolSet>, CommitSha)> {
         let published = self.promises.states(key, abi).first()?.commit.clone();
+        let warm = self.promises.promise(key, abi).map(|p| p.first.id);
+        if let Some(set) = warm.and_then(|id| self.warm.get(&id)) {
+            return Some((set.clone(), published));
+        }
         match self.promises.promised(key, abi, self.reload)? {
             Ok(set) => Some((set, published)),
             Err(e) => {
@@ -462,6 +501,36 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains(CURRENT), "{err}");
+    }
+
+    #[test]
+    fn a_warmed_first_publication_is_taken_without_another_load() {
+        let store = Store::new();
+        let (mut promises, first) = recorded(&store, &[("47", 1), ("47", 2), ("50", 3)]);
+        let weak = Arc::downgrade(&first.reference.flavours[&key()]);
+        drop(first);
+        assert_eq!(weak.strong_count(), 0);
+        let commit = sha(4);
+        let mut known = Consult::new(&mut promises, store.reload(), &commit);
+        known.warm(&[(&key(), &abi("47")), (&key(), &abi("46"))]);
+        assert_eq!(parsed(&store), 1, "46 never covered the flavour");
+        // The loader keeps nothing (budget 0): only the warm set is alive.
+        let (set, published) = known.first(&key(), &abi("47"), "p").unwrap();
+        let (again, _) = known.first(&key(), &abi("47"), "p").unwrap();
+        assert!(Arc::ptr_eq(&set, &again));
+        assert_eq!(published, sha(1));
+        assert_eq!(set.get("kmalloc").unwrap().crc.0, 1);
+        assert_eq!(parsed(&store), 1, "taken, not loaded again");
+        let hits = store
+            .loader
+            .stats
+            .hits
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(hits, 0);
+        // The next warming lets it go.
+        known.warm(&[]);
+        assert!(known.warm.is_empty());
+        assert!(known.errors.is_empty());
     }
 
     #[test]

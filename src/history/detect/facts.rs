@@ -136,13 +136,40 @@ impl<'a> Facts<'a> {
         let mut known = Consult::new(promises, reload, commit);
         let keys: BTreeSet<&FlavourKey> =
             parent.sources.keys().chain(state.sources.keys()).collect();
-        for key in keys {
-            if let Some(fact) = facts.fact(key, &mut known) {
-                facts.flavours.insert(key, fact);
+        let keys: Vec<&FlavourKey> = keys.into_iter().collect();
+        for chunk in keys.chunks(known.jobs()) {
+            let judged: Vec<_> = chunk
+                .iter()
+                .filter_map(|key| Some((*key, facts.judged_against(key, &known)?)))
+                .collect();
+            known.warm(&judged);
+            for key in chunk {
+                if let Some(fact) = facts.fact(key, &mut known) {
+                    facts.flavours.insert(key, fact);
+                }
             }
         }
         facts.errors = known.errors;
         facts
+    }
+
+    /// The ABI name whose first publication [`Facts::fact`] will judge
+    /// flavour `key` against, if any: the name that comes back to it, else
+    /// the name it had before a rename (none for a restoration, a refresh
+    /// under the same name or a flavour new to every name).
+    fn judged_against(&self, key: &FlavourKey, known: &Consult<'_>) -> Option<&'a AbiName> {
+        let new = self.state.sources.get(key)?;
+        let old = self.parent.sources.get(key);
+        if self.state.broken.contains_key(key)
+            || old.is_some_and(|old| old.abi == new.abi)
+            || known.restored(key, new, None).is_some()
+        {
+            return None;
+        }
+        if known.covered(key, &new.abi) {
+            return Some(&new.abi);
+        }
+        old.map(|old| &old.abi)
     }
 
     /// What happened to flavour `key`, if anything.

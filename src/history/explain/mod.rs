@@ -119,6 +119,10 @@ impl Explainer {
     ) -> Option<Explanation> {
         let (key, new_source) = find_source(step.state, &change.flavour)?;
         let old_source = step.parent.sources.get(key)?;
+        let in_tree = old_source.symtypes.is_some() && new_source.symtypes.is_some();
+        if !in_tree && self.sources.is_empty() {
+            return None;
+        }
         let old_set = step.parent.reference.flavours.get(key)?;
         let new_set = step.state.reference.flavours.get(key)?;
         let changed = crc_breaks(old_set, new_set, new_source);
@@ -196,8 +200,13 @@ fn find_source<'s>(state: &'s RevState, name: &str) -> Option<(&'s FlavourKey, &
 /// Exports in both sets whose CRC differs and whose change the flavour's
 /// rules do not tolerate.
 fn crc_breaks(old: &SymbolSet, new: &SymbolSet, source: &FlavourSource) -> HashSet<String> {
+    // Both sets are sorted by name: one merge, not a search per symbol.
+    let mut new = new.iter().peekable();
     old.iter()
-        .filter_map(|o| Some((o, new.get(&o.name)?)))
+        .filter_map(|o| {
+            while new.next_if(|n| n.name.as_str() < o.name.as_str()).is_some() {}
+            Some((o, new.next_if(|n| n.name == o.name)?))
+        })
         .filter(|(o, n)| o.crc != n.crc)
         .filter(|(o, n)| {
             let rule = source.ignore.deciding(Some(o), Some(n));
