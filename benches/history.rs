@@ -242,15 +242,7 @@ fn main() {
 
     let blobs = synthetic::changed_blobs(&repo);
     let input: String = blobs.iter().map(|b| format!("{b}\n")).collect();
-    // The output dropped (to /dev/null, and read through a pipe as it
-    // comes): collecting the 817 MB would time the collecting.
-    let cat = || {
-        let mut command = Command::new("git");
-        command.args(["cat-file", "--batch"]).current_dir(&dir);
-        command
-    };
-    let piped = synthetic::timed(&mut cat(), input.clone().into_bytes());
-    let null = synthetic::timed_to_null(&mut cat(), input.into_bytes());
+    let (null, piped) = synthetic::cat_file(&dir, input.as_bytes());
     let cat_time = std::time::Duration::from_secs_f64(null.wall);
     println!(
         "git cat-file --batch of the {} changed reference blobs ({} MB): {cat_time:.2?} to /dev/null, {:.2} s through a pipe",

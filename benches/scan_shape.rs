@@ -115,13 +115,7 @@ fn binaries() -> Vec<PathBuf> {
 /// through a pipe read as `abibot` reads it), then `abibot scan` with each
 /// binary; (wall, cpu) of each.
 fn round(dir: &Path, input: &[u8], bins: &[PathBuf]) -> Vec<(f64, f64)> {
-    let cat = || {
-        let mut command = Command::new("git");
-        command.args(["cat-file", "--batch"]).current_dir(dir);
-        command
-    };
-    let null = synthetic::timed_to_null(&mut cat(), input.to_vec());
-    let piped = synthetic::timed(&mut cat(), input.to_vec());
+    let (null, piped) = synthetic::cat_file(dir, input);
     let mut out = vec![(null.wall, null.cpu), (piped.wall, piped.cpu)];
     for bin in bins {
         let scan = synthetic::timed(

@@ -254,6 +254,21 @@ fn run_timed(command: &mut std::process::Command, input: Vec<u8>, piped: bool) -
     }
 }
 
+/// The floor of reading `blobs` (one id a line) from the repository at
+/// `dir`: `git cat-file --batch` with its output to `/dev/null`, then
+/// read through a pipe and dropped (collecting it would time the
+/// collecting).
+pub fn cat_file(dir: &Path, blobs: &[u8]) -> (Timed, Timed) {
+    let cat = || {
+        let mut command = std::process::Command::new("git");
+        command.args(["cat-file", "--batch"]).current_dir(dir);
+        command
+    };
+    let null = timed_to_null(&mut cat(), blobs.to_vec());
+    let piped = timed(&mut cat(), blobs.to_vec());
+    (null, piped)
+}
+
 /// The daemon's first start on `repo`: `abibot daemon --once` backfilling
 /// its checked-out branch into a file sink, with a state database created
 /// in the fresh directory `work`. Returns the run and the comments posted.

@@ -122,11 +122,10 @@ struct LineCommit {
 /// then kept up to date by the sink's own appends, so that listing one
 /// commit's comments reads its records only (a backfill posting thousands
 /// of comments would otherwise read the whole file for each).
-#[derive(Default)]
 struct Index {
     /// The file as last read or written here: any other file, length or
     /// time of change means something else changed it, and it is read again.
-    seen: Option<Seen>,
+    seen: Seen,
     /// Offset and length of each complete record, by commit.
     records: HashMap<CommitSha, Vec<(u64, usize)>>,
 }
@@ -157,7 +156,7 @@ impl Index {
     fn read(file: &std::fs::File, seen: Seen) -> std::io::Result<Index> {
         use std::io::Read as _;
         let mut index = Index {
-            seen: Some(seen),
+            seen,
             records: HashMap::new(),
         };
         let mut lines = std::io::BufReader::new(file.take(seen.len));
@@ -187,8 +186,8 @@ impl Index {
         (offset, n): (u64, usize),
     ) {
         match index {
-            Some(i) if i.seen == Some(before) => {
-                i.seen = Some(after);
+            Some(i) if i.seen == before => {
+                i.seen = after;
                 i.records
                     .entry(commit.clone())
                     .or_default()
@@ -233,7 +232,7 @@ impl FileSink {
             Err(e) => return Err(self.io(std::io::Error::other(e))),
         };
         let seen = Seen::of(&file.metadata().map_err(|e| self.io(e))?);
-        if index.as_ref().is_none_or(|i| i.seen != Some(seen)) {
+        if index.as_ref().is_none_or(|i| i.seen != seen) {
             *index = Some(Index::read(&file, seen).map_err(|e| self.io(e))?);
         }
         let records = index.as_ref().and_then(|i| i.records.get(sha));
